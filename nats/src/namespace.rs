@@ -1,0 +1,105 @@
+//! Names of every subject, stream and bucket, derived from one prefix.
+//!
+//! Production uses the prefix `bo`; each test uses its own, so tests share one NATS server
+//! without seeing each other's data.
+
+use crate::{
+    IdError,
+    ids::{BuyerId, EventId, SeatId, SectionCode},
+};
+
+/// The prefix all JetStream names derive from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    prefix: String,
+}
+
+impl Namespace {
+    /// A namespace; the prefix must be a valid token (`A-Z a-z 0-9 _ -`, at most 32).
+    pub fn new(prefix: &str) -> Result<Self, IdError> {
+        crate::ids::SectionCode::parse(prefix).map_err(|_| IdError::BadToken {
+            kind: "namespace prefix",
+            got: prefix.to_owned(),
+        })?;
+        Ok(Self {
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// A fresh namespace for one test: `t` plus 12 random hex digits.
+    pub fn for_test() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            prefix: format!("t{}", &id[..12]),
+        }
+    }
+
+    /// The prefix itself.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The KV bucket holding seat ownership, event metadata and per-buyer ledgers.
+    pub fn seat_bucket(&self) -> String {
+        format!("{}_seats", self.prefix)
+    }
+
+    /// The stream of admitted purchase intents.
+    pub fn intents_stream(&self) -> String {
+        format!("{}_INTENTS", self.prefix.to_uppercase())
+    }
+
+    /// Subject of an event's purchase intents.
+    pub fn intent_subject(&self, event: EventId) -> String {
+        format!("{}.intent.{event}", self.prefix)
+    }
+
+    /// The stream of order state changes (what the gateway reads order status from).
+    pub fn order_events_stream(&self) -> String {
+        format!("{}_ORDER_EVENTS", self.prefix.to_uppercase())
+    }
+
+    /// Subject of one order's state changes.
+    pub fn order_event_subject(&self, event: EventId, order: crate::OrderId) -> String {
+        format!("{}.order.{event}.{order}", self.prefix)
+    }
+}
+
+/// KV keys inside the seat bucket. Three families, so each can be watched on its own:
+/// `s.<event>.<section>.<label>` (one per seat, permanent), `e.<event>` (event metadata) and
+/// `b.<event>.<buyer>` (the buyer's ticket ledger for the per-buyer limit).
+pub(crate) mod keys {
+    use super::*;
+
+    pub(crate) fn seat(event: EventId, seat: &SeatId) -> String {
+        format!("s.{event}.{}.{}", seat.section, seat.label)
+    }
+
+    pub(crate) fn event_seats(event: EventId) -> String {
+        format!("s.{event}.>")
+    }
+
+    pub(crate) fn section_seats(event: EventId, section: &SectionCode) -> String {
+        format!("s.{event}.{section}.*")
+    }
+
+    pub(crate) fn event_meta(event: EventId) -> String {
+        format!("e.{event}")
+    }
+
+    pub(crate) fn buyer(event: EventId, buyer: BuyerId) -> String {
+        format!("b.{event}.{buyer}")
+    }
+
+    /// Parses a seat key back into its seat id (`None` for other key families).
+    pub(crate) fn parse_seat(key: &str) -> Option<SeatId> {
+        let mut parts = key.splitn(4, '.');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("s"), Some(_event), Some(section), Some(label)) => Some(SeatId::new(
+                SectionCode::parse(section).ok()?,
+                crate::UnitLabel::parse(label).ok()?,
+            )),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! The operations that change ownership: hold, pick, confirm, release, refund.
+//!
+//! Each either completes or undoes what it did before returning an error (compensation by
+//! compare-and-swap from the revision it wrote), so the only partial state a failure can leave
+//! is a hold that lapses by itself.
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::{
+    HeldSeat, Hold, InvalidRequest, OrderRef, SeatError, SeatState, SeatStore, SectionKind,
+    Snapshot, UnixMillis, record, validate_hold, validate_seats,
+};
+use crate::{
+    ids::{SeatId, SectionCode},
+    namespace::keys,
+};
+
+/// Scans of a general-admission section before a pick reports it sold out.
+const PICK_PASSES: usize = 3;
+
+/// One seat claimed for an order.
+struct Claimed {
+    revision: u64,
+    until: UnixMillis,
+    /// Written by this call (as opposed to found already held by the same order).
+    fresh: bool,
+}
+
+/// Why one seat could not be claimed.
+enum Refused {
+    Taken,
+    Unknown,
+}
+
+impl SeatStore {
+    /// Holds `seats` for `order` until now + `hold_for`, all or nothing.
+    ///
+    /// Seats are claimed in sorted order (so two orders wanting overlapping seats cannot both
+    /// fail by each taking part) and the buyer's ledger is charged last; on any failure every
+    /// seat already claimed is released before the error is returned. Holding again for the same
+    /// order is a no-op that returns the existing hold.
+    #[tracing::instrument(name = "seat.hold", skip_all,
+        fields(event = %order.event, order = %order.order, seats = seats.len(), outcome = tracing::field::Empty))]
+    pub async fn hold(
+        &self,
+        order: &OrderRef,
+        seats: &[SeatId],
+        hold_for: Duration,
+    ) -> Result<Hold, SeatError> {
+        let started = Instant::now();
+        let result = self.hold_inner(order, seats, hold_for).await;
+        record("hold", started, &result);
+        tracing::Span::current().record("outcome", outcome(&result));
+        result
+    }
+
+    async fn hold_inner(
+        &self,
+        order: &OrderRef,
+        seats: &[SeatId],
+        hold_for: Duration,
+    ) -> Result<Hold, SeatError> {
+        let seats = validate_seats(&self.inner.opts, seats)?;
+        validate_hold(&self.inner.opts, hold_for)?;
+        let meta = self.event_meta(order.event).await?;
+        if let Some(seat) = seats
+            .iter()
+            .find(|s| !meta.sections.contains_key(&s.section))
+        {
+            return Err(SeatError::UnknownSeat {
+                event: order.event,
+                seat: seat.clone(),
+            });
+        }
+        let qty = seats.len() as u32;
+        self.precheck_limit(order, meta.max_per_buyer, qty).await?;
+
+        let expires_at = self.now() + hold_for.as_millis() as i64;
+        let held = SeatState::Held {
+            order: order.order,
+            buyer: order.buyer,
+            expires_at,
+        };
+        let mut claimed = Vec::with_capacity(seats.len());
+        // Only seats this call wrote are undone on failure; seats found already held by this
+        // order belong to an earlier attempt of the same request.
+        let mut fresh = Vec::new();
+        // A retried hold finds seats already held by an earlier attempt; report their expiry.
+        let mut earliest = expires_at;
+        for seat in &seats {
+            let claim = self.claim(order, seat, &held).await;
+            let refusal = match claim {
+                Ok(Ok(c)) => {
+                    earliest = earliest.min(c.until);
+                    let h = HeldSeat {
+                        seat: seat.clone(),
+                        revision: c.revision,
+                    };
+                    if c.fresh {
+                        fresh.push(h.clone());
+                    }
+                    claimed.push(h);
+                    continue;
+                }
+                Ok(Err(Refused::Taken)) => SeatError::Taken {
+                    seats: vec![seat.clone()],
+                },
+                Ok(Err(Refused::Unknown)) => SeatError::UnknownSeat {
+                    event: order.event,
+                    seat: seat.clone(),
+                },
+                Err(e) => e,
+            };
+            self.undo_claims(order, &fresh).await;
+            return Err(refusal);
+        }
+        let retry = fresh.is_empty();
+        if let Err(e) = self
+            .reserve(order, meta.max_per_buyer, qty, expires_at, retry)
+            .await
+        {
+            self.undo_claims(order, &fresh).await;
+            return Err(e);
+        }
+        Ok(Hold {
+            order: *order,
+            seats: claimed,
+            expires_at: earliest,
+        })
+    }
+
+    /// Picks and holds `quantity` free units of a general-admission section.
+    ///
+    /// Each call starts at a random unit and walks the section, so concurrent buyers spread
+    /// over the units instead of all fighting for the first free one (no hot key). The walk
+    /// reads a live view of the section fed by a KV watch; every claim is still a
+    /// compare-and-swap, so a stale view costs a retry, never a double sale.
+    #[tracing::instrument(name = "seat.pick", skip_all,
+        fields(event = %order.event, order = %order.order, section = %section, quantity, outcome = tracing::field::Empty))]
+    pub async fn pick_general_admission(
+        &self,
+        order: &OrderRef,
+        section: &SectionCode,
+        quantity: u32,
+        hold_for: Duration,
+    ) -> Result<Hold, SeatError> {
+        let started = Instant::now();
+        let result = self.pick_inner(order, section, quantity, hold_for).await;
+        record("pick", started, &result);
+        tracing::Span::current().record("outcome", outcome(&result));
+        result
+    }
+
+    async fn pick_inner(
+        &self,
+        order: &OrderRef,
+        section: &SectionCode,
+        quantity: u32,
+        hold_for: Duration,
+    ) -> Result<Hold, SeatError> {
+        let max = self.inner.opts.max_units_per_order;
+        if quantity == 0 || quantity as usize > max {
+            return Err(InvalidRequest::Quantity {
+                got: quantity as usize,
+                max,
+            }
+            .into());
+        }
+        validate_hold(&self.inner.opts, hold_for)?;
+        let meta = self.event_meta(order.event).await?;
+        let Some(section_meta) = meta.sections.get(section) else {
+            return Err(SeatError::UnknownSection {
+                event: order.event,
+                section: section.clone(),
+            });
+        };
+        if section_meta.kind != SectionKind::GeneralAdmission {
+            return Err(InvalidRequest::NotGeneralAdmission(section.clone()).into());
+        }
+        self.precheck_limit(order, meta.max_per_buyer, quantity)
+            .await?;
+        self.track_section(order.event, section).await?;
+
+        let units = section_meta.units;
+        let expires_at = self.now() + hold_for.as_millis() as i64;
+        let held = SeatState::Held {
+            order: order.order,
+            buyer: order.buyer,
+            expires_at,
+        };
+        let mut claimed: Vec<HeldSeat> = Vec::with_capacity(quantity as usize);
+        // Near sell-out, units are briefly held by picks that will give them back (a pick that
+        // came up short compensates). Before calling the section sold out, let those settle and
+        // look again with a fresh snapshot, a bounded number of times.
+        for pass in 0..PICK_PASSES {
+            let start = rand::rng().random_range(0..units);
+            for i in 0..units {
+                if claimed.len() == quantity as usize {
+                    break;
+                }
+                let seat = SeatId::general_admission(section, (start + i) % units + 1);
+                let key = keys::seat(order.event, &seat);
+                let Some(snap) = self.inner.cache.get(&key).map(|s| s.clone()) else {
+                    continue;
+                };
+                if !snap.state.is_claimable(self.now()) {
+                    continue;
+                }
+                match self.swap("pick", &key, &held, snap.revision).await {
+                    Ok(Some(revision)) => claimed.push(HeldSeat { seat, revision }),
+                    // Someone else took it (or our view was stale): move on to the next unit.
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.undo_claims(order, &claimed).await;
+                        return Err(e);
+                    }
+                }
+            }
+            if claimed.len() == quantity as usize || pass + 1 == PICK_PASSES {
+                break;
+            }
+            let jitter = rand::rng().random_range(0..20);
+            tokio::time::sleep(Duration::from_millis(20 * (pass as u64 + 1) + jitter)).await;
+            if let Err(e) = self.list_section(order.event, section).await {
+                self.undo_claims(order, &claimed).await;
+                return Err(e);
+            }
+        }
+        if claimed.len() < quantity as usize {
+            self.undo_claims(order, &claimed).await;
+            let available = self.count_claimable(order.event, section, units);
+            return Err(SeatError::SoldOut {
+                section: section.clone(),
+                requested: quantity,
+                available,
+            });
+        }
+        if let Err(e) = self
+            .reserve(order, meta.max_per_buyer, quantity, expires_at, false)
+            .await
+        {
+            self.undo_claims(order, &claimed).await;
+            return Err(e);
+        }
+        claimed.sort_by(|a, b| a.seat.cmp(&b.seat));
+        Ok(Hold {
+            order: *order,
+            seats: claimed,
+            expires_at,
+        })
+    }
+
+    /// Turns the order's hold on `seats` into a sale.
+    ///
+    /// Succeeds only from the order's own hold with at least `confirm_margin` left, so it cannot
+    /// race a claimer that sees the hold as lapsed. The ledger entry is marked sold first and
+    /// each seat is swapped from its hold revision to sold; if any seat fails, the ones already
+    /// sold and the ledger are put back as they were and `Lapsed` is returned. Confirming an
+    /// already confirmed order succeeds (retries are safe).
+    #[tracing::instrument(name = "seat.confirm", skip_all,
+        fields(event = %order.event, order = %order.order, seats = seats.len(), outcome = tracing::field::Empty))]
+    pub async fn confirm(
+        &self,
+        order: &OrderRef,
+        seats: &[SeatId],
+    ) -> Result<Vec<HeldSeat>, SeatError> {
+        let started = Instant::now();
+        let result = self.confirm_inner(order, seats).await;
+        record("confirm", started, &result);
+        tracing::Span::current().record("outcome", outcome(&result));
+        result
+    }
+
+    async fn confirm_inner(
+        &self,
+        order: &OrderRef,
+        seats: &[SeatId],
+    ) -> Result<Vec<HeldSeat>, SeatError> {
+        let seats = validate_seats(&self.inner.opts, seats)?;
+        self.event_meta(order.event).await?;
+        let margin = self.inner.opts.confirm_margin.as_millis() as i64;
+        let sold = SeatState::Sold {
+            order: order.order,
+            buyer: order.buyer,
+        };
+
+        // Decide from the current values before writing anything.
+        let mut plan: Vec<(SeatId, String, Snapshot)> = Vec::new();
+        let mut done: Vec<HeldSeat> = Vec::new();
+        let (mut lapsed, mut foreign) = (Vec::new(), Vec::new());
+        let now = self.now();
+        for seat in &seats {
+            let key = keys::seat(order.event, seat);
+            let Some(snap) = self.read(&key).await? else {
+                return Err(SeatError::UnknownSeat {
+                    event: order.event,
+                    seat: seat.clone(),
+                });
+            };
+            match &snap.state {
+                SeatState::Sold { order: o, .. } if *o == order.order => {
+                    done.push(HeldSeat {
+                        seat: seat.clone(),
+                        revision: snap.revision,
+                    });
+                }
+                SeatState::Held {
+                    order: o,
+                    expires_at,
+                    ..
+                } if *o == order.order => {
+                    if *expires_at - now > margin {
+                        plan.push((seat.clone(), key, snap));
+                    } else {
+                        lapsed.push(seat.clone());
+                    }
+                }
+                s if s.owner(now).is_some() => foreign.push(seat.clone()),
+                _ => lapsed.push(seat.clone()),
+            }
+        }
+        if !foreign.is_empty() {
+            return Err(SeatError::NotOwner { seats: foreign });
+        }
+        if !lapsed.is_empty() {
+            return Err(SeatError::Lapsed { seats: lapsed });
+        }
+        if plan.is_empty() {
+            return Ok(done);
+        }
+        self.mark_sold(order, &seats).await?;
+        let mut sold_now: Vec<(HeldSeat, Snapshot)> = Vec::new();
+        for (seat, key, snap) in plan {
+            match self.swap("confirm", &key, &sold, snap.revision).await {
+                Ok(Some(revision)) => {
+                    sold_now.push((HeldSeat { seat, revision }, snap));
+                }
+                other => {
+                    // The seat moved under us (it can only be a lapse that someone claimed, or
+                    // NATS failing): put back what this call changed.
+                    let expires_at = hold_expiry_of(&snap.state);
+                    self.undo_confirm(order, &sold_now).await;
+                    self.unmark_sold(order, expires_at).await?;
+                    return Err(match other {
+                        Err(e) => e,
+                        _ => SeatError::Lapsed { seats: vec![seat] },
+                    });
+                }
+            }
+        }
+        done.extend(sold_now.into_iter().map(|(h, _)| h));
+        done.sort_by(|a, b| a.seat.cmp(&b.seat));
+        Ok(done)
+    }
+
+    /// Releases the order's holds on `seats` (payment failed, canceled, or expired).
+    ///
+    /// Seats that are free or held by a lapsed hold of another order are skipped (a release is
+    /// safe to retry). If any seat is owned by another order, nothing is changed and `NotOwner`
+    /// is returned. Sold seats leave an order only through [`Self::refund`]. Returns how many
+    /// seats this call freed.
+    #[tracing::instrument(name = "seat.release", skip_all,
+        fields(event = %order.event, order = %order.order, seats = seats.len(), outcome = tracing::field::Empty))]
+    pub async fn release(&self, order: &OrderRef, seats: &[SeatId]) -> Result<usize, SeatError> {
+        let started = Instant::now();
+        let result = self.give_back(order, seats, false).await;
+        record("release", started, &result);
+        tracing::Span::current().record("outcome", outcome(&result));
+        result
+    }
+
+    /// Returns a refunded order's sold (or still held) seats to the pool. Same rules as
+    /// [`Self::release`], but sold seats of the order are freed too.
+    #[tracing::instrument(name = "seat.refund", skip_all,
+        fields(event = %order.event, order = %order.order, seats = seats.len(), outcome = tracing::field::Empty))]
+    pub async fn refund(&self, order: &OrderRef, seats: &[SeatId]) -> Result<usize, SeatError> {
+        let started = Instant::now();
+        let result = self.give_back(order, seats, true).await;
+        record("refund", started, &result);
+        tracing::Span::current().record("outcome", outcome(&result));
+        result
+    }
+
+    async fn give_back(
+        &self,
+        order: &OrderRef,
+        seats: &[SeatId],
+        sold_too: bool,
+    ) -> Result<usize, SeatError> {
+        let seats = validate_seats(&self.inner.opts, seats)?;
+        self.event_meta(order.event).await?;
+        let ours = |s: &SeatState| match s {
+            SeatState::Held { order: o, .. } => *o == order.order,
+            SeatState::Sold { order: o, .. } => sold_too && *o == order.order,
+            SeatState::Free => false,
+        };
+        let now = self.now();
+        let mut plan = Vec::new();
+        let mut foreign = Vec::new();
+        for seat in &seats {
+            let key = keys::seat(order.event, seat);
+            let Some(snap) = self.read(&key).await? else {
+                return Err(SeatError::UnknownSeat {
+                    event: order.event,
+                    seat: seat.clone(),
+                });
+            };
+            if ours(&snap.state) {
+                plan.push((key, snap));
+            } else if snap.state.owner(now).is_some() {
+                foreign.push(seat.clone());
+            }
+        }
+        if !foreign.is_empty() {
+            return Err(SeatError::NotOwner { seats: foreign });
+        }
+        let mut freed = 0;
+        for (key, mut snap) in plan {
+            for _ in 0..self.inner.opts.cas_attempts {
+                if !ours(&snap.state) {
+                    break;
+                }
+                if self
+                    .swap("release", &key, &SeatState::Free, snap.revision)
+                    .await?
+                    .is_some()
+                {
+                    freed += 1;
+                    break;
+                }
+                match self.read(&key).await? {
+                    Some(s) => snap = s,
+                    None => break,
+                }
+            }
+        }
+        self.forget(order).await?;
+        Ok(freed)
+    }
+
+    // ---- helpers ----
+
+    /// Claims one seat for `held` by compare-and-swap, re-reading on conflict. A seat already
+    /// held by the same order counts as claimed (a retried hold).
+    async fn claim(
+        &self,
+        order: &OrderRef,
+        seat: &SeatId,
+        held: &SeatState,
+    ) -> Result<Result<Claimed, Refused>, SeatError> {
+        let key = keys::seat(order.event, seat);
+        let new_expiry = hold_expiry_of(held);
+        let Some(mut snap) = self.snapshot(&key).await? else {
+            return Ok(Err(Refused::Unknown));
+        };
+        for _ in 0..self.inner.opts.cas_attempts {
+            let now = self.now();
+            match &snap.state {
+                SeatState::Held {
+                    order: o,
+                    expires_at,
+                    ..
+                } if *o == order.order && *expires_at > now => {
+                    return Ok(Ok(Claimed {
+                        revision: snap.revision,
+                        until: *expires_at,
+                        fresh: false,
+                    }));
+                }
+                s if s.is_claimable(now) => {}
+                _ => return Ok(Err(Refused::Taken)),
+            }
+            if let Some(revision) = self.swap("hold", &key, held, snap.revision).await? {
+                return Ok(Ok(Claimed {
+                    revision,
+                    until: new_expiry,
+                    fresh: true,
+                }));
+            }
+            match self.read(&key).await? {
+                Some(s) => snap = s,
+                None => return Ok(Err(Refused::Unknown)),
+            }
+        }
+        Ok(Err(Refused::Taken))
+    }
+
+    /// Best-effort compensation of claims this call made: each goes back to free from the
+    /// revision we wrote. A failure here leaves a hold that lapses by itself.
+    async fn undo_claims(&self, order: &OrderRef, claimed: &[HeldSeat]) {
+        for h in claimed {
+            let key = keys::seat(order.event, &h.seat);
+            if let Err(e) = self.swap("undo", &key, &SeatState::Free, h.revision).await {
+                tracing::warn!(seat = %h.seat, error = %e, "could not undo a claim; it will lapse");
+            }
+        }
+    }
+
+    /// Puts seats this confirm sold back to the hold they came from.
+    async fn undo_confirm(&self, order: &OrderRef, sold: &[(HeldSeat, Snapshot)]) {
+        for (h, before) in sold {
+            let key = keys::seat(order.event, &h.seat);
+            if let Err(e) = self.swap("undo", &key, &before.state, h.revision).await {
+                tracing::error!(seat = %h.seat, error = %e, "could not undo a confirm");
+            }
+        }
+    }
+
+    fn count_claimable(&self, event: crate::EventId, section: &SectionCode, units: u32) -> u32 {
+        let now = self.now();
+        (1..=units)
+            .filter(|n| {
+                let key = keys::seat(event, &SeatId::general_admission(section, *n));
+                self.inner
+                    .cache
+                    .get(&key)
+                    .is_some_and(|s| s.state.is_claimable(now))
+            })
+            .count() as u32
+    }
+}
+
+/// The expiry of a hold (callers only pass holds; anything else has lapsed long ago).
+fn hold_expiry_of(state: &SeatState) -> UnixMillis {
+    match *state {
+        SeatState::Held { expires_at, .. } => expires_at,
+        _ => 0,
+    }
+}
+
+fn outcome<T>(r: &Result<T, SeatError>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    }
+}

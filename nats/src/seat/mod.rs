@@ -1,0 +1,473 @@
+//! The seat store: who owns each seat, changed only by compare-and-swap.
+//!
+//! Layout (see [`crate::namespace`]): one permanent KV key per seat holding a [`SeatState`],
+//! one key per event holding its [`EventMeta`], one key per (event, buyer) holding a
+//! [`BuyerLedger`]. Every write is a KV update with the expected revision, so of any number of
+//! concurrent writers exactly one wins and the others learn they lost.
+//!
+//! Multi-seat operations claim seats one by one in a fixed (sorted) order and compensate on the
+//! first failure, so no partial hold survives an error; the reasons are in
+//! `docs/adr/0002-multi-seat-holds-claim-in-order.md`. A hold carries its expiry in the value, so
+//! it lapses by itself even if every process that could release it is gone.
+//!
+//! The store keeps a cache of `(revision, value)` pairs it has read or written. A cached pair is
+//! only ever used as the *hypothesis* of a compare-and-swap: if it is stale the swap fails, the
+//! store re-reads and decides again. The cache can make the store faster, never wrong.
+
+mod claim;
+mod error;
+mod ledger;
+mod read;
+mod state;
+
+use std::{collections::BTreeSet, sync::Arc, time::Duration, time::Instant};
+
+use async_nats::jetstream::kv;
+use bytes::Bytes;
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+
+pub use error::{InvalidRequest, SeatError};
+pub use read::{SeatChange, SeatView};
+pub use state::{
+    Availability, BuyerLedger, EventMeta, LedgerEntry, SeatState, SectionKind, SectionMeta,
+    UnixMillis,
+};
+
+use crate::{
+    ids::{BuyerId, EventId, OrderId, SeatId, SectionCode, UnitLabel},
+    namespace::keys,
+};
+
+/// Who is asking: the order, its event and its buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OrderRef {
+    /// The event the seats belong to.
+    pub event: EventId,
+    /// The order.
+    pub order: OrderId,
+    /// The buyer placing it.
+    pub buyer: BuyerId,
+}
+
+/// A seat an order holds, with the revision its hold was written at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldSeat {
+    /// The seat.
+    pub seat: SeatId,
+    /// KV revision of the hold.
+    pub revision: u64,
+}
+
+/// A successful hold: every seat requested, held until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The holding order.
+    pub order: OrderRef,
+    /// The seats, sorted.
+    pub seats: Vec<HeldSeat>,
+    /// When the hold lapses (Unix milliseconds).
+    pub expires_at: UnixMillis,
+}
+
+impl Hold {
+    /// The held seat ids.
+    pub fn seat_ids(&self) -> Vec<SeatId> {
+        self.seats.iter().map(|s| s.seat.clone()).collect()
+    }
+}
+
+/// One section of an inventory to load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionInventory {
+    /// The section's code.
+    pub code: SectionCode,
+    /// Its sellable units.
+    pub units: SectionUnits,
+}
+
+/// The sellable units of a section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionUnits {
+    /// Named seats (what is left after kills and blocks).
+    Seated(Vec<UnitLabel>),
+    /// A general-admission capacity, stored as units `u1..uN`.
+    GeneralAdmission(u32),
+}
+
+/// What is sellable for an event: the catalog minus allocations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventInventory {
+    /// The event.
+    pub event: EventId,
+    /// Maximum tickets per buyer.
+    pub max_per_buyer: u32,
+    /// The sections.
+    pub sections: Vec<SectionInventory>,
+}
+
+/// What [`SeatStore::load_event`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoadReport {
+    /// Seat keys created by this call.
+    pub created: u64,
+    /// Seat keys that already existed and were left untouched.
+    pub existing: u64,
+}
+
+/// Limits and timings of the store.
+#[derive(Debug, Clone)]
+pub struct SeatStoreOptions {
+    /// Shortest hold accepted.
+    pub min_hold: Duration,
+    /// Longest hold accepted.
+    pub max_hold: Duration,
+    /// A confirm needs at least this much hold time left. It covers the time the confirm itself
+    /// takes plus clock skew between processes, so a confirm never races a claimer that already
+    /// sees the hold as lapsed.
+    pub confirm_margin: Duration,
+    /// Most units one order may hold.
+    pub max_units_per_order: usize,
+    /// Compare-and-swap attempts on one key before giving up.
+    pub cas_attempts: usize,
+    /// The time source for expiry decisions.
+    pub clock: Clock,
+}
+
+impl Default for SeatStoreOptions {
+    fn default() -> Self {
+        Self {
+            min_hold: Duration::from_secs(1),
+            max_hold: Duration::from_secs(3600),
+            confirm_margin: Duration::from_secs(2),
+            max_units_per_order: 50,
+            cas_attempts: 8,
+            clock: Clock::System,
+        }
+    }
+}
+
+/// A `(revision, value)` pair read from or written to the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Snapshot {
+    pub(crate) revision: u64,
+    pub(crate) state: SeatState,
+}
+
+/// The seat store. Cheap to clone; clones share the connection and cache.
+#[derive(Clone)]
+pub struct SeatStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    kv: kv::Store,
+    opts: SeatStoreOptions,
+    cache: DashMap<String, Snapshot>,
+    events: DashMap<EventId, Arc<EventMeta>>,
+    trackers: DashMap<(EventId, SectionCode), Arc<tokio::sync::OnceCell<()>>>,
+}
+
+/// Where the store reads the time. Expiry decisions are made against it, so tests can make
+/// holds lapse without sleeping.
+#[derive(Debug, Clone, Default)]
+pub enum Clock {
+    /// The system's wall clock (production).
+    #[default]
+    System,
+    /// A clock that moves only when told to (tests).
+    Manual(Arc<std::sync::atomic::AtomicI64>),
+}
+
+impl Clock {
+    /// A manual clock starting at the current wall-clock time.
+    pub fn manual() -> Self {
+        Self::Manual(Arc::new(chrono::Utc::now().timestamp_millis().into()))
+    }
+
+    /// The current time in Unix milliseconds.
+    pub fn now_ms(&self) -> UnixMillis {
+        match self {
+            Self::System => chrono::Utc::now().timestamp_millis(),
+            Self::Manual(t) => t.load(std::sync::atomic::Ordering::SeqCst),
+        }
+    }
+
+    /// Moves a manual clock forward (no effect on the system clock).
+    pub fn advance(&self, by: Duration) {
+        if let Self::Manual(t) = self {
+            t.fetch_add(by.as_millis() as i64, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+fn encode<T: Serialize>(v: &T) -> Bytes {
+    // Serialising these plain structs cannot fail (no maps with non-string keys, no I/O).
+    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+}
+
+impl SeatStore {
+    /// A store over the seat bucket (see [`crate::Topology::provision`]).
+    pub fn new(kv: kv::Store, opts: SeatStoreOptions) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                kv,
+                opts,
+                cache: DashMap::new(),
+                events: DashMap::new(),
+                trackers: DashMap::new(),
+            }),
+        }
+    }
+
+    /// The current time by the store's clock.
+    pub fn now(&self) -> UnixMillis {
+        self.inner.opts.clock.now_ms()
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &SeatStoreOptions {
+        &self.inner.opts
+    }
+
+    /// Loads an event's sellable inventory: creates every missing seat key as free and then
+    /// writes the event's metadata. Idempotent and additive: an existing seat keeps its state
+    /// (a reload never frees a held or sold seat).
+    #[tracing::instrument(name = "seat.load_event", skip_all, fields(event = %inv.event))]
+    pub async fn load_event(&self, inv: &EventInventory) -> Result<LoadReport, SeatError> {
+        use futures::{StreamExt, TryStreamExt};
+
+        let meta = validate_inventory(inv)?;
+        let free = encode(&SeatState::Free);
+        let keys: Vec<String> = inv
+            .sections
+            .iter()
+            .flat_map(|s| match &s.units {
+                SectionUnits::Seated(labels) => labels
+                    .iter()
+                    .map(|l| keys::seat(inv.event, &SeatId::new(s.code.clone(), l.clone())))
+                    .collect::<Vec<_>>(),
+                SectionUnits::GeneralAdmission(n) => (1..=*n)
+                    .map(|i| keys::seat(inv.event, &SeatId::general_admission(&s.code, i)))
+                    .collect(),
+            })
+            .collect();
+        let kv = &self.inner.kv;
+        let outcomes: Vec<bool> = futures::stream::iter(keys)
+            .map(|key| {
+                let free = free.clone();
+                async move {
+                    match kv.create(&key, free).await {
+                        Ok(_) => Ok(true),
+                        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+                        Err(e) => Err(SeatError::unavailable("creating seat key", e)),
+                    }
+                }
+            })
+            .buffer_unordered(256)
+            .try_collect()
+            .await?;
+        let created = outcomes.iter().filter(|c| **c).count() as u64;
+        kv.put(keys::event_meta(inv.event), encode(&meta))
+            .await
+            .map_err(|e| SeatError::unavailable("writing event metadata", e))?;
+        self.inner.events.insert(inv.event, Arc::new(meta));
+        Ok(LoadReport {
+            created,
+            existing: outcomes.len() as u64 - created,
+        })
+    }
+
+    /// The event's metadata, cached after the first read.
+    pub async fn event_meta(&self, event: EventId) -> Result<Arc<EventMeta>, SeatError> {
+        if let Some(meta) = self.inner.events.get(&event) {
+            return Ok(meta.clone());
+        }
+        let entry = self
+            .inner
+            .kv
+            .entry(keys::event_meta(event))
+            .await
+            .map_err(|e| SeatError::unavailable("reading event metadata", e))?;
+        let entry = match entry {
+            Some(e) if e.operation == kv::Operation::Put => e,
+            _ => return Err(SeatError::UnknownEvent(event)),
+        };
+        let meta: EventMeta = serde_json::from_slice(&entry.value)
+            .map_err(|e| SeatError::unavailable("decoding event metadata", e))?;
+        let meta = Arc::new(meta);
+        self.inner.events.insert(event, meta.clone());
+        Ok(meta)
+    }
+
+    // ---- low-level reads and writes, shared by the operations ----
+
+    fn remember(&self, key: &str, snap: Snapshot) {
+        self.inner
+            .cache
+            .entry(key.to_owned())
+            .and_modify(|cur| {
+                if snap.revision > cur.revision {
+                    *cur = snap.clone();
+                }
+            })
+            .or_insert(snap);
+    }
+
+    /// Reads a seat key from the server (never the cache). `None`: no such seat.
+    async fn read(&self, key: &str) -> Result<Option<Snapshot>, SeatError> {
+        let entry = self
+            .inner
+            .kv
+            .entry(key)
+            .await
+            .map_err(|e| SeatError::unavailable("reading seat", e))?;
+        let Some(entry) = entry.filter(|e| e.operation == kv::Operation::Put) else {
+            return Ok(None);
+        };
+        let state: SeatState = serde_json::from_slice(&entry.value)
+            .map_err(|e| SeatError::unavailable("decoding seat", e))?;
+        let snap = Snapshot {
+            revision: entry.revision,
+            state,
+        };
+        self.remember(key, snap.clone());
+        Ok(Some(snap))
+    }
+
+    /// The cached snapshot if there is one, otherwise a read.
+    async fn snapshot(&self, key: &str) -> Result<Option<Snapshot>, SeatError> {
+        if let Some(s) = self.inner.cache.get(key) {
+            return Ok(Some(s.clone()));
+        }
+        self.read(key).await
+    }
+
+    /// Compare-and-swap: writes `state` if the key is still at `revision`. `Ok(None)` means
+    /// another writer got there first.
+    async fn swap(
+        &self,
+        op: &'static str,
+        key: &str,
+        state: &SeatState,
+        revision: u64,
+    ) -> Result<Option<u64>, SeatError> {
+        match self.inner.kv.update(key, encode(state), revision).await {
+            Ok(rev) => {
+                self.remember(
+                    key,
+                    Snapshot {
+                        revision: rev,
+                        state: state.clone(),
+                    },
+                );
+                Ok(Some(rev))
+            }
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                metrics::counter!("boxoffice_seat_cas_conflicts_total", "op" => op).increment(1);
+                // The cached pair is stale: drop it so the next decision reads the server.
+                self.inner
+                    .cache
+                    .remove_if(key, |_, s| s.revision <= revision);
+                Ok(None)
+            }
+            Err(e) => Err(SeatError::unavailable("writing seat", e)),
+        }
+    }
+}
+
+fn record<T>(op: &'static str, started: Instant, result: &Result<T, SeatError>) {
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    metrics::counter!("boxoffice_seat_ops_total", "op" => op, "outcome" => outcome).increment(1);
+    metrics::histogram!("boxoffice_seat_op_seconds", "op" => op)
+        .record(started.elapsed().as_secs_f64());
+}
+
+fn validate_seats(opts: &SeatStoreOptions, seats: &[SeatId]) -> Result<Vec<SeatId>, SeatError> {
+    if seats.is_empty() {
+        return Err(InvalidRequest::EmptySeatList.into());
+    }
+    if seats.len() > opts.max_units_per_order {
+        return Err(InvalidRequest::Quantity {
+            got: seats.len(),
+            max: opts.max_units_per_order,
+        }
+        .into());
+    }
+    let mut sorted = BTreeSet::new();
+    for s in seats {
+        if !sorted.insert(s.clone()) {
+            return Err(InvalidRequest::DuplicateSeat(s.clone()).into());
+        }
+    }
+    Ok(sorted.into_iter().collect())
+}
+
+fn validate_hold(opts: &SeatStoreOptions, hold_for: Duration) -> Result<(), SeatError> {
+    if hold_for < opts.min_hold || hold_for > opts.max_hold {
+        return Err(InvalidRequest::HoldTime {
+            got_ms: hold_for.as_millis(),
+            min_ms: opts.min_hold.as_millis(),
+            max_ms: opts.max_hold.as_millis(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Largest general-admission capacity of one section.
+pub const MAX_SECTION_UNITS: u32 = 100_000;
+
+fn validate_inventory(inv: &EventInventory) -> Result<EventMeta, SeatError> {
+    let bad = |m: String| SeatError::from(InvalidRequest::Inventory(m));
+    if !(1..=50).contains(&inv.max_per_buyer) {
+        return Err(bad(format!(
+            "max_per_buyer {} is out of range 1..=50",
+            inv.max_per_buyer
+        )));
+    }
+    if inv.sections.is_empty() {
+        return Err(bad("no sections".into()));
+    }
+    let mut sections = std::collections::BTreeMap::new();
+    for s in &inv.sections {
+        let meta = match &s.units {
+            SectionUnits::Seated(labels) => {
+                let unique: BTreeSet<_> = labels.iter().collect();
+                if labels.is_empty() || unique.len() != labels.len() {
+                    return Err(bad(format!(
+                        "section {} has no seats or repeats one",
+                        s.code
+                    )));
+                }
+                SectionMeta {
+                    kind: SectionKind::Seated,
+                    units: labels.len() as u32,
+                }
+            }
+            SectionUnits::GeneralAdmission(n) => {
+                if !(1..=MAX_SECTION_UNITS).contains(n) {
+                    return Err(bad(format!(
+                        "section {} capacity {n} is out of range",
+                        s.code
+                    )));
+                }
+                SectionMeta {
+                    kind: SectionKind::GeneralAdmission,
+                    units: *n,
+                }
+            }
+        };
+        if sections.insert(s.code.clone(), meta).is_some() {
+            return Err(bad(format!("section {} is listed twice", s.code)));
+        }
+    }
+    Ok(EventMeta {
+        max_per_buyer: inv.max_per_buyer,
+        sections,
+    })
+}

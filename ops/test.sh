@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# ops/test.sh: run every test against fresh, private NATS, Temporal and PostgreSQL instances.
+#
+# Installs what is missing, starts the three servers on free loopback ports in a temporary
+# folder, runs `cargo test --workspace` with their addresses in BOXOFFICE_TEST_*, and tears
+# everything down afterwards, whatever happened. Exits non-zero on any failure.
+# Extra arguments go to `cargo test` (e.g. `./ops/test.sh -p boxoffice-tests seat_store`).
+# BOXOFFICE_TEST_KEEP=1 keeps the temporary folder (logs, data) for inspection.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+source "$BOXOFFICE_ROOT/ops/lib/services.sh"
+
+ensure_deps
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/boxoffice-test.XXXXXX")
+chmod 755 "$TMP"
+cleanup() {
+  local rc=$?
+  stop_services
+  if [[ ${BOXOFFICE_TEST_KEEP:-0} == 1 || $rc != 0 ]]; then say "logs and data kept in $TMP"; else rm -rf "$TMP"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+NATS_PORT=$(free_port); NATS_MON=$(free_port)
+TEMPORAL_PORT=$(free_port); TEMPORAL_METRICS=$(free_port)
+PG_PORT=$(free_port)
+
+say "starting NATS :$NATS_PORT, Temporal :$TEMPORAL_PORT, PostgreSQL :$PG_PORT in $TMP"
+start_nats "$TMP/nats" "$NATS_PORT" "$NATS_MON"
+start_pg "$TMP/pg" "$PG_PORT"
+start_temporal "$TMP/temporal" "$TEMPORAL_PORT" 0 "$TEMPORAL_METRICS"
+
+export BOXOFFICE_TEST_NATS_URL="nats://127.0.0.1:$NATS_PORT"
+export BOXOFFICE_TEST_NATS_MONITOR_URL="http://127.0.0.1:$NATS_MON"
+export BOXOFFICE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+export BOXOFFICE_TEST_TEMPORAL_URL="http://127.0.0.1:$TEMPORAL_PORT"
+export BOXOFFICE_TEST_NATS_SERVER_BIN="$NATS_SERVER_BIN"
+export BOXOFFICE_TEST_TEMPORAL_BIN="$TEMPORAL_BIN"
+export BOXOFFICE_TEST_TMP="$TMP"
+
+cd "$BOXOFFICE_ROOT"
+say "running cargo test --workspace $*"
+cargo test --workspace --no-fail-fast "$@"

@@ -1,0 +1,131 @@
+//! The integration-test harness: connects to the real NATS, PostgreSQL and Temporal that
+//! `ops/test.sh` starts, and gives each test its own isolated slice of them (a NATS namespace,
+//! a fresh database). Tests never start or fake these services themselves.
+
+use std::sync::OnceLock;
+
+use boxoffice_nats::{
+    EventId, Namespace, SeatStore, SectionCode, Topology, UnitLabel,
+    seat::{EventInventory, SeatStoreOptions, SectionInventory, SectionUnits},
+};
+
+/// Addresses of the services `ops/test.sh` started.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// NATS client URL.
+    pub nats_url: String,
+    /// PostgreSQL URL of the maintenance database (tests create their own databases).
+    pub database_url: String,
+    /// Temporal frontend URL.
+    pub temporal_url: String,
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with ./ops/test.sh, which starts NATS, PostgreSQL and Temporal")
+    })
+}
+
+/// The services, read once from `BOXOFFICE_TEST_*`. Panics with the command to run when unset.
+pub fn services() -> &'static Services {
+    static S: OnceLock<Services> = OnceLock::new();
+    S.get_or_init(|| Services {
+        nats_url: var("BOXOFFICE_TEST_NATS_URL"),
+        database_url: var("BOXOFFICE_TEST_DATABASE_URL"),
+        temporal_url: var("BOXOFFICE_TEST_TEMPORAL_URL"),
+    })
+}
+
+/// Logs to the test output when `TEST_LOG=1`.
+pub fn init_tracing() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info,boxoffice=debug".into()),
+                )
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// A new NATS connection.
+pub async fn nats() -> async_nats::Client {
+    init_tracing();
+    async_nats::connect(&services().nats_url)
+        .await
+        .expect("connect to test NATS")
+}
+
+/// A fresh namespace with its topology provisioned, over a new connection.
+pub async fn topology() -> Topology {
+    let client = nats().await;
+    Topology::provision(async_nats::jetstream::new(client), Namespace::for_test(), 1)
+        .await
+        .expect("provision topology")
+}
+
+/// A seat store over an existing topology, on a connection of its own (a separate "process").
+pub async fn store_on(topology: &Topology, opts: SeatStoreOptions) -> SeatStore {
+    let js = async_nats::jetstream::new(nats().await);
+    let kv = js
+        .get_key_value(topology.ns.seat_bucket())
+        .await
+        .expect("seat bucket");
+    SeatStore::new(kv, opts)
+}
+
+/// A seated inventory: one section `A` with seats `1..=n`.
+pub fn seated_inventory(event: EventId, seats: u32, max_per_buyer: u32) -> EventInventory {
+    EventInventory {
+        event,
+        max_per_buyer,
+        sections: vec![SectionInventory {
+            code: section("A"),
+            units: SectionUnits::Seated((1..=seats).map(|i| label(&i.to_string())).collect()),
+        }],
+    }
+}
+
+/// Parses a section code (test data only).
+pub fn section(s: &str) -> SectionCode {
+    SectionCode::parse(s).expect("valid section code")
+}
+
+/// Parses a seat label (test data only).
+pub fn label(s: &str) -> UnitLabel {
+    UnitLabel::parse(s).expect("valid label")
+}
+
+/// A fresh, migrated database of its own.
+pub async fn fresh_database() -> sqlx::PgPool {
+    use sqlx::{Connection, Executor};
+    init_tracing();
+    let admin = &services().database_url;
+    let name = format!("t{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .expect("connect to test PostgreSQL");
+    // The name is generated above (hex only), so formatting it into the statement is safe.
+    conn.execute(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .await
+        .expect("create database");
+    let url = database_url(&name);
+    let pool = sqlx::PgPool::connect(&url)
+        .await
+        .expect("connect to fresh database");
+    boxoffice_workflows::store::migrate(&pool)
+        .await
+        .expect("migrate");
+    pool
+}
+
+/// The URL of database `name` on the test server.
+pub fn database_url(name: &str) -> String {
+    let admin = &services().database_url;
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}

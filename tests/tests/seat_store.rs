@@ -1,0 +1,605 @@
+//! The seat store against a real NATS server: contention, all-or-nothing, lapse, limits, input.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use boxoffice_nats::{
+    BuyerId, EventId, OrderId, SeatError, SeatId, SeatStore,
+    seat::{
+        Availability, Clock, EventInventory, InvalidRequest, OrderRef, SeatState, SeatStoreOptions,
+        SectionInventory, SectionUnits,
+    },
+};
+use boxoffice_tests::{label, seated_inventory, section, store_on, topology};
+use futures::StreamExt;
+
+fn seat(n: u32) -> SeatId {
+    SeatId::new(section("A"), label(&n.to_string()))
+}
+
+fn order_for(event: EventId, buyer: BuyerId) -> OrderRef {
+    OrderRef {
+        event,
+        order: OrderId::new(),
+        buyer,
+    }
+}
+
+const HOLD: Duration = Duration::from_secs(60);
+
+/// Four stores on four connections, like four intake processes.
+async fn four_stores() -> (boxoffice_nats::Topology, Vec<SeatStore>) {
+    let topo = topology().await;
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(store_on(&topo, SeatStoreOptions::default()).await);
+    }
+    (topo, stores)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_contenders_over_four_connections_leave_every_seat_with_exactly_one_owner() {
+    let (_topo, stores) = four_stores().await;
+    for round in 0..5 {
+        let event = EventId::new();
+        stores[0]
+            .load_event(&seated_inventory(event, 100, 50))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for t in 0..64u32 {
+            let store = stores[t as usize % 4].clone();
+            tasks.push(tokio::spawn(async move {
+                let buyer = BuyerId::new();
+                // Every contender tries every seat, each in its own order of attack.
+                let mut seats: Vec<u32> = (1..=100).collect();
+                seats.rotate_left(((t * 37 + round * 11) % 100) as usize);
+                let (mut won, mut taken) = (Vec::new(), 0u32);
+                for n in seats {
+                    let order = order_for(event, buyer);
+                    match store.hold(&order, &[seat(n)], HOLD).await {
+                        Ok(hold) => won.push((n, hold.order.order)),
+                        Err(SeatError::Taken { .. }) => taken += 1,
+                        // Each contender is its own buyer with a limit of 50; reaching it is fine.
+                        Err(SeatError::LimitReached { .. }) => {}
+                        Err(e) => panic!("unexpected error {e:?}"),
+                    }
+                }
+                (won, taken)
+            }));
+        }
+        let mut owner_of: HashMap<u32, OrderId> = HashMap::new();
+        let mut taken_total = 0;
+        for t in tasks {
+            let (won, taken) = t.await.unwrap();
+            taken_total += taken;
+            for (n, order) in won {
+                assert!(
+                    owner_of.insert(n, order).is_none(),
+                    "round {round}: seat {n} won twice"
+                );
+            }
+        }
+        assert_eq!(
+            owner_of.len(),
+            100,
+            "round {round}: every seat has a winner"
+        );
+        assert!(
+            taken_total >= 63 * 100 - 64 * 50,
+            "losers were told `taken`"
+        );
+        // What the store holds agrees with who was told they won.
+        let listed = stores[3].list_section(event, &section("A")).await.unwrap();
+        assert_eq!(listed.len(), 100);
+        for view in listed {
+            let n: u32 = view.seat.label.as_str().parse().unwrap();
+            match view.state {
+                SeatState::Held { order, .. } => assert_eq!(order, owner_of[&n], "seat {n}"),
+                other => panic!("seat {n} is {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_multi_seat_holds_never_leave_a_partial_hold() {
+    let (_topo, stores) = four_stores().await;
+    for round in 0..4u32 {
+        let event = EventId::new();
+        stores[0]
+            .load_event(&seated_inventory(event, 40, 50))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for t in 0..48u32 {
+            let store = stores[t as usize % 4].clone();
+            tasks.push(tokio::spawn(async move {
+                let order = order_for(event, BuyerId::new());
+                // Windows of 4 consecutive seats, overlapping their neighbours.
+                let start = (t * 7 + round * 3) % 37 + 1;
+                let wanted: Vec<SeatId> = (start..start + 4).rev().map(seat).collect();
+                match store.hold(&order, &wanted, HOLD).await {
+                    Ok(hold) => Some((order.order, hold.seat_ids())),
+                    Err(SeatError::Taken { .. }) => None,
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+            }));
+        }
+        let mut expected: HashMap<SeatId, OrderId> = HashMap::new();
+        for t in tasks {
+            if let Some((order, seats)) = t.await.unwrap() {
+                assert_eq!(seats.len(), 4);
+                for s in seats {
+                    assert!(
+                        expected.insert(s.clone(), order).is_none(),
+                        "{s} in two holds"
+                    );
+                }
+            }
+        }
+        assert!(!expected.is_empty());
+        for view in stores[1].list_section(event, &section("A")).await.unwrap() {
+            match (&view.state, expected.get(&view.seat)) {
+                (SeatState::Free, None) => {}
+                (SeatState::Held { order, .. }, Some(winner)) => assert_eq!(order, winner),
+                (state, winner) => panic!("{}: store has {state:?}, winners {winner:?}", view.seat),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_hold_lapses_with_no_process_alive_and_the_seat_can_be_claimed_again() {
+    let topo = topology().await;
+    let event = EventId::new();
+    let first = store_on(&topo, SeatStoreOptions::default()).await;
+    first
+        .load_event(&seated_inventory(event, 3, 8))
+        .await
+        .unwrap();
+    let a = order_for(event, BuyerId::new());
+    let hold = first
+        .hold(&a, &[seat(1)], Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(hold.seats.len(), 1);
+    // The process that held it goes away: nobody is left to release the seat.
+    drop(first);
+
+    let other = store_on(&topo, SeatStoreOptions::default()).await;
+    let b = order_for(event, BuyerId::new());
+    assert!(matches!(
+        other.hold(&b, &[seat(1)], HOLD).await,
+        Err(SeatError::Taken { .. })
+    ));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let seat_view = other.seat(event, &seat(1)).await.unwrap().unwrap();
+    assert_eq!(
+        seat_view.state.availability(other.now()),
+        Availability::Free,
+        "a lapsed hold counts as free"
+    );
+    other
+        .hold(&b, &[seat(1)], HOLD)
+        .await
+        .expect("the lapsed seat can be claimed again");
+
+    // The first order's confirm after its lapse fails and changes nothing.
+    assert!(matches!(
+        other.confirm(&a, &[seat(1)]).await,
+        Err(SeatError::NotOwner { .. })
+    ));
+    let c = order_for(event, BuyerId::new());
+    // A release by another order fails and changes nothing.
+    assert!(matches!(
+        other.release(&c, &[seat(1)]).await,
+        Err(SeatError::NotOwner { .. })
+    ));
+    match other.seat(event, &seat(1)).await.unwrap().unwrap().state {
+        SeatState::Held { order, .. } => assert_eq!(order, b.order),
+        s => panic!("seat is {s:?}"),
+    }
+    // The rightful owner confirms.
+    other.confirm(&b, &[seat(1)]).await.expect("owner confirms");
+    assert!(matches!(
+        other.seat(event, &seat(1)).await.unwrap().unwrap().state,
+        SeatState::Sold { order, .. } if order == b.order
+    ));
+}
+
+#[tokio::test]
+async fn a_confirm_after_the_hold_lapsed_fails_even_when_nobody_took_the_seat() {
+    let topo = topology().await;
+    let clock = Clock::manual();
+    let store = store_on(
+        &topo,
+        SeatStoreOptions {
+            clock: clock.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let event = EventId::new();
+    store
+        .load_event(&seated_inventory(event, 2, 8))
+        .await
+        .unwrap();
+    let a = order_for(event, BuyerId::new());
+    store
+        .hold(&a, &[seat(1), seat(2)], Duration::from_secs(30))
+        .await
+        .unwrap();
+    // Within the confirm margin of the expiry already counts as too late.
+    clock.advance(Duration::from_millis(28_500));
+    assert!(matches!(
+        store.confirm(&a, &[seat(1), seat(2)]).await,
+        Err(SeatError::Lapsed { .. })
+    ));
+    clock.advance(Duration::from_secs(5));
+    assert!(matches!(
+        store.confirm(&a, &[seat(1), seat(2)]).await,
+        Err(SeatError::Lapsed { .. })
+    ));
+    for n in [1, 2] {
+        assert!(matches!(
+            store.seat(event, &seat(n)).await.unwrap().unwrap().state,
+            SeatState::Held { .. }
+        ));
+    }
+    // Releasing it anyway is allowed (the workflow's timer does exactly this).
+    assert_eq!(store.release(&a, &[seat(1), seat(2)]).await.unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_parallel_attempts_by_one_buyer_never_exceed_the_limit() {
+    let (_topo, stores) = four_stores().await;
+    for (limit, per_order) in [(4u32, 1u32), (4, 2), (5, 3), (1, 1)] {
+        let event = EventId::new();
+        stores[0]
+            .load_event(&seated_inventory(event, 40, limit))
+            .await
+            .unwrap();
+        let buyer = BuyerId::new();
+        let mut tabs = Vec::new();
+        for tab in 0..10u32 {
+            let store = stores[tab as usize % 4].clone();
+            tabs.push(tokio::spawn(async move {
+                let order = order_for(event, buyer);
+                let seats: Vec<SeatId> = (0..per_order).map(|i| seat(tab * 4 + i + 1)).collect();
+                store.hold(&order, &seats, HOLD).await
+            }));
+        }
+        let mut held = 0;
+        for t in tabs {
+            match t.await.unwrap() {
+                Ok(h) => held += h.seats.len() as u32,
+                Err(SeatError::LimitReached { limit: l, .. }) => assert_eq!(l, limit),
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert!(held <= limit, "buyer holds {held} > limit {limit}");
+        assert_eq!(
+            held,
+            (limit / per_order) * per_order,
+            "as many as fit were granted"
+        );
+        // No seat is held beyond what was granted (refused tabs compensated their claims).
+        let in_store = stores[2]
+            .list_section(event, &section("A"))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|v| matches!(v.state, SeatState::Held { .. }))
+            .count() as u32;
+        assert_eq!(in_store, held);
+        let ledger = stores[3]
+            .buyer_ledger(&order_for(event, buyer))
+            .await
+            .unwrap();
+        assert_eq!(ledger.active(stores[3].now()), held);
+    }
+}
+
+#[tokio::test]
+async fn a_confirmed_seat_counts_against_the_limit_and_a_released_one_does_not() {
+    let topo = topology().await;
+    let store = store_on(&topo, SeatStoreOptions::default()).await;
+    let event = EventId::new();
+    store
+        .load_event(&seated_inventory(event, 10, 2))
+        .await
+        .unwrap();
+    let buyer = BuyerId::new();
+    let a = order_for(event, buyer);
+    store.hold(&a, &[seat(1)], HOLD).await.unwrap();
+    store.confirm(&a, &[seat(1)]).await.unwrap();
+    let b = order_for(event, buyer);
+    store.hold(&b, &[seat(2)], HOLD).await.unwrap();
+    let c = order_for(event, buyer);
+    assert!(matches!(
+        store.hold(&c, &[seat(3)], HOLD).await,
+        Err(SeatError::LimitReached { active: 2, .. })
+    ));
+    store.release(&b, &[seat(2)]).await.unwrap();
+    store
+        .hold(&c, &[seat(3)], HOLD)
+        .await
+        .expect("the released ticket no longer counts");
+    // A refund returns a sold seat to the pool and frees the buyer's allowance.
+    assert_eq!(store.refund(&a, &[seat(1)]).await.unwrap(), 1);
+    assert_eq!(
+        store.seat(event, &seat(1)).await.unwrap().unwrap().state,
+        SeatState::Free
+    );
+    store
+        .hold(&order_for(event, buyer), &[seat(4)], HOLD)
+        .await
+        .expect("refund freed the allowance");
+}
+
+#[tokio::test]
+async fn a_retried_hold_is_idempotent_and_an_order_cannot_grow_its_hold() {
+    let topo = topology().await;
+    let store = store_on(&topo, SeatStoreOptions::default()).await;
+    let event = EventId::new();
+    store
+        .load_event(&seated_inventory(event, 10, 8))
+        .await
+        .unwrap();
+    let a = order_for(event, BuyerId::new());
+    let first = store.hold(&a, &[seat(1), seat(2)], HOLD).await.unwrap();
+    // Another process retries the same hold (a redelivered intent).
+    let other = store_on(&topo, SeatStoreOptions::default()).await;
+    let again = other.hold(&a, &[seat(2), seat(1)], HOLD).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(other.buyer_ledger(&a).await.unwrap().active(other.now()), 2);
+    // The same order asking for more seats is refused and the extra seat stays free.
+    let grow = other.hold(&a, &[seat(1), seat(2), seat(3)], HOLD).await;
+    assert!(
+        matches!(
+            grow,
+            Err(SeatError::Invalid(InvalidRequest::OrderAlreadyHolds(_)))
+        ),
+        "{grow:?}"
+    );
+    assert_eq!(
+        other.seat(event, &seat(3)).await.unwrap().unwrap().state,
+        SeatState::Free
+    );
+    assert!(matches!(
+        other.seat(event, &seat(1)).await.unwrap().unwrap().state,
+        SeatState::Held { .. }
+    ));
+}
+
+#[tokio::test]
+async fn bad_input_is_a_typed_error_and_changes_nothing() {
+    let topo = topology().await;
+    let store = store_on(&topo, SeatStoreOptions::default()).await;
+    let event = EventId::new();
+    let mut inv = seated_inventory(event, 5, 4);
+    inv.sections.push(SectionInventory {
+        code: section("GA"),
+        units: SectionUnits::GeneralAdmission(10),
+    });
+    store.load_event(&inv).await.unwrap();
+    let a = order_for(event, BuyerId::new());
+
+    let unknown = order_for(EventId::new(), BuyerId::new());
+    assert!(matches!(
+        store.hold(&unknown, &[seat(1)], HOLD).await,
+        Err(SeatError::UnknownEvent(_))
+    ));
+    assert!(matches!(
+        store.hold(&a, &[], HOLD).await,
+        Err(SeatError::Invalid(InvalidRequest::EmptySeatList))
+    ));
+    assert!(matches!(
+        store.hold(&a, &[seat(1), seat(2), seat(1)], HOLD).await,
+        Err(SeatError::Invalid(InvalidRequest::DuplicateSeat(_)))
+    ));
+    assert!(matches!(
+        store.hold(&a, &[seat(1)], Duration::ZERO).await,
+        Err(SeatError::Invalid(InvalidRequest::HoldTime { .. }))
+    ));
+    assert!(matches!(
+        store
+            .hold(&a, &[seat(1)], Duration::from_secs(86_400))
+            .await,
+        Err(SeatError::Invalid(InvalidRequest::HoldTime { .. }))
+    ));
+    assert!(matches!(
+        store.hold(&a, &[seat(1), seat(99)], HOLD).await,
+        Err(SeatError::UnknownSeat { .. })
+    ));
+    let other_section = SeatId::new(section("NOPE"), label("1"));
+    assert!(matches!(
+        store.hold(&a, &[other_section], HOLD).await,
+        Err(SeatError::UnknownSeat { .. })
+    ));
+    let huge: Vec<SeatId> = (1..=51).map(seat).collect();
+    assert!(matches!(
+        store.hold(&a, &huge, HOLD).await,
+        Err(SeatError::Invalid(InvalidRequest::Quantity { .. }))
+    ));
+    for q in [0, 51, u32::MAX] {
+        assert!(
+            matches!(
+                store
+                    .pick_general_admission(&a, &section("GA"), q, HOLD)
+                    .await,
+                Err(SeatError::Invalid(InvalidRequest::Quantity { .. }))
+            ),
+            "quantity {q}"
+        );
+    }
+    assert!(matches!(
+        store
+            .pick_general_admission(&a, &section("A"), 1, HOLD)
+            .await,
+        Err(SeatError::Invalid(InvalidRequest::NotGeneralAdmission(_)))
+    ));
+    assert!(matches!(
+        store
+            .pick_general_admission(&a, &section("B"), 1, HOLD)
+            .await,
+        Err(SeatError::UnknownSection { .. })
+    ));
+    assert!(matches!(
+        store.confirm(&a, &[seat(1)]).await,
+        Err(SeatError::Lapsed { .. })
+    ));
+    let bad_inventory = EventInventory {
+        event: EventId::new(),
+        max_per_buyer: 0,
+        sections: vec![],
+    };
+    assert!(matches!(
+        store.load_event(&bad_inventory).await,
+        Err(SeatError::Invalid(_))
+    ));
+
+    // Nothing changed: every seat free, the buyer's ledger empty, the bad event unknown.
+    for section_code in ["A", "GA"] {
+        for v in store
+            .list_section(event, &section(section_code))
+            .await
+            .unwrap()
+        {
+            assert_eq!(v.state, SeatState::Free, "{}", v.seat);
+        }
+    }
+    assert!(store.buyer_ledger(&a).await.unwrap().orders.is_empty());
+    assert!(matches!(
+        store.event_meta(bad_inventory.event).await,
+        Err(SeatError::UnknownEvent(_))
+    ));
+}
+
+#[tokio::test]
+async fn loading_again_never_frees_a_held_seat() {
+    let topo = topology().await;
+    let store = store_on(&topo, SeatStoreOptions::default()).await;
+    let event = EventId::new();
+    let inv = seated_inventory(event, 5, 4);
+    assert_eq!(store.load_event(&inv).await.unwrap().created, 5);
+    let a = order_for(event, BuyerId::new());
+    store.hold(&a, &[seat(3)], HOLD).await.unwrap();
+    let again = store.load_event(&inv).await.unwrap();
+    assert_eq!((again.created, again.existing), (0, 5));
+    assert!(matches!(
+        store.seat(event, &seat(3)).await.unwrap().unwrap().state,
+        SeatState::Held { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn general_admission_picks_spread_over_units_and_never_oversell() {
+    let (_topo, stores) = four_stores().await;
+    let event = EventId::new();
+    let inv = EventInventory {
+        event,
+        max_per_buyer: 8,
+        sections: vec![SectionInventory {
+            code: section("FLOOR"),
+            units: SectionUnits::GeneralAdmission(30),
+        }],
+    };
+    stores[0].load_event(&inv).await.unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..16usize {
+        let store = stores[t % 4].clone();
+        tasks.push(tokio::spawn(async move {
+            let order = order_for(event, BuyerId::new());
+            store
+                .pick_general_admission(&order, &section("FLOOR"), 3, HOLD)
+                .await
+                .map(|h| (order.order, h))
+        }));
+    }
+    let (mut won, mut sold_out) = (HashMap::new(), 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok((order, hold)) => {
+                assert_eq!(hold.seats.len(), 3);
+                for s in hold.seat_ids() {
+                    assert!(won.insert(s.clone(), order).is_none(), "{s} picked twice");
+                }
+            }
+            Err(SeatError::SoldOut { requested: 3, .. }) => sold_out += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert!(
+        won.len() >= 24 && won.len() <= 30,
+        "{} units picked",
+        won.len()
+    );
+    assert!(sold_out >= 6, "{sold_out} picks came up short");
+    // Whatever the race left over is still sellable, one unit at a time, until truly gone.
+    loop {
+        let order = order_for(event, BuyerId::new());
+        match stores[0]
+            .pick_general_admission(&order, &section("FLOOR"), 1, HOLD)
+            .await
+        {
+            Ok(hold) => {
+                let s = hold.seat_ids().remove(0);
+                assert!(
+                    won.insert(s.clone(), order.order).is_none(),
+                    "{s} picked twice"
+                );
+            }
+            Err(SeatError::SoldOut { available: 0, .. }) => break,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(won.len(), 30, "every unit sold exactly once");
+    for v in stores[1]
+        .list_section(event, &section("FLOOR"))
+        .await
+        .unwrap()
+    {
+        match v.state {
+            SeatState::Held { order, .. } => assert_eq!(Some(&order), won.get(&v.seat)),
+            s => panic!("{} is {s:?}", v.seat),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_watch_delivers_the_current_map_then_every_change() {
+    let topo = topology().await;
+    let store = store_on(&topo, SeatStoreOptions::default()).await;
+    let event = EventId::new();
+    store
+        .load_event(&seated_inventory(event, 3, 4))
+        .await
+        .unwrap();
+    let watcher = Arc::new(store_on(&topo, SeatStoreOptions::default()).await);
+    let mut changes = Box::pin(watcher.watch_event(event).await.unwrap());
+    for _ in 0..3 {
+        let change = tokio::time::timeout(Duration::from_secs(5), changes.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(change.state, SeatState::Free);
+    }
+    let a = order_for(event, BuyerId::new());
+    store.hold(&a, &[seat(2)], HOLD).await.unwrap();
+    let change = tokio::time::timeout(Duration::from_secs(5), changes.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(change.seat, seat(2));
+    assert!(matches!(change.state, SeatState::Held { order, .. } if order == a.order));
+    store.confirm(&a, &[seat(2)]).await.unwrap();
+    let change = tokio::time::timeout(Duration::from_secs(5), changes.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(matches!(change.state, SeatState::Sold { .. }));
+}

@@ -1,0 +1,124 @@
+//! `boxoffice-workers`: the worker process.
+//!
+//! It connects to NATS (provisioning the JetStream topology), PostgreSQL and Temporal, and
+//! serves `/healthz`, `/readyz` and `/metrics` on its admin address until SIGTERM. The order
+//! workflow, its activities and the intake consumer register here (the order issue); until they
+//! do, this process runs no business logic and says so in its start-up log.
+
+pub mod config;
+
+use std::future::Future;
+
+use axum::Router;
+use boxoffice_nats::Topology;
+use boxoffice_workflows::service::{Check, Probes};
+use temporalio_client::{Connection, ConnectionOptions};
+use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
+
+pub use config::{TemporalConfig, WorkerConfig};
+
+/// Errors that stop the worker from starting or serving.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    /// A configuration value is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// NATS could not be reached at start-up.
+    #[error("cannot connect to NATS")]
+    Nats(#[source] async_nats::ConnectError),
+    /// JetStream resources could not be provisioned.
+    #[error(transparent)]
+    Topology(#[from] boxoffice_nats::TopologyError),
+    /// PostgreSQL settings are unusable.
+    #[error(transparent)]
+    Store(#[from] boxoffice_workflows::store::StoreError),
+    /// The Temporal frontend could not be reached.
+    #[error("cannot connect to Temporal at {url}")]
+    Temporal {
+        /// The configured URL.
+        url: String,
+        /// What the client said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Serving the admin endpoints failed.
+    #[error("admin http server failed")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Connects to Temporal's frontend (gRPC) and checks it answers.
+pub async fn connect_temporal(config: &TemporalConfig) -> Result<Connection, WorkerError> {
+    let err = |source: Box<dyn std::error::Error + Send + Sync>| WorkerError::Temporal {
+        url: config.url.clone(),
+        source,
+    };
+    let url: url::Url = config
+        .url
+        .parse()
+        .map_err(|e: url::ParseError| err(e.into()))?;
+    let options = ConnectionOptions::new(url)
+        .identity(format!("boxoffice-worker@{}", std::process::id()))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build();
+    Connection::connect(options)
+        .await
+        .map_err(|e| err(e.into()))
+}
+
+/// Runs the worker's connections and admin endpoints until `shutdown` resolves.
+pub async fn run(
+    config: WorkerConfig,
+    admin: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WorkerError> {
+    let ns = config
+        .nats
+        .namespace()
+        .map_err(|e| WorkerError::Config(e.to_string()))?;
+    let nats = config
+        .nats
+        .connect("boxoffice-worker")
+        .await
+        .map_err(WorkerError::Nats)?;
+    Topology::provision(
+        async_nats::jetstream::new(nats.clone()),
+        ns,
+        config.nats.replicas,
+    )
+    .await?;
+    let db = boxoffice_workflows::store::connect(&config.pg)?;
+    let temporal = connect_temporal(&config.temporal).await?;
+    let namespace = config.temporal.namespace.clone();
+    let probes = Probes::new(
+        "worker",
+        vec![
+            Check::nats(nats),
+            Check::postgres(db),
+            Check::new("temporal", move || {
+                let mut svc = temporal.workflow_service();
+                async move {
+                    svc.get_system_info(tonic_request(GetSystemInfoRequest::default()))
+                        .await
+                        .map(|_| ())
+                        .map_err(|s| s.message().to_owned())
+                }
+            }),
+        ],
+    );
+    tracing::info!(
+        admin = ?admin.local_addr().ok(),
+        temporal_namespace = %namespace,
+        task_queue = %config.temporal.task_queue,
+        "worker connected; no workflows are registered in this build yet"
+    );
+    let app: Router = probes.router();
+    axum::serve(admin, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(WorkerError::Serve)
+}
+
+fn tonic_request<T>(msg: T) -> temporalio_client::tonic::Request<T> {
+    temporalio_client::tonic::Request::new(msg)
+}

@@ -1,0 +1,13 @@
+//! `boxoffice-workflows`: the domain, and everything the gateway and workers share above NATS.
+//!
+//! - [`domain`]: the order state machine and the checked value types. Start here.
+//! - [`store`]: PostgreSQL (sqlx): the catalog, and what is sellable for an event.
+//! - [`service`]: process plumbing every binary uses the same way: typed config pieces,
+//!   telemetry, `/healthz` `/readyz` `/metrics`, and the shutdown signal.
+//!
+//! The Temporal order workflow and its activities land here too (they are pure functions of the
+//! domain plus thin calls into `store` and `boxoffice_nats`).
+
+pub mod domain;
+pub mod service;
+pub mod store;

@@ -1,0 +1,9 @@
+//! Process plumbing shared by every binary, so each one starts, reports and stops the same way.
+
+mod probes;
+mod shutdown;
+mod telemetry;
+
+pub use probes::{Check, Probes};
+pub use shutdown::signal;
+pub use telemetry::{LogConfig, LogFormat, init as init_telemetry, metrics_handle};

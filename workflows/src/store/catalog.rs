@@ -1,0 +1,222 @@
+//! The catalog: events, sections and seats; and what of it is sellable.
+
+use boxoffice_nats::{
+    SectionCode, UnitLabel,
+    ids::EventId,
+    seat::{EventInventory, SectionInventory, SectionUnits},
+};
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use super::StoreError;
+
+/// How a new section is laid out.
+#[derive(Debug, Clone)]
+pub enum SectionLayout {
+    /// `rows` rows labelled from `first_row` (A, B, ... or numbers), `seats_per_row` seats
+    /// each, numbered from 1. Seat labels are `<row>-<n>`, e.g. `C-12`.
+    Seated {
+        /// Row labels, front to back.
+        rows: Vec<String>,
+        /// Seats in each row.
+        seats_per_row: u32,
+    },
+    /// A standing area of `capacity` units.
+    GeneralAdmission {
+        /// Units for sale.
+        capacity: u32,
+    },
+}
+
+/// A section to create.
+#[derive(Debug, Clone)]
+pub struct NewSection {
+    /// Short code (a KV key token).
+    pub code: SectionCode,
+    /// Display name.
+    pub name: String,
+    /// Layout.
+    pub layout: SectionLayout,
+    /// Price per ticket, in cents.
+    pub price_cents: i64,
+}
+
+/// An event to create with its venue and sections.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The organizer that owns it.
+    pub organizer_id: Uuid,
+    /// Venue name (a venue is created for it).
+    pub venue_name: String,
+    /// Event name.
+    pub name: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// When the show starts.
+    pub starts_at: DateTime<Utc>,
+    /// ISO currency of every price.
+    pub currency: String,
+    /// Per-buyer limit.
+    pub max_tickets_per_buyer: i32,
+    /// Hold time in seconds.
+    pub hold_seconds: i32,
+    /// Sections, in display order.
+    pub sections: Vec<NewSection>,
+}
+
+/// Creates an event with its venue, sections and seats in one transaction, status `on_sale`.
+/// Returns the event id.
+pub async fn create_event(pool: &PgPool, ev: &NewEvent) -> Result<EventId, StoreError> {
+    let event_id = EventId::new();
+    let venue_id = Uuid::now_v7();
+    let classify = |e| StoreError::classify(e, "event", event_id);
+    let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
+    sqlx::query(
+        "insert into venues (venue_id, organizer_id, name, timezone) values ($1, $2, $3, $4)",
+    )
+    .bind(venue_id)
+    .bind(ev.organizer_id)
+    .bind(&ev.venue_name)
+    .bind(&ev.timezone)
+    .execute(&mut *tx)
+    .await
+    .map_err(classify)?;
+    sqlx::query(
+        "insert into events (event_id, organizer_id, venue_id, name, starts_at, timezone, status,
+                             max_tickets_per_buyer, hold_seconds)
+         values ($1, $2, $3, $4, $5, $6, 'on_sale', $7, $8)",
+    )
+    .bind(event_id.as_uuid())
+    .bind(ev.organizer_id)
+    .bind(venue_id)
+    .bind(&ev.name)
+    .bind(ev.starts_at)
+    .bind(&ev.timezone)
+    .bind(ev.max_tickets_per_buyer)
+    .bind(ev.hold_seconds)
+    .execute(&mut *tx)
+    .await
+    .map_err(classify)?;
+    for (i, s) in ev.sections.iter().enumerate() {
+        let section_id = Uuid::now_v7();
+        let (kind, capacity) = match &s.layout {
+            SectionLayout::Seated {
+                rows,
+                seats_per_row,
+            } => ("seated", rows.len() as u32 * seats_per_row),
+            SectionLayout::GeneralAdmission { capacity } => ("general_admission", *capacity),
+        };
+        let capacity = i32::try_from(capacity)
+            .map_err(|_| StoreError::Invalid(format!("section {} is too large", s.code)))?;
+        sqlx::query(
+            "insert into sections (section_id, event_id, code, name, kind, capacity, price_cents, currency, sort_order)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(section_id)
+        .bind(event_id.as_uuid())
+        .bind(s.code.as_str())
+        .bind(&s.name)
+        .bind(kind)
+        .bind(capacity)
+        .bind(s.price_cents)
+        .bind(&ev.currency)
+        .bind(i as i32)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        if let SectionLayout::Seated {
+            rows,
+            seats_per_row,
+        } = &s.layout
+        {
+            // One statement per section: unnest the generated rows instead of N round trips.
+            let (mut labels, mut row_labels, mut numbers) = (vec![], vec![], vec![]);
+            for row in rows {
+                for n in 1..=*seats_per_row {
+                    let label = format!("{row}-{n}");
+                    UnitLabel::parse(label.as_str())
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    labels.push(label);
+                    row_labels.push(row.clone());
+                    numbers.push(n as i32);
+                }
+            }
+            sqlx::query(
+                "insert into seats (event_id, section_id, label, row_label, seat_number)
+                 select $1, $2, l, r, n from unnest($3::text[], $4::text[], $5::int[]) as t(l, r, n)",
+            )
+            .bind(event_id.as_uuid())
+            .bind(section_id)
+            .bind(&labels)
+            .bind(&row_labels)
+            .bind(&numbers)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        }
+    }
+    tx.commit().await.map_err(StoreError::Unavailable)?;
+    Ok(event_id)
+}
+
+/// What is sellable for an event: every seat of the catalog minus unreleased allocations
+/// (kills, reserved and presale blocks); for general admission, the capacity minus allocated
+/// quantities. This, and only this, is loaded into the seat store.
+pub async fn sellable_inventory(
+    pool: &PgPool,
+    event: EventId,
+) -> Result<EventInventory, StoreError> {
+    let classify = |e| StoreError::classify(e, "event", event);
+    let max_per_buyer: i32 =
+        sqlx::query_scalar("select max_tickets_per_buyer from events where event_id = $1")
+            .bind(event.as_uuid())
+            .fetch_one(pool)
+            .await
+            .map_err(classify)?;
+    let sections = sqlx::query(
+        "select s.code, s.kind, s.capacity,
+                coalesce((select sum(a.quantity) from allocations a
+                          where a.section_id = s.section_id and a.released_at is null), 0)::int as blocked,
+                coalesce((select array_agg(st.label order by st.row_label, st.seat_number, st.label)
+                          from seats st
+                          where st.section_id = s.section_id
+                            and not exists (select 1 from allocations a
+                                            where a.section_id = s.section_id and a.released_at is null
+                                              and st.label = any(a.labels))), '{}') as labels
+         from sections s where s.event_id = $1 order by s.sort_order, s.code",
+    )
+    .bind(event.as_uuid())
+    .fetch_all(pool)
+    .await
+    .map_err(classify)?;
+    let mut out = Vec::with_capacity(sections.len());
+    for row in sections {
+        let code: String = row.get("code");
+        let code = SectionCode::parse(code).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let units = if row.get::<String, _>("kind") == "seated" {
+            let labels: Vec<String> = row.get("labels");
+            let labels = labels
+                .into_iter()
+                .map(UnitLabel::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            if labels.is_empty() {
+                continue;
+            }
+            SectionUnits::Seated(labels)
+        } else {
+            let free = row.get::<i32, _>("capacity") - row.get::<i32, _>("blocked");
+            if free <= 0 {
+                continue;
+            }
+            SectionUnits::GeneralAdmission(free as u32)
+        };
+        out.push(SectionInventory { code, units });
+    }
+    Ok(EventInventory {
+        event,
+        max_per_buyer: max_per_buyer as u32,
+        sections: out,
+    })
+}

@@ -1,0 +1,102 @@
+//! Connecting, migrating, and classifying database errors once, where they enter.
+
+use std::{fmt, str::FromStr, time::Duration};
+
+use sqlx::{PgPool, postgres::PgPoolOptions};
+
+/// A secret string: `Debug` and `Display` print `***`.
+#[derive(Clone)]
+pub struct Redacted(String);
+
+impl Redacted {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Redacted {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How to reach PostgreSQL.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PgConfig {
+    /// PostgreSQL URL (printed as *** everywhere).
+    #[arg(
+        long = "database-url",
+        env = "BOXOFFICE_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub url: Redacted,
+    /// Most connections this process opens.
+    #[arg(
+        long = "database-max-connections",
+        env = "BOXOFFICE_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16
+    )]
+    pub max_connections: u32,
+}
+
+/// Errors from the PostgreSQL store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No row for the key the caller gave.
+    #[error("{entity} {key} not found")]
+    NotFound {
+        /// What was looked up.
+        entity: &'static str,
+        /// Its key.
+        key: String,
+    },
+    /// A named constraint rejected the write (duplicate, bad value, missing parent).
+    #[error("write rejected by constraint {0}")]
+    Constraint(String),
+    /// Input the store refuses before writing.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The database failed or is unreachable; a retry may succeed.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+}
+
+impl StoreError {
+    /// Classifies a sqlx error for `entity` looked up by `key`.
+    pub fn classify(e: sqlx::Error, entity: &'static str, key: impl ToString) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => Self::NotFound {
+                entity,
+                key: key.to_string(),
+            },
+            sqlx::Error::Database(ref d) if d.constraint().is_some() => {
+                Self::Constraint(d.constraint().unwrap_or_default().to_owned())
+            }
+            other => Self::Unavailable(other),
+        }
+    }
+}
+
+/// Opens a pool. Connections are made lazily, so a process can start (and report not-ready)
+/// while the database is still coming up.
+pub fn connect(config: &PgConfig) -> Result<PgPool, StoreError> {
+    PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy(config.url.expose())
+        .map_err(StoreError::Unavailable)
+}
+
+/// Applies the migrations in `migrations/` (embedded at build time). Idempotent.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("../migrations").run(pool).await
+}

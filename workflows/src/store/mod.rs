@@ -1,0 +1,10 @@
+//! PostgreSQL: orders, payments, tickets and the catalog (sqlx).
+//!
+//! Queries are plain `sqlx::query` with binds, exercised by the integration tests against a
+//! real database (see `docs/adr/0005-sqlx-runtime-queries.md` for why not `query!` yet).
+
+mod catalog;
+mod db;
+
+pub use catalog::{NewEvent, NewSection, SectionLayout, create_event, sellable_inventory};
+pub use db::{PgConfig, StoreError, connect, migrate};
