@@ -27,3 +27,12 @@ pub struct GatewayConfig {
     #[command(flatten)]
     pub log: LogConfig,
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_flags_and_variables_are_consistent() {
+        use clap::CommandFactory;
+        super::GatewayConfig::command().debug_assert();
+    }
+}

@@ -9,6 +9,7 @@ use crate::namespace::Namespace;
 pub struct NatsConfig {
     /// NATS server URL(s), comma-separated.
     #[arg(
+        id = "nats_url",
         long = "nats-url",
         env = "BOXOFFICE_NATS_URL",
         default_value = "nats://127.0.0.1:4222"

@@ -109,7 +109,7 @@ pub fn intents_stream_config(ns: &Namespace, replicas: usize) -> stream::Config 
 }
 
 /// Every order state change, one subject per order; the gateway's status reads and
-/// server-sent events follow it. The last message per order is kept for a day.
+/// server-sent events follow it. The last 16 messages per order are kept for a week.
 pub fn order_events_stream_config(ns: &Namespace, replicas: usize) -> stream::Config {
     stream::Config {
         name: ns.order_events_stream(),

@@ -1,4 +1,5 @@
 //! The seat store against a real NATS server: contention, all-or-nothing, lapse, limits, input.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 

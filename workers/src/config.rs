@@ -8,6 +8,7 @@ use boxoffice_workflows::{service::LogConfig, store::PgConfig};
 pub struct TemporalConfig {
     /// Temporal frontend URL (gRPC).
     #[arg(
+        id = "temporal_url",
         long = "temporal-url",
         env = "BOXOFFICE_TEMPORAL_URL",
         default_value = "http://127.0.0.1:7233"
@@ -55,4 +56,13 @@ pub struct WorkerConfig {
     /// Logging.
     #[command(flatten)]
     pub log: LogConfig,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_flags_and_variables_are_consistent() {
+        use clap::CommandFactory;
+        super::WorkerConfig::command().debug_assert();
+    }
 }

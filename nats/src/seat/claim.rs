@@ -436,7 +436,7 @@ impl SeatStore {
                 }
             }
         }
-        self.forget(order).await?;
+        self.forget(order, sold_too).await?;
         Ok(freed)
     }
 
@@ -452,25 +452,38 @@ impl SeatStore {
     ) -> Result<Result<Claimed, Refused>, SeatError> {
         let key = keys::seat(order.event, seat);
         let new_expiry = hold_expiry_of(held);
-        let Some(mut snap) = self.snapshot(&key).await? else {
-            return Ok(Err(Refused::Unknown));
+        // A cached value is good enough to attempt a swap (a stale one just fails), but never
+        // to refuse a claim or to accept one without writing: those need a fresh read.
+        let cached = self.inner.cache.get(&key).map(|s| s.clone());
+        let (mut snap, mut verified) = match cached {
+            Some(s) => (s, false),
+            None => match self.read(&key).await? {
+                Some(s) => (s, true),
+                None => return Ok(Err(Refused::Unknown)),
+            },
         };
         for _ in 0..self.inner.opts.cas_attempts {
             let now = self.now();
-            match &snap.state {
-                SeatState::Held {
-                    order: o,
-                    expires_at,
-                    ..
-                } if *o == order.order && *expires_at > now => {
-                    return Ok(Ok(Claimed {
+            if !snap.state.is_claimable(now) {
+                if !verified {
+                    match self.read(&key).await? {
+                        Some(s) => (snap, verified) = (s, true),
+                        None => return Ok(Err(Refused::Unknown)),
+                    }
+                    continue;
+                }
+                return Ok(match &snap.state {
+                    SeatState::Held {
+                        order: o,
+                        expires_at,
+                        ..
+                    } if *o == order.order => Ok(Claimed {
                         revision: snap.revision,
                         until: *expires_at,
                         fresh: false,
-                    }));
-                }
-                s if s.is_claimable(now) => {}
-                _ => return Ok(Err(Refused::Taken)),
+                    }),
+                    _ => Err(Refused::Taken),
+                });
             }
             if let Some(revision) = self.swap("hold", &key, held, snap.revision).await? {
                 return Ok(Ok(Claimed {
@@ -480,7 +493,7 @@ impl SeatStore {
                 }));
             }
             match self.read(&key).await? {
-                Some(s) => snap = s,
+                Some(s) => (snap, verified) = (s, true),
                 None => return Ok(Err(Refused::Unknown)),
             }
         }

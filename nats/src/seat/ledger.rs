@@ -185,14 +185,15 @@ impl SeatStore {
         .await
     }
 
-    /// Removes the order's entry (released, refunded or compensated).
-    pub(super) async fn forget(&self, order: &OrderRef) -> Result<(), SeatError> {
-        self.edit_ledger(order, |ledger, _| {
-            Ok(if ledger.orders.remove(&order.order).is_some() {
-                Edit::Write
-            } else {
-                Edit::Unchanged
-            })
+    /// Removes the order's entry: a held one on release, a sold one too on refund (a release
+    /// must never wipe out tickets the buyer already owns).
+    pub(super) async fn forget(&self, order: &OrderRef, sold_too: bool) -> Result<(), SeatError> {
+        self.edit_ledger(order, |ledger, _| match ledger.orders.get(&order.order) {
+            Some(e) if sold_too || e.expires_at.is_some() => {
+                ledger.orders.remove(&order.order);
+                Ok(Edit::Write)
+            }
+            _ => Ok(Edit::Unchanged),
         })
         .await
     }

@@ -336,14 +336,6 @@ impl SeatStore {
         Ok(Some(snap))
     }
 
-    /// The cached snapshot if there is one, otherwise a read.
-    async fn snapshot(&self, key: &str) -> Result<Option<Snapshot>, SeatError> {
-        if let Some(s) = self.inner.cache.get(key) {
-            return Ok(Some(s.clone()));
-        }
-        self.read(key).await
-    }
-
     /// Compare-and-swap: writes `state` if the key is still at `revision`. `Ok(None)` means
     /// another writer got there first.
     async fn swap(

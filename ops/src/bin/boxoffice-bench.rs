@@ -1,1 +1,31 @@
-fn main() {}
+//! Run through `./ops/bench <name>`, which starts the servers a benchmark needs.
+//!
+//! Prints progress and per-run figures on stderr and one JSON object on the last line of stdout.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "boxoffice-bench", about = "Boxoffice benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand, Debug)]
+enum Bench {
+    /// Seat holds vs bare KV compare-and-swap (and PostgreSQL, when given a database).
+    Holds(boxoffice_ops::bench::holds::HoldsArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_writer(std::io::stderr)
+        .init();
+    let report = match Cli::parse().bench {
+        Bench::Holds(args) => boxoffice_ops::bench::holds::run(&args).await?,
+    };
+    println!("{report}");
+    Ok(())
+}

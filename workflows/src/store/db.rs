@@ -33,6 +33,7 @@ impl fmt::Debug for Redacted {
 pub struct PgConfig {
     /// PostgreSQL URL (printed as *** everywhere).
     #[arg(
+        id = "database_url",
         long = "database-url",
         env = "BOXOFFICE_DATABASE_URL",
         hide_env_values = true

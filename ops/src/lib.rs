@@ -1,0 +1,27 @@
+//! `boxoffice-ops`: the operator CLI (`boxofficectl`) and the benchmarks (`boxoffice-bench`).
+//!
+//! The bash scripts beside this crate (`ops/*.sh`, `ops/bench`) start services and call these
+//! binaries; the binaries themselves never start servers.
+
+pub mod bench;
+pub mod demo;
+
+/// Median of a non-empty list of measurements (the machines are shared and noisy).
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    match xs.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => xs[n / 2],
+        n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+    }
+}
+
+/// The `q` quantile (0..=1) of latencies in milliseconds.
+pub fn quantile_ms(mut xs: Vec<f64>, q: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    let i = ((xs.len() as f64 - 1.0) * q).round() as usize;
+    xs[i.min(xs.len() - 1)]
+}

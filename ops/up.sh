@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# ops/up.sh: run the whole platform locally, with a demo event on sale.
+#
+# Installs what is missing, starts NATS (JetStream), the Temporal dev server (with its Web UI)
+# and PostgreSQL under .data/ (kept between runs), applies the migrations, provisions JetStream,
+# creates a demo event the first time, starts boxoffice-worker and boxoffice-gateway, prints
+# every URL, and stops everything on Ctrl-C. Running it again while it runs just prints the URLs.
+# Ports: BOXOFFICE_{NATS,NATS_MONITOR,TEMPORAL,TEMPORAL_UI,PG,GATEWAY,WORKER_ADMIN}_PORT.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+source "$BOXOFFICE_ROOT/ops/lib/services.sh"
+
+DATA="${BOXOFFICE_DATA_DIR:-$BOXOFFICE_ROOT/.data}"
+NATS_PORT=${BOXOFFICE_NATS_PORT:-4222}
+NATS_MON=${BOXOFFICE_NATS_MONITOR_PORT:-8222}
+TEMPORAL_PORT=${BOXOFFICE_TEMPORAL_PORT:-7233}
+TEMPORAL_UI=${BOXOFFICE_TEMPORAL_UI_PORT:-8233}
+TEMPORAL_METRICS=${BOXOFFICE_TEMPORAL_METRICS_PORT:-7235}
+PG_PORT=${BOXOFFICE_PG_PORT:-5433}
+GATEWAY_PORT=${BOXOFFICE_GATEWAY_PORT:-8080}
+WORKER_PORT=${BOXOFFICE_WORKER_ADMIN_PORT:-9090}
+
+mkdir -p "$DATA/logs"
+if [[ -f $DATA/up.pid ]] && kill -0 "$(cat "$DATA/up.pid")" 2>/dev/null; then
+  say "already running (pid $(cat "$DATA/up.pid")); stop it with Ctrl-C in its terminal"
+  cat "$DATA/urls.txt" 2>/dev/null || true
+  exit 0
+fi
+
+ensure_deps
+require_free_port NATS "$NATS_PORT" BOXOFFICE_NATS_PORT
+require_free_port "NATS monitoring" "$NATS_MON" BOXOFFICE_NATS_MONITOR_PORT
+require_free_port Temporal "$TEMPORAL_PORT" BOXOFFICE_TEMPORAL_PORT
+require_free_port "Temporal UI" "$TEMPORAL_UI" BOXOFFICE_TEMPORAL_UI_PORT
+require_free_port "Temporal metrics" "$TEMPORAL_METRICS" BOXOFFICE_TEMPORAL_METRICS_PORT
+require_free_port PostgreSQL "$PG_PORT" BOXOFFICE_PG_PORT
+require_free_port gateway "$GATEWAY_PORT" BOXOFFICE_GATEWAY_PORT
+require_free_port "worker admin" "$WORKER_PORT" BOXOFFICE_WORKER_ADMIN_PORT
+
+cd "$BOXOFFICE_ROOT"
+say "building the platform (cargo build; the first build takes several minutes)"
+cargo build -q -p boxoffice-gateway -p boxoffice-workers -p boxoffice-ops --bins
+BIN="${CARGO_TARGET_DIR:-$BOXOFFICE_ROOT/target}/debug"
+
+echo $$ >"$DATA/up.pid"
+cleanup() {
+  say "stopping"
+  stop_services
+  rm -f "$DATA/up.pid"
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+say "starting NATS, PostgreSQL and Temporal under $DATA"
+start_nats "$DATA/nats" "$NATS_PORT" "$NATS_MON"
+start_pg "$DATA/pg" "$PG_PORT"
+start_temporal "$DATA/temporal" "$TEMPORAL_PORT" "$TEMPORAL_UI" "$TEMPORAL_METRICS" persistent
+
+if [[ -z $(pg_run "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname = 'boxoffice'") ]]; then
+  pg_run "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres boxoffice
+fi
+export BOXOFFICE_NATS_URL="nats://127.0.0.1:$NATS_PORT"
+export BOXOFFICE_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/boxoffice"
+export BOXOFFICE_TEMPORAL_URL="http://127.0.0.1:$TEMPORAL_PORT"
+export BOXOFFICE_HTTP_ADDR="127.0.0.1:$GATEWAY_PORT"
+export BOXOFFICE_WORKER_ADMIN_ADDR="127.0.0.1:$WORKER_PORT"
+
+"$BIN/boxofficectl" migrate >/dev/null
+"$BIN/boxofficectl" provision >/dev/null
+if [[ ! -s $DATA/demo-event ]]; then
+  "$BIN/boxofficectl" demo-event >"$DATA/demo-event"
+fi
+EVENT=$(cat "$DATA/demo-event")
+
+"$BIN/boxoffice-worker" >"$DATA/logs/worker.log" 2>&1 &
+SVC_PIDS+=("$!")
+"$BIN/boxoffice-gateway" >"$DATA/logs/gateway.log" 2>&1 &
+SVC_PIDS+=("$!")
+ready() { python3 -c "import urllib.request; urllib.request.urlopen('$1', timeout=2)"; }
+wait_until 60 worker ready "http://127.0.0.1:$WORKER_PORT/readyz" || die "the worker is not ready (log: $DATA/logs/worker.log)"
+wait_until 60 gateway ready "http://127.0.0.1:$GATEWAY_PORT/readyz" || die "the gateway is not ready (log: $DATA/logs/gateway.log)"
+
+cat >"$DATA/urls.txt" <<URLS
+
+  Boxoffice is running. Ctrl-C stops everything.
+
+  Gateway (buyer API)     http://127.0.0.1:$GATEWAY_PORT      (/healthz /readyz /metrics)
+  Worker admin            http://127.0.0.1:$WORKER_PORT      (/healthz /readyz /metrics)
+  Temporal Web UI         http://127.0.0.1:$TEMPORAL_UI
+  Temporal frontend       127.0.0.1:$TEMPORAL_PORT (gRPC)
+  NATS                    nats://127.0.0.1:$NATS_PORT   monitoring http://127.0.0.1:$NATS_MON
+  PostgreSQL              postgres://postgres@127.0.0.1:$PG_PORT/boxoffice
+  Demo event              $EVENT   (organizer demo@boxoffice.local)
+  Seat map (CLI)          BOXOFFICE_NATS_URL=nats://127.0.0.1:$NATS_PORT $BIN/boxofficectl seats --event $EVENT --section LOWER
+  Logs                    $DATA/logs/ and $DATA/{nats,pg,temporal}/
+
+URLS
+cat "$DATA/urls.txt"
+# Stay in the foreground until Ctrl-C; notice if a platform process dies.
+while true; do
+  for pid in "${SVC_PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || die "a process (pid $pid) exited; see $DATA/logs/"
+  done
+  sleep 2
+done

@@ -1,0 +1,355 @@
+//! Property test: random interleavings of hold, confirm, release and lapse, run against the real
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
+//! seat store (two instances on two connections, so caches go stale) and against a plain model.
+//! Every outcome and, after every step, every seat and every buyer's count must agree.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use boxoffice_nats::{
+    BuyerId, EventId, OrderId, SeatError, SeatId,
+    seat::{Clock, OrderRef, SeatState, SeatStore, SeatStoreOptions, UnixMillis},
+};
+use boxoffice_tests::{label, seated_inventory, section, store_on, topology};
+use proptest::prelude::*;
+
+const SEATS: u32 = 6;
+const LIMIT: u32 = 3;
+const MARGIN_MS: i64 = 2_000;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Hold {
+        store: usize,
+        order: usize,
+        seats: Vec<u32>,
+        hold_s: u64,
+    },
+    Confirm {
+        store: usize,
+        order: usize,
+        seats: Vec<u32>,
+    },
+    Release {
+        store: usize,
+        order: usize,
+        seats: Vec<u32>,
+    },
+    Advance {
+        secs: u64,
+    },
+}
+
+fn seat_set() -> impl Strategy<Value = Vec<u32>> {
+    proptest::sample::subsequence((1..=SEATS).collect::<Vec<_>>(), 1..=3)
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..2usize, 0..4usize, seat_set(), prop_oneof![Just(10u64), Just(30)])
+            .prop_map(|(store, order, seats, hold_s)| Op::Hold { store, order, seats, hold_s }),
+        2 => (0..2usize, 0..4usize, seat_set()).prop_map(|(store, order, seats)| Op::Confirm { store, order, seats }),
+        2 => (0..2usize, 0..4usize, seat_set()).prop_map(|(store, order, seats)| Op::Release { store, order, seats }),
+        1 => (1..40u64).prop_map(|secs| Op::Advance { secs }),
+    ]
+}
+
+/// The model: the rules of the seat store written as plainly as possible.
+#[derive(Default)]
+struct Model {
+    seats: BTreeMap<u32, SeatState>,
+    /// (buyer index, order index) → (qty, expires_at; None when sold)
+    ledger: BTreeMap<(usize, usize), (u32, Option<UnixMillis>)>,
+}
+
+fn buyer_of(order: usize) -> usize {
+    order / 2
+}
+
+impl Model {
+    fn entry(&self, o: usize, now: UnixMillis) -> Option<(u32, Option<UnixMillis>)> {
+        self.ledger
+            .get(&(buyer_of(o), o))
+            .copied()
+            .filter(|(_, exp)| exp.is_none_or(|t| t > now))
+    }
+
+    fn active(&self, buyer: usize, now: UnixMillis) -> u32 {
+        (0..4)
+            .filter(|o| buyer_of(*o) == buyer)
+            .filter_map(|o| self.entry(o, now))
+            .map(|(q, _)| q)
+            .sum()
+    }
+
+    fn hold(
+        &mut self,
+        o: usize,
+        id: OrderId,
+        b: BuyerId,
+        seats: &[u32],
+        exp: UnixMillis,
+        now: UnixMillis,
+    ) -> &'static str {
+        let n = seats.len() as u32;
+        if self.entry(o, now).is_none() && self.active(buyer_of(o), now) + n > LIMIT {
+            return "limit_reached";
+        }
+        let mut fresh = Vec::new();
+        for s in seats {
+            match &self.seats[s] {
+                SeatState::Held {
+                    order, expires_at, ..
+                } if *order == id && *expires_at > now => {}
+                st if st.is_claimable(now) => fresh.push(*s),
+                _ => {
+                    // The store claimed the earlier seats and gives them back as free (a
+                    // lapsed hold it overwrote is not restored: lapsed and free are the same).
+                    for f in fresh {
+                        self.seats.insert(f, SeatState::Free);
+                    }
+                    return "taken";
+                }
+            }
+        }
+        let undo = |m: &mut Self, fresh: &[u32]| {
+            fresh.iter().for_each(|s| {
+                m.seats.insert(*s, SeatState::Free);
+            })
+        };
+        for s in &fresh {
+            self.seats.insert(
+                *s,
+                SeatState::Held {
+                    order: id,
+                    buyer: b,
+                    expires_at: exp,
+                },
+            );
+        }
+        if self.entry(o, now).is_some() {
+            if fresh.is_empty() {
+                return "ok";
+            }
+            undo(self, &fresh);
+            return "invalid";
+        }
+        if self.active(buyer_of(o), now) + n > LIMIT {
+            undo(self, &fresh);
+            return "limit_reached";
+        }
+        self.ledger.insert((buyer_of(o), o), (n, Some(exp)));
+        "ok"
+    }
+
+    fn confirm(
+        &mut self,
+        o: usize,
+        id: OrderId,
+        b: BuyerId,
+        seats: &[u32],
+        now: UnixMillis,
+    ) -> &'static str {
+        let (mut plan, mut lapsed, mut foreign) = (vec![], false, false);
+        for s in seats {
+            match &self.seats[s] {
+                SeatState::Sold { order, .. } if *order == id => {}
+                SeatState::Held {
+                    order, expires_at, ..
+                } if *order == id => {
+                    if expires_at - now > MARGIN_MS {
+                        plan.push(*s)
+                    } else {
+                        lapsed = true
+                    }
+                }
+                st if st.owner(now).is_some() => foreign = true,
+                _ => lapsed = true,
+            }
+        }
+        if foreign {
+            return "not_owner";
+        }
+        if lapsed {
+            return "lapsed";
+        }
+        if plan.is_empty() {
+            return "ok";
+        }
+        match self.entry(o, now) {
+            None => return "lapsed",
+            Some((q, _)) => {
+                self.ledger.insert((buyer_of(o), o), (q, None));
+            }
+        }
+        for s in plan {
+            self.seats.insert(
+                s,
+                SeatState::Sold {
+                    order: id,
+                    buyer: b,
+                },
+            );
+        }
+        "ok"
+    }
+
+    fn release(&mut self, o: usize, id: OrderId, seats: &[u32], now: UnixMillis) -> &'static str {
+        let mut plan = vec![];
+        for s in seats {
+            match &self.seats[s] {
+                SeatState::Held { order, .. } if *order == id => plan.push(*s),
+                st if st.owner(now).is_some() => return "not_owner",
+                _ => {}
+            }
+        }
+        for s in plan {
+            self.seats.insert(s, SeatState::Free);
+        }
+        if let Some((_, Some(_))) = self.ledger.get(&(buyer_of(o), o)) {
+            self.ledger.remove(&(buyer_of(o), o));
+        }
+        "ok"
+    }
+}
+
+fn code<T>(r: &Result<T, SeatError>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    }
+}
+
+fn seat(n: u32) -> SeatId {
+    SeatId::new(section("A"), label(&n.to_string()))
+}
+
+async fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let topo = topology().await;
+    let clock = Clock::manual();
+    let opts = SeatStoreOptions {
+        clock: clock.clone(),
+        ..Default::default()
+    };
+    let stores: Vec<SeatStore> = vec![
+        store_on(&topo, opts.clone()).await,
+        store_on(&topo, opts).await,
+    ];
+    let event = EventId::new();
+    stores[0]
+        .load_event(&seated_inventory(event, SEATS, LIMIT))
+        .await
+        .unwrap();
+    let buyers = [BuyerId::new(), BuyerId::new()];
+    let orders: Vec<OrderRef> = (0..4)
+        .map(|o| OrderRef {
+            event,
+            order: OrderId::new(),
+            buyer: buyers[buyer_of(o)],
+        })
+        .collect();
+    let mut model = Model {
+        seats: (1..=SEATS).map(|s| (s, SeatState::Free)).collect(),
+        ..Default::default()
+    };
+
+    for (step, op) in ops.iter().enumerate() {
+        let now = clock.now_ms();
+        let ids = |seats: &[u32]| seats.iter().map(|s| seat(*s)).collect::<Vec<_>>();
+        let (got, want) = match op {
+            Op::Hold {
+                store,
+                order,
+                seats,
+                hold_s,
+            } => {
+                let r = stores[*store]
+                    .hold(&orders[*order], &ids(seats), Duration::from_secs(*hold_s))
+                    .await;
+                let o = &orders[*order];
+                (
+                    code(&r),
+                    model.hold(
+                        *order,
+                        o.order,
+                        o.buyer,
+                        seats,
+                        now + *hold_s as i64 * 1000,
+                        now,
+                    ),
+                )
+            }
+            Op::Confirm {
+                store,
+                order,
+                seats,
+            } => {
+                let r = stores[*store].confirm(&orders[*order], &ids(seats)).await;
+                let o = &orders[*order];
+                (
+                    code(&r),
+                    model.confirm(*order, o.order, o.buyer, seats, now),
+                )
+            }
+            Op::Release {
+                store,
+                order,
+                seats,
+            } => {
+                let r = stores[*store].release(&orders[*order], &ids(seats)).await;
+                (
+                    code(&r),
+                    model.release(*order, orders[*order].order, seats, now),
+                )
+            }
+            Op::Advance { secs } => {
+                clock.advance(Duration::from_secs(*secs));
+                ("ok", "ok")
+            }
+        };
+        prop_assert_eq!(got, want, "step {}: {:?}", step, op);
+        for s in 1..=SEATS {
+            let actual = stores[0]
+                .seat(event, &seat(s))
+                .await
+                .unwrap()
+                .unwrap()
+                .state;
+            prop_assert_eq!(
+                &actual,
+                &model.seats[&s],
+                "step {}: seat {} after {:?}",
+                step,
+                s,
+                op
+            );
+        }
+        let now = clock.now_ms();
+        for (b, buyer) in buyers.iter().enumerate() {
+            let probe = OrderRef {
+                event,
+                order: OrderId::new(),
+                buyer: *buyer,
+            };
+            let active = stores[1].buyer_ledger(&probe).await.unwrap().active(now);
+            prop_assert_eq!(
+                active,
+                model.active(b, now),
+                "step {}: buyer {} after {:?}",
+                step,
+                b,
+                op
+            );
+            prop_assert!(active <= LIMIT);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, max_shrink_iters: 200, ..ProptestConfig::default() })]
+    #[test]
+    fn the_seat_store_matches_the_model_under_random_interleavings(ops in proptest::collection::vec(op(), 1..40)) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(run_case(ops))?;
+    }
+}

@@ -1,0 +1,211 @@
+//! The gateway and worker processes: probes against real dependencies, readiness failing when a
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
+//! dependency is down, and a clean exit on SIGTERM.
+
+use std::time::Duration;
+
+use boxoffice_gateway::GatewayConfig;
+use boxoffice_nats::Namespace;
+use boxoffice_tests::{database_url, services};
+use boxoffice_workers::WorkerConfig;
+use clap::Parser;
+use serde_json::Value;
+
+async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.expect("request");
+    (r.status().as_u16(), r.text().await.expect("body"))
+}
+
+fn gateway_config(db_url: &str) -> GatewayConfig {
+    let s = services();
+    GatewayConfig::try_parse_from([
+        "boxoffice-gateway",
+        "--nats-url",
+        &s.nats_url,
+        "--nats-prefix",
+        Namespace::for_test().prefix(),
+        "--database-url",
+        db_url,
+    ])
+    .expect("gateway config")
+}
+
+/// A database URL nothing listens on (port 9 is "discard", closed on loopback).
+const DEAD_DB: &str = "postgres://postgres@127.0.0.1:9/nothing";
+
+#[tokio::test]
+async fn the_gateway_serves_health_readiness_and_metrics_and_stops_on_request() {
+    boxoffice_tests::fresh_database().await;
+    let config = gateway_config(&database_url("postgres"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(boxoffice_gateway::run(config, listener, async {
+        let _ = stopped.await;
+    }));
+
+    let (status, body) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&format!("{base}/readyz")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["status"],
+        "ready"
+    );
+    let (status, body) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("boxoffice_") || body.is_empty() || body.contains('#'),
+        "{body}"
+    );
+    let (status, body) = get(&format!("{base}/no-such-route")).await;
+    assert_eq!(status, 404, "{body}");
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("stops")
+        .unwrap()
+        .expect("clean exit");
+}
+
+#[tokio::test]
+async fn readiness_fails_with_a_json_error_naming_the_dependency_that_is_down() {
+    let config = gateway_config(DEAD_DB);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(boxoffice_gateway::run(
+        config,
+        listener,
+        std::future::pending(),
+    ));
+    // Liveness does not depend on PostgreSQL; readiness does.
+    let (status, _) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 200);
+    let (status, body) = get(&format!("{base}/readyz")).await;
+    assert_eq!(status, 503, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], "not_ready");
+    assert!(v["error"]["failing"]["postgres"].is_string(), "{body}");
+    assert!(
+        v["error"]["failing"].get("nats").is_none(),
+        "NATS is up: {body}"
+    );
+    server.abort();
+}
+
+fn worker_config(temporal_url: &str) -> WorkerConfig {
+    let s = services();
+    WorkerConfig::try_parse_from([
+        "boxoffice-worker",
+        "--nats-url",
+        &s.nats_url,
+        "--nats-prefix",
+        Namespace::for_test().prefix(),
+        "--database-url",
+        &database_url("postgres"),
+        "--temporal-url",
+        temporal_url,
+    ])
+    .expect("worker config")
+}
+
+#[tokio::test]
+async fn the_worker_is_ready_when_nats_postgres_and_temporal_answer() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(boxoffice_workers::run(
+        worker_config(&services().temporal_url),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut ready = (0, String::new());
+    for _ in 0..50 {
+        match reqwest::get(format!("{base}/readyz")).await {
+            Ok(r) => {
+                ready = (r.status().as_u16(), r.text().await.unwrap());
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(ready.0, 200, "{}", ready.1);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), worker)
+        .await
+        .expect("stops")
+        .unwrap()
+        .expect("clean exit");
+}
+
+#[tokio::test]
+async fn the_worker_refuses_to_start_without_temporal() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        boxoffice_workers::run(
+            worker_config("http://127.0.0.1:9"),
+            listener,
+            std::future::pending(),
+        ),
+    )
+    .await
+    .expect("gives up within 30 s");
+    assert!(
+        matches!(r, Err(boxoffice_workers::WorkerError::Temporal { .. })),
+        "{r:?}"
+    );
+}
+
+/// The real binary, as an operator runs it: SIGTERM makes it exit 0.
+#[tokio::test]
+async fn the_gateway_binary_exits_cleanly_on_sigterm() {
+    let bin = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("boxoffice-gateway");
+    assert!(bin.exists(), "{} not built", bin.display());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = tokio::process::Command::new(&bin)
+        .env("BOXOFFICE_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("BOXOFFICE_NATS_URL", &services().nats_url)
+        .env("BOXOFFICE_NATS_PREFIX", Namespace::for_test().prefix())
+        .env("BOXOFFICE_DATABASE_URL", database_url("postgres"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn gateway");
+    let mut up = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "gateway did not come up");
+    let pid = child.id().expect("pid").to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
