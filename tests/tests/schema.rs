@@ -1,6 +1,7 @@
 //! The schema enforces what the database can: one issued ticket per seat, checked states,
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 //! named constraints; and the catalog yields exactly the sellable inventory.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 use boxoffice_nats::{SectionCode, seat::SectionUnits};
 use boxoffice_tests::fresh_database;

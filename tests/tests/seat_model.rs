@@ -1,7 +1,8 @@
 //! Property test: random interleavings of hold, confirm, release and lapse, run against the real
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 //! seat store (two instances on two connections, so caches go stale) and against a plain model.
 //! Every outcome and, after every step, every seat and every buyer's count must agree.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -58,7 +59,7 @@ fn op() -> impl Strategy<Value = Op> {
 struct Model {
     seats: BTreeMap<u32, SeatState>,
     /// (buyer index, order index) → (qty, expires_at; None when sold)
-    ledger: BTreeMap<(usize, usize), (u32, Option<UnixMillis>)>,
+    ledger: BTreeMap<(usize, usize), (std::collections::BTreeSet<u32>, Option<UnixMillis>)>,
 }
 
 fn buyer_of(order: usize) -> usize {
@@ -66,10 +67,14 @@ fn buyer_of(order: usize) -> usize {
 }
 
 impl Model {
-    fn entry(&self, o: usize, now: UnixMillis) -> Option<(u32, Option<UnixMillis>)> {
+    fn entry(
+        &self,
+        o: usize,
+        now: UnixMillis,
+    ) -> Option<(std::collections::BTreeSet<u32>, Option<UnixMillis>)> {
         self.ledger
             .get(&(buyer_of(o), o))
-            .copied()
+            .cloned()
             .filter(|(_, exp)| exp.is_none_or(|t| t > now))
     }
 
@@ -77,7 +82,7 @@ impl Model {
         (0..4)
             .filter(|o| buyer_of(*o) == buyer)
             .filter_map(|o| self.entry(o, now))
-            .map(|(q, _)| q)
+            .map(|(q, _)| q.len() as u32)
             .sum()
     }
 
@@ -92,7 +97,21 @@ impl Model {
     ) -> &'static str {
         let n = seats.len() as u32;
         if self.entry(o, now).is_none() && self.active(buyer_of(o), now) + n > LIMIT {
-            return "limit_reached";
+            // The store's pre-check is a local, best-effort shortcut: depending on what the
+            // instance last saw, the request is refused up front, or the claims run first and
+            // a taken seat refuses it, or the ledger does. Either way nothing changes (claims
+            // are given back as free, which is what a lapsed hold already was).
+            let taken = seats.iter().any(|s| match &self.seats[s] {
+                SeatState::Held {
+                    order, expires_at, ..
+                } if *order == id && *expires_at > now => false,
+                st => !st.is_claimable(now),
+            });
+            return if taken {
+                "limit_reached|taken"
+            } else {
+                "limit_reached"
+            };
         }
         let mut fresh = Vec::new();
         for s in seats {
@@ -137,7 +156,10 @@ impl Model {
             undo(self, &fresh);
             return "limit_reached";
         }
-        self.ledger.insert((buyer_of(o), o), (n, Some(exp)));
+        self.ledger.insert(
+            (buyer_of(o), o),
+            (seats.iter().copied().collect(), Some(exp)),
+        );
         "ok"
     }
 
@@ -205,10 +227,27 @@ impl Model {
         for s in plan {
             self.seats.insert(s, SeatState::Free);
         }
-        if let Some((_, Some(_))) = self.ledger.get(&(buyer_of(o), o)) {
-            self.ledger.remove(&(buyer_of(o), o));
+        if let Some((held, _)) = self.entry(o, now) {
+            let left: std::collections::BTreeSet<u32> = held
+                .difference(&seats.iter().copied().collect())
+                .copied()
+                .collect();
+            if left.is_empty() {
+                self.ledger.remove(&(buyer_of(o), o));
+            } else {
+                self.ledger
+                    .insert((buyer_of(o), o), (left, self.ledger[&(buyer_of(o), o)].1));
+            }
         }
         "ok"
+    }
+}
+
+/// A lapsed hold and a free seat are the same thing.
+fn normalized(state: SeatState, now: UnixMillis) -> SeatState {
+    match state {
+        SeatState::Held { expires_at, .. } if expires_at <= now => SeatState::Free,
+        s => s,
     }
 }
 
@@ -306,7 +345,14 @@ async fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 ("ok", "ok")
             }
         };
-        prop_assert_eq!(got, want, "step {}: {:?}", step, op);
+        prop_assert!(
+            want.split('|').any(|w| w == got),
+            "step {}: {:?}: store said {}, model {}",
+            step,
+            op,
+            got,
+            want
+        );
         for s in 1..=SEATS {
             let actual = stores[0]
                 .seat(event, &seat(s))
@@ -314,9 +360,10 @@ async fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 .unwrap()
                 .unwrap()
                 .state;
+            let now = clock.now_ms();
             prop_assert_eq!(
-                &actual,
-                &model.seats[&s],
+                normalized(actual, now),
+                normalized(model.seats[&s].clone(), now),
                 "step {}: seat {} after {:?}",
                 step,
                 s,
@@ -346,7 +393,7 @@ async fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, max_shrink_iters: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, max_shrink_iters: 200, ..ProptestConfig::default() })]
     #[test]
     fn the_seat_store_matches_the_model_under_random_interleavings(ops in proptest::collection::vec(op(), 1..40)) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

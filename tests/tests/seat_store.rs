@@ -1,4 +1,5 @@
 //! The seat store against a real NATS server: contention, all-or-nothing, lapse, limits, input.
+
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
@@ -603,4 +604,35 @@ async fn the_watch_delivers_the_current_map_then_every_change() {
         .unwrap()
         .unwrap();
     assert!(matches!(change.state, SeatState::Sold { .. }));
+}
+
+#[tokio::test]
+async fn releasing_part_of_an_order_keeps_the_rest_counted_and_a_retry_changes_nothing() {
+    let topo = topology().await;
+    let store = store_on(&topo, SeatStoreOptions::default()).await;
+    let event = EventId::new();
+    store
+        .load_event(&seated_inventory(event, 10, 3))
+        .await
+        .unwrap();
+    let buyer = BuyerId::new();
+    let a = order_for(event, buyer);
+    store
+        .hold(&a, &[seat(1), seat(2), seat(3)], HOLD)
+        .await
+        .unwrap();
+    assert_eq!(store.release(&a, &[seat(3), seat(9)]).await.unwrap(), 1);
+    // A second process retries the same release: nothing more is freed or uncounted.
+    let other = store_on(&topo, SeatStoreOptions::default()).await;
+    assert_eq!(other.release(&a, &[seat(3), seat(9)]).await.unwrap(), 0);
+    assert_eq!(other.buyer_ledger(&a).await.unwrap().active(other.now()), 2);
+    let b = order_for(event, buyer);
+    assert!(matches!(
+        other.hold(&b, &[seat(4), seat(5)], HOLD).await,
+        Err(SeatError::LimitReached { active: 2, .. })
+    ));
+    other
+        .hold(&b, &[seat(4)], HOLD)
+        .await
+        .expect("one more fits");
 }

@@ -1,6 +1,7 @@
 //! The gateway and worker processes: probes against real dependencies, readiness failing when a
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 //! dependency is down, and a clean exit on SIGTERM.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 use std::time::Duration;
 

@@ -118,7 +118,7 @@ impl SeatStore {
         }
         let retry = fresh.is_empty();
         if let Err(e) = self
-            .reserve(order, meta.max_per_buyer, qty, expires_at, retry)
+            .reserve(order, meta.max_per_buyer, &seats, expires_at, retry)
             .await
         {
             self.undo_claims(order, &fresh).await;
@@ -238,7 +238,13 @@ impl SeatStore {
             });
         }
         if let Err(e) = self
-            .reserve(order, meta.max_per_buyer, quantity, expires_at, false)
+            .reserve(
+                order,
+                meta.max_per_buyer,
+                &claimed.iter().map(|h| h.seat.clone()).collect::<Vec<_>>(),
+                expires_at,
+                false,
+            )
             .await
         {
             self.undo_claims(order, &claimed).await;
@@ -408,7 +414,7 @@ impl SeatStore {
                 });
             };
             if ours(&snap.state) {
-                plan.push((key, snap));
+                plan.push((seat.clone(), key, snap));
             } else if snap.state.owner(now).is_some() {
                 foreign.push(seat.clone());
             }
@@ -417,10 +423,14 @@ impl SeatStore {
             return Err(SeatError::NotOwner { seats: foreign });
         }
         let mut freed = 0;
-        for (key, mut snap) in plan {
-            for _ in 0..self.inner.opts.cas_attempts {
+        let mut kept = Vec::new();
+        for (seat, key, mut snap) in plan {
+            for attempt in 0..self.inner.opts.cas_attempts {
                 if !ours(&snap.state) {
                     break;
+                }
+                if attempt + 1 == self.inner.opts.cas_attempts {
+                    kept.push(seat.clone());
                 }
                 if self
                     .swap("release", &key, &SeatState::Free, snap.revision)
@@ -436,7 +446,10 @@ impl SeatStore {
                 }
             }
         }
-        self.forget(order, sold_too).await?;
+        // Every listed seat not still ours no longer counts against the buyer, including seats
+        // an earlier, interrupted attempt already freed.
+        let gone: Vec<SeatId> = seats.into_iter().filter(|s| !kept.contains(s)).collect();
+        self.give_back_allowance(order, &gone).await?;
         Ok(freed)
     }
 

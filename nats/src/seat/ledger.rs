@@ -21,86 +21,111 @@ impl SeatStore {
             .entry(key)
             .await
             .map_err(|e| SeatError::unavailable("reading buyer ledger", e))?;
-        match entry.filter(|e| e.operation == kv::Operation::Put) {
-            None => Ok((0, BuyerLedger::default())),
+        let read = match entry.filter(|e| e.operation == kv::Operation::Put) {
+            None => (0, BuyerLedger::default()),
             Some(e) => {
                 let ledger = serde_json::from_slice(&e.value)
                     .map_err(|err| SeatError::unavailable("decoding buyer ledger", err))?;
-                Ok((e.revision, ledger))
+                (e.revision, ledger)
             }
-        }
+        };
+        self.inner.ledgers.insert(key.to_owned(), read.clone());
+        Ok(read)
     }
 
     /// Applies `edit` to the buyer's ledger by compare-and-swap, retrying on conflicts with the
     /// buyer's other concurrent requests. Lapsed entries are pruned first.
+    ///
+    /// The first attempt starts from this process's last known ledger, or from "no ledger yet"
+    /// (a buyer's first hold, the common case), and writes without reading: a wrong guess only
+    /// fails the swap. An edit that refuses, or has nothing to write, is re-run on a fresh read
+    /// before its answer counts.
     pub(super) async fn edit_ledger(
         &self,
         order: &OrderRef,
         mut edit: impl FnMut(&mut BuyerLedger, UnixMillis) -> Result<Edit, SeatError>,
     ) -> Result<(), SeatError> {
         let key = keys::buyer(order.event, order.buyer);
+        let mut guess = Some(
+            self.inner
+                .ledgers
+                .get(&key)
+                .map(|l| l.clone())
+                .unwrap_or_default(),
+        );
         // A buyer's own tabs are the only contenders; 32 rounds is far beyond any real race.
         for _ in 0..32 {
-            let (revision, mut ledger) = self.read_ledger(&key).await?;
+            let verified = guess.is_none();
+            let (revision, mut ledger) = match guess.take() {
+                Some(g) => g,
+                None => self.read_ledger(&key).await?,
+            };
             let now = self.now();
             ledger.prune(now);
-            if let Edit::Unchanged = edit(&mut ledger, now)? {
-                return Ok(());
+            match edit(&mut ledger, now) {
+                Ok(Edit::Write) => {}
+                Ok(Edit::Unchanged) if verified => return Ok(()),
+                Err(e) if verified => return Err(e),
+                // Decided on a guess: confirm on the real ledger.
+                _ => continue,
             }
+            // Revision 0 expects no message yet: ledger keys are never deleted, so this is an
+            // atomic create without the delete-marker emulation of `kv.create`.
             let value = encode(&ledger);
-            let written = if revision == 0 {
-                // Ledger keys are never deleted, so `create` is a plain "expect no message yet".
-                match self.inner.kv.create(&key, value).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => false,
-                    Err(e) => return Err(SeatError::unavailable("creating buyer ledger", e)),
+            match self.inner.kv.update(&key, value, revision).await {
+                Ok(rev) => {
+                    self.inner.ledgers.insert(key, (rev, ledger));
+                    return Ok(());
                 }
-            } else {
-                match self.inner.kv.update(&key, value, revision).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
-                    Err(e) => return Err(SeatError::unavailable("writing buyer ledger", e)),
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                    metrics::counter!("boxoffice_seat_cas_conflicts_total", "op" => "ledger")
+                        .increment(1);
                 }
-            };
-            if written {
-                return Ok(());
+                Err(e) => return Err(SeatError::unavailable("writing buyer ledger", e)),
             }
-            metrics::counter!("boxoffice_seat_cas_conflicts_total", "op" => "ledger").increment(1);
         }
         Err(SeatError::Unavailable(
             "buyer ledger kept changing under contention".into(),
         ))
     }
 
-    /// Fails fast, without writing, when the buyer is already at the limit. The authoritative
-    /// check is [`Self::reserve`]; this one keeps a buyer at the limit from touching seats.
+    /// Fails fast when the buyer is at the limit, so a buyer hammering the button at the limit
+    /// does not touch (and briefly block) seats. No I/O unless this process last saw the buyer
+    /// at the limit, and then a fresh read decides. The authoritative check is
+    /// [`Self::reserve`], after the seats are claimed.
     pub(super) async fn precheck_limit(
         &self,
         order: &OrderRef,
         limit: u32,
         requested: u32,
     ) -> Result<(), SeatError> {
-        let (_, ledger) = self
-            .read_ledger(&keys::buyer(order.event, order.buyer))
-            .await?;
-        let now = self.now();
-        if ledger
-            .orders
-            .get(&order.order)
-            .is_some_and(|e| e.expires_at.is_none_or(|t| t > now))
-        {
+        let key = keys::buyer(order.event, order.buyer);
+        let over = |ledger: &BuyerLedger, now: UnixMillis| {
+            let retry = ledger
+                .orders
+                .get(&order.order)
+                .is_some_and(|e| e.expires_at.is_none_or(|t| t > now));
+            let active = ledger.active(now);
             // A retried hold of the same order is already counted.
+            (!retry && active + requested > limit).then_some(active)
+        };
+        let cached_over = match self.inner.ledgers.get(&key) {
+            Some(cached) => over(&cached.1, self.now()).is_some(),
+            None => false,
+        };
+        if !cached_over {
             return Ok(());
         }
-        let active = ledger.active(now);
-        if active + requested > limit {
-            return Err(SeatError::LimitReached {
+        // Only a fresh read may refuse: the cached ledger may predate a release elsewhere.
+        let (_, ledger) = self.read_ledger(&key).await?;
+        match over(&ledger, self.now()) {
+            Some(active) => Err(SeatError::LimitReached {
                 limit,
                 active,
                 requested,
-            });
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Records the order's hold in the buyer's ledger, unless that would pass the limit.
@@ -112,10 +137,11 @@ impl SeatStore {
         &self,
         order: &OrderRef,
         limit: u32,
-        qty: u32,
+        seats: &[crate::SeatId],
         expires_at: UnixMillis,
         retry: bool,
     ) -> Result<(), SeatError> {
+        let qty = seats.len() as u32;
         self.edit_ledger(order, |ledger, now| {
             if ledger.orders.contains_key(&order.order) {
                 return if retry {
@@ -135,7 +161,7 @@ impl SeatStore {
             ledger.orders.insert(
                 order.order,
                 LedgerEntry {
-                    qty,
+                    seats: seats.iter().cloned().collect(),
                     expires_at: Some(expires_at),
                 },
             );
@@ -185,15 +211,29 @@ impl SeatStore {
         .await
     }
 
-    /// Removes the order's entry: a held one on release, a sold one too on refund (a release
-    /// must never wipe out tickets the buyer already owns).
-    pub(super) async fn forget(&self, order: &OrderRef, sold_too: bool) -> Result<(), SeatError> {
-        self.edit_ledger(order, |ledger, _| match ledger.orders.get(&order.order) {
-            Some(e) if sold_too || e.expires_at.is_some() => {
-                ledger.orders.remove(&order.order);
-                Ok(Edit::Write)
+    /// Takes `gone` (seats no longer owned by the order: released, refunded, or lost to a
+    /// lapse) out of the order's entry, dropping the entry when it is empty. Idempotent.
+    pub(super) async fn give_back_allowance(
+        &self,
+        order: &OrderRef,
+        gone: &[crate::SeatId],
+    ) -> Result<(), SeatError> {
+        if gone.is_empty() {
+            return Ok(());
+        }
+        self.edit_ledger(order, |ledger, _| {
+            match ledger.orders.get_mut(&order.order) {
+                Some(e) if gone.iter().any(|s| e.seats.contains(s)) => {
+                    for s in gone {
+                        e.seats.remove(s);
+                    }
+                    if e.seats.is_empty() {
+                        ledger.orders.remove(&order.order);
+                    }
+                    Ok(Edit::Write)
+                }
+                _ => Ok(Edit::Unchanged),
             }
-            _ => Ok(Edit::Unchanged),
         })
         .await
     }

@@ -166,7 +166,9 @@ struct Inner {
     opts: SeatStoreOptions,
     cache: DashMap<String, Snapshot>,
     events: DashMap<EventId, Arc<EventMeta>>,
-    trackers: DashMap<(EventId, SectionCode), Arc<tokio::sync::OnceCell<()>>>,
+    /// Last known `(revision, ledger)` per buyer key; a hypothesis like `cache`.
+    ledgers: DashMap<String, (u64, BuyerLedger)>,
+    trackers: DashMap<String, Arc<tokio::sync::OnceCell<()>>>,
 }
 
 /// Where the store reads the time. Expiry decisions are made against it, so tests can make
@@ -216,6 +218,7 @@ impl SeatStore {
                 opts,
                 cache: DashMap::new(),
                 events: DashMap::new(),
+                ledgers: DashMap::new(),
                 trackers: DashMap::new(),
             }),
         }
@@ -259,7 +262,16 @@ impl SeatStore {
                 let free = free.clone();
                 async move {
                     match kv.create(&key, free).await {
-                        Ok(_) => Ok(true),
+                        Ok(revision) => {
+                            self.remember(
+                                &key,
+                                Snapshot {
+                                    revision,
+                                    state: SeatState::Free,
+                                },
+                            );
+                            Ok(true)
+                        }
                         Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
                         Err(e) => Err(SeatError::unavailable("creating seat key", e)),
                     }

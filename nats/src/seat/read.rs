@@ -129,29 +129,42 @@ impl SeatStore {
         }))
     }
 
-    /// Keeps this process's view of a section current from a KV watch, started on first use.
-    /// Returns once the view holds every unit of the section.
+    /// Keeps this process's view of every seat of the event current from a KV watch, so holds
+    /// start from a known revision instead of reading first (an intake process calls this for
+    /// the events it serves). Returns once the view holds every seat; idempotent.
+    pub async fn track_event(&self, event: EventId) -> Result<(), SeatError> {
+        self.event_meta(event).await?;
+        self.track(keys::event_seats(event)).await
+    }
+
+    /// Keeps this process's view of a section current, started on first use.
     pub(super) async fn track_section(
         &self,
         event: EventId,
         section: &SectionCode,
     ) -> Result<(), SeatError> {
+        self.track(keys::section_seats(event, section)).await
+    }
+
+    /// Follows the keys matching `filter` into the cache: the current values first (returns
+    /// once they are in), then every change, from a background task.
+    async fn track(&self, filter: String) -> Result<(), SeatError> {
         let cell = self
             .inner
             .trackers
-            .entry((event, section.clone()))
+            .entry(filter.clone())
             .or_insert_with(|| Arc::new(tokio::sync::OnceCell::new()))
             .clone();
         cell.get_or_try_init(|| async {
             let mut watch = self
                 .inner
                 .kv
-                .watch_with_history(keys::section_seats(event, section))
+                .watch_with_history(&filter)
                 .await
-                .map_err(|e| SeatError::unavailable("watching section", e))?;
+                .map_err(|e| SeatError::unavailable("watching seats", e))?;
             let initial = async {
                 while let Some(entry) = watch.next().await {
-                    let entry = entry.map_err(|e| SeatError::unavailable("reading section", e))?;
+                    let entry = entry.map_err(|e| SeatError::unavailable("reading seats", e))?;
                     self.view_of(&entry)?;
                     if entry.delta == 0 {
                         break;
@@ -161,10 +174,9 @@ impl SeatStore {
             };
             tokio::time::timeout(SNAPSHOT_TIMEOUT, initial)
                 .await
-                .map_err(|_| SeatError::Unavailable("section snapshot timed out".into()))??;
+                .map_err(|_| SeatError::Unavailable("seat snapshot timed out".into()))??;
             // The follower holds only a weak reference, so dropping the store stops it.
             let weak = Arc::downgrade(&self.inner);
-            let key = (event, section.clone());
             tokio::spawn(async move {
                 while let Some(entry) = watch.next().await {
                     let Some(inner) = weak.upgrade() else { return };
@@ -176,14 +188,14 @@ impl SeatStore {
                             }
                         }
                         Err(e) => {
-                            tracing::warn!(error = %e, "section watch failed; will re-track on next use");
-                            store.inner.trackers.remove(&key);
+                            tracing::warn!(error = %e, "seat watch failed; will re-track on next use");
+                            store.inner.trackers.remove(&filter);
                             return;
                         }
                     }
                 }
                 if let Some(inner) = weak.upgrade() {
-                    inner.trackers.remove(&key);
+                    inner.trackers.remove(&filter);
                 }
             });
             Ok(())

@@ -108,11 +108,12 @@ pub struct EventMeta {
     pub sections: BTreeMap<SectionCode, SectionMeta>,
 }
 
-/// One order's share of a buyer's limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One order's share of a buyer's limit: the seats themselves, not a count, so giving seats
+/// back is idempotent (a retried release cannot uncount a seat twice).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
-    /// Tickets in the order.
-    pub qty: u32,
+    /// The order's seats.
+    pub seats: std::collections::BTreeSet<crate::ids::SeatId>,
     /// When the order's hold lapses; `None` once it is sold.
     pub expires_at: Option<UnixMillis>,
 }
@@ -137,7 +138,7 @@ impl BuyerLedger {
         self.orders
             .values()
             .filter(|e| e.counts_at(now))
-            .map(|e| e.qty)
+            .map(|e| e.seats.len() as u32)
             .sum()
     }
 
@@ -175,20 +176,24 @@ mod tests {
         assert!(!sold.is_claimable(i64::MAX));
     }
 
+    fn seats(ids: &[&str]) -> std::collections::BTreeSet<crate::ids::SeatId> {
+        ids.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
     #[test]
     fn the_ledger_counts_sold_and_unexpired_entries_only() {
         let mut ledger = BuyerLedger::default();
         ledger.orders.insert(
             OrderId::new(),
             LedgerEntry {
-                qty: 2,
+                seats: seats(&["A:1", "A:2"]),
                 expires_at: None,
             },
         );
         ledger.orders.insert(
             OrderId::new(),
             LedgerEntry {
-                qty: 3,
+                seats: seats(&["A:3", "A:4", "A:5"]),
                 expires_at: Some(100),
             },
         );

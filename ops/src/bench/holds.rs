@@ -165,13 +165,16 @@ pub async fn store_pass(
             ),
         })
         .collect();
-    store
+    SeatStore::new(topology.seats.clone(), SeatStoreOptions::default())
         .load_event(&EventInventory {
             event,
             max_per_buyer: 8,
             sections,
         })
         .await?;
+    // The holding process is not the loader: like an intake worker, it follows the event's
+    // seats with a KV watch (set-up, not timed, as the raw pass's load is not timed).
+    store.track_event(event).await?;
     let seat_of = |n: u32| {
         SeatId::new(
             SectionCode::parse(format!("S{}", n / per_section)).expect("code"),
