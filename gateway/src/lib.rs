@@ -52,6 +52,27 @@ pub fn router(state: AppState, probes: Probes) -> Router {
         .merge(probes.router())
         .with_state(state)
         .layer(layers)
+        .route_layer(axum::middleware::from_fn(record_request))
+}
+
+/// Counts and times every request by route template and status (low cardinality).
+async fn record_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("boxoffice_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status).increment(1);
+    metrics::histogram!("boxoffice_http_request_seconds", "route" => route, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// Errors that stop the gateway from starting or serving.

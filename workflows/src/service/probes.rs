@@ -70,6 +70,8 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 impl Probes {
     /// Probes for `service` running `checks` on `/readyz`.
     pub fn new(service: &'static str, checks: Vec<Check>) -> Self {
+        // Install the recorder now, so metrics recorded before the first scrape are kept.
+        super::telemetry::metrics_handle();
         Self {
             service,
             checks: Arc::new(checks),
