@@ -2,6 +2,8 @@
 //! `ops/test.sh` starts, and gives each test its own isolated slice of them (a NATS namespace,
 //! a fresh database). Tests never start or fake these services themselves.
 
+#![allow(clippy::unwrap_used)] // harness code: a panic is the failure report a test needs
+
 use std::sync::OnceLock;
 
 use boxoffice_nats::{
@@ -128,4 +130,90 @@ pub fn database_url(name: &str) -> String {
     let admin = &services().database_url;
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     format!("{base}/{name}")
+}
+
+/// A NATS server of a test's own (same binary and sync policy as `ops/test.sh` uses), for tests
+/// that kill and restart the server. Killed on drop.
+pub struct PrivateNats {
+    child: Option<std::process::Child>,
+    /// Where JetStream keeps its files (survives a restart).
+    pub dir: std::path::PathBuf,
+    /// The client port.
+    pub port: u16,
+}
+
+impl PrivateNats {
+    /// Starts a server on a free port with a fresh store directory.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = std::env::var("BOXOFFICE_TEST_TMP")
+            .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
+        let dir =
+            std::path::Path::new(&base).join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut me = Self {
+            child: None,
+            dir,
+            port,
+        };
+        me.restart();
+        me
+    }
+
+    /// The client URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server the hard way (SIGKILL: no flush, no goodbye).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts (again) on the same port and store directory, and waits until it accepts clients.
+    pub fn restart(&mut self) {
+        self.kill();
+        let conf = self.dir.join("nats.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listen: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\", sync_interval: always }}\n",
+                self.port,
+                self.dir.join("js").display()
+            ),
+        )
+        .unwrap();
+        let bin = var("BOXOFFICE_TEST_NATS_SERVER_BIN");
+        let log = std::fs::File::create(self.dir.join("nats.log")).unwrap();
+        self.child = Some(
+            std::process::Command::new(bin)
+                .arg("-c")
+                .arg(&conf)
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("start nats-server"),
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nats-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

@@ -161,31 +161,29 @@ async fn the_worker_refuses_to_start_without_temporal() {
     );
 }
 
-/// The real binary, as an operator runs it: SIGTERM makes it exit 0.
-#[tokio::test]
-async fn the_gateway_binary_exits_cleanly_on_sigterm() {
+/// Runs a platform binary as an operator does, waits for its `/healthz` on `port`, sends SIGTERM
+/// and asserts it exits 0 within 15 s.
+async fn exits_cleanly_on_sigterm(name: &str, port: u16, env: &[(&str, String)]) {
     let bin = std::env::current_exe()
         .unwrap()
         .parent()
         .unwrap()
         .parent()
         .unwrap()
-        .join("boxoffice-gateway");
+        .join(name);
     assert!(bin.exists(), "{} not built", bin.display());
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let mut child = tokio::process::Command::new(&bin)
-        .env("BOXOFFICE_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("BOXOFFICE_NATS_URL", &services().nats_url)
         .env("BOXOFFICE_NATS_PREFIX", Namespace::for_test().prefix())
         .env("BOXOFFICE_DATABASE_URL", database_url("postgres"))
+        .stdout(quiet())
+        .stderr(quiet())
         .kill_on_drop(true)
         .spawn()
-        .expect("spawn gateway");
+        .expect("spawn");
     let mut up = false;
-    for _ in 0..100 {
+    for _ in 0..150 {
         if reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
             .await
             .is_ok_and(|r| r.status() == 200)
@@ -195,7 +193,7 @@ async fn the_gateway_binary_exits_cleanly_on_sigterm() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(up, "gateway did not come up");
+    assert!(up, "{name} did not come up");
     let pid = child.id().expect("pid").to_string();
     assert!(
         std::process::Command::new("kill")
@@ -208,5 +206,47 @@ async fn the_gateway_binary_exits_cleanly_on_sigterm() {
         .await
         .expect("exits")
         .unwrap();
-    assert!(status.success(), "exit status {status:?}");
+    assert!(status.success(), "{name} exit status {status:?}");
+}
+
+/// The child's logs reach the test output only with `TEST_LOG` set.
+fn quiet() -> std::process::Stdio {
+    if std::env::var_os("TEST_LOG").is_some() {
+        std::process::Stdio::inherit()
+    } else {
+        std::process::Stdio::null()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn the_gateway_binary_exits_cleanly_on_sigterm() {
+    let port = free_port();
+    exits_cleanly_on_sigterm(
+        "boxoffice-gateway",
+        port,
+        &[("BOXOFFICE_HTTP_ADDR", format!("127.0.0.1:{port}"))],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_worker_binary_exits_cleanly_on_sigterm() {
+    let port = free_port();
+    exits_cleanly_on_sigterm(
+        "boxoffice-worker",
+        port,
+        &[
+            ("BOXOFFICE_WORKER_ADMIN_ADDR", format!("127.0.0.1:{port}")),
+            ("BOXOFFICE_TEMPORAL_URL", services().temporal_url.clone()),
+        ],
+    )
+    .await;
 }

@@ -49,11 +49,7 @@ impl SeatStore {
         seats: &[SeatId],
         hold_for: Duration,
     ) -> Result<Hold, SeatError> {
-        let started = Instant::now();
-        let result = self.hold_inner(order, seats, hold_for).await;
-        record("hold", started, &result);
-        tracing::Span::current().record("outcome", outcome(&result));
-        result
+        observed("hold", self.hold_inner(order, seats, hold_for)).await
     }
 
     async fn hold_inner(
@@ -146,11 +142,7 @@ impl SeatStore {
         quantity: u32,
         hold_for: Duration,
     ) -> Result<Hold, SeatError> {
-        let started = Instant::now();
-        let result = self.pick_inner(order, section, quantity, hold_for).await;
-        record("pick", started, &result);
-        tracing::Span::current().record("outcome", outcome(&result));
-        result
+        observed("pick", self.pick_inner(order, section, quantity, hold_for)).await
     }
 
     async fn pick_inner(
@@ -272,11 +264,7 @@ impl SeatStore {
         order: &OrderRef,
         seats: &[SeatId],
     ) -> Result<Vec<HeldSeat>, SeatError> {
-        let started = Instant::now();
-        let result = self.confirm_inner(order, seats).await;
-        record("confirm", started, &result);
-        tracing::Span::current().record("outcome", outcome(&result));
-        result
+        observed("confirm", self.confirm_inner(order, seats)).await
     }
 
     async fn confirm_inner(
@@ -370,11 +358,7 @@ impl SeatStore {
     #[tracing::instrument(name = "seat.release", skip_all,
         fields(event = %order.event, order = %order.order, seats = seats.len(), outcome = tracing::field::Empty))]
     pub async fn release(&self, order: &OrderRef, seats: &[SeatId]) -> Result<usize, SeatError> {
-        let started = Instant::now();
-        let result = self.give_back(order, seats, false).await;
-        record("release", started, &result);
-        tracing::Span::current().record("outcome", outcome(&result));
-        result
+        observed("release", self.give_back(order, seats, false)).await
     }
 
     /// Returns a refunded order's sold (or still held) seats to the pool. Same rules as
@@ -382,11 +366,7 @@ impl SeatStore {
     #[tracing::instrument(name = "seat.refund", skip_all,
         fields(event = %order.event, order = %order.order, seats = seats.len(), outcome = tracing::field::Empty))]
     pub async fn refund(&self, order: &OrderRef, seats: &[SeatId]) -> Result<usize, SeatError> {
-        let started = Instant::now();
-        let result = self.give_back(order, seats, true).await;
-        record("refund", started, &result);
-        tracing::Span::current().record("outcome", outcome(&result));
-        result
+        observed("refund", self.give_back(order, seats, true)).await
     }
 
     async fn give_back(
@@ -556,9 +536,19 @@ fn hold_expiry_of(state: &SeatState) -> UnixMillis {
     }
 }
 
-fn outcome<T>(r: &Result<T, SeatError>) -> &'static str {
-    match r {
+/// Runs one public operation: its metrics (count by outcome, latency) and the `outcome` field
+/// of its span.
+async fn observed<T>(
+    op: &'static str,
+    operation: impl std::future::Future<Output = Result<T, SeatError>>,
+) -> Result<T, SeatError> {
+    let started = Instant::now();
+    let result = operation.await;
+    record(op, started, &result);
+    let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.code(),
-    }
+    };
+    tracing::Span::current().record("outcome", outcome);
+    result
 }
