@@ -74,6 +74,42 @@ fn summarise(started: Instant, wins: usize, latencies: Vec<f64>) -> Pass {
     }
 }
 
+/// Runs every attempt (`contenders` per target, shuffled) with `in_flight` outstanding; each
+/// attempt reports whether it won. Checks exactly one winner per target and returns the pass.
+async fn contend<F, Fut>(
+    targets: u32,
+    args: &HoldsArgs,
+    in_flight: usize,
+    attempt: F,
+) -> anyhow::Result<Pass>
+where
+    F: Fn(u32) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let started = Instant::now();
+    let results: Vec<(u32, bool, f64)> = stream::iter(attempts(targets, args.contenders))
+        .map(|target| {
+            let run = attempt(target);
+            async move {
+                let t = Instant::now();
+                let won = run.await?;
+                Ok::<_, anyhow::Error>((target, won, t.elapsed().as_secs_f64() * 1e3))
+            }
+        })
+        .buffer_unordered(in_flight)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    let pass = summarise(
+        started,
+        results.iter().filter(|r| r.1).count(),
+        results.iter().map(|r| r.2).collect(),
+    );
+    verify_one_winner(targets, results.iter().filter(|r| r.1).map(|r| r.0))?;
+    Ok(pass)
+}
+
 /// Bare KV compare-and-swap on a fresh bucket configured like the seat bucket.
 pub async fn raw_pass(js: &jetstream::Context, args: &HoldsArgs) -> anyhow::Result<Pass> {
     let ns = Namespace::for_test();
@@ -95,33 +131,19 @@ pub async fn raw_pass(js: &jetstream::Context, args: &HoldsArgs) -> anyhow::Resu
         .collect::<Result<_, _>>()
         .context("loading raw seats")?;
     let revs = Arc::new(revs);
-    let started = Instant::now();
-    let results: Vec<(u32, bool, f64)> = stream::iter(attempts(args.seats, args.contenders))
-        .map(|s| {
-            let kv = kv.clone();
-            let revs = revs.clone();
-            async move {
-                let t = Instant::now();
-                let value = bytes_of(&format!(r#"{{"st":"held","o":"{}"}}"#, OrderId::new()));
-                let won = match kv.update(format!("s.{s}"), value, revs[s as usize]).await {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
-                    Err(e) => return Err(anyhow::anyhow!("raw update failed: {e}")),
-                };
-                Ok((s, won, t.elapsed().as_secs_f64() * 1e3))
+    let pass = contend(args.seats, args, args.in_flight, |s| {
+        let kv = kv.clone();
+        let revs = revs.clone();
+        async move {
+            let value = bytes_of(&format!(r#"{{"st":"held","o":"{}"}}"#, OrderId::new()));
+            match kv.update(format!("s.{s}"), value, revs[s as usize]).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
+                Err(e) => Err(anyhow::anyhow!("raw update failed: {e}")),
             }
-        })
-        .buffer_unordered(args.in_flight)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
-    let pass = summarise(
-        started,
-        results.iter().filter(|r| r.1).count(),
-        results.iter().map(|r| r.2).collect(),
-    );
-    verify_one_winner(args.seats, results.iter().filter(|r| r.1).map(|r| r.0))?;
+        }
+    })
+    .await?;
     js.delete_key_value(ns.seat_bucket()).await.ok();
     Ok(pass)
 }
@@ -182,37 +204,23 @@ pub async fn store_pass(
         )
     };
     let groups = args.seats / group;
-    let started = Instant::now();
-    let results: Vec<(u32, bool, f64)> = stream::iter(attempts(groups, args.contenders))
-        .map(|g| {
-            let store = store.clone();
-            let seats: Vec<SeatId> = (g * group..(g + 1) * group).map(seat_of).collect();
-            async move {
-                let order = OrderRef {
-                    event,
-                    order: OrderId::new(),
-                    buyer: BuyerId::new(),
-                };
-                let t = Instant::now();
-                let won = match store.hold(&order, &seats, Duration::from_secs(600)).await {
-                    Ok(_) => true,
-                    Err(SeatError::Taken { .. }) => false,
-                    Err(e) => return Err(anyhow::anyhow!("hold failed: {e}")),
-                };
-                Ok((g, won, t.elapsed().as_secs_f64() * 1e3))
+    let pass = contend(groups, args, args.in_flight, |g| {
+        let store = store.clone();
+        let seats: Vec<SeatId> = (g * group..(g + 1) * group).map(seat_of).collect();
+        async move {
+            let order = OrderRef {
+                event,
+                order: OrderId::new(),
+                buyer: BuyerId::new(),
+            };
+            match store.hold(&order, &seats, Duration::from_secs(600)).await {
+                Ok(_) => Ok(true),
+                Err(SeatError::Taken { .. }) => Ok(false),
+                Err(e) => Err(anyhow::anyhow!("hold failed: {e}")),
             }
-        })
-        .buffer_unordered(args.in_flight)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
-    let pass = summarise(
-        started,
-        results.iter().filter(|r| r.1).count(),
-        results.iter().map(|r| r.2).collect(),
-    );
-    verify_one_winner(groups, results.iter().filter(|r| r.1).map(|r| r.0))?;
+        }
+    })
+    .await?;
     // And the store agrees: every seat held, by exactly the orders that were told they won.
     let mut held = 0;
     for i in 0..args.seats.div_ceil(per_section) {
@@ -251,33 +259,19 @@ pub async fn pg_pass(url: &str, args: &HoldsArgs) -> anyhow::Result<Pass> {
         .bind(args.seats as i32)
         .execute(&pool)
         .await?;
-    let started = Instant::now();
-    let results: Vec<(u32, bool, f64)> = stream::iter(attempts(args.seats, args.contenders))
-        .map(|s| {
-            let pool = pool.clone();
-            async move {
-                let t = Instant::now();
-                let r = sqlx::query(
-                    "update bench_seats set holder = $1 where id = $2 and holder is null",
-                )
-                .bind(uuid::Uuid::new_v4())
-                .bind(s as i32)
-                .execute(&pool)
-                .await?;
-                Ok::<_, anyhow::Error>((s, r.rows_affected() == 1, t.elapsed().as_secs_f64() * 1e3))
-            }
-        })
-        .buffer_unordered(args.in_flight.min(64))
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
-    let pass = summarise(
-        started,
-        results.iter().filter(|r| r.1).count(),
-        results.iter().map(|r| r.2).collect(),
-    );
-    verify_one_winner(args.seats, results.iter().filter(|r| r.1).map(|r| r.0))?;
+    let pass = contend(args.seats, args, args.in_flight.min(64), |s| {
+        let pool = pool.clone();
+        async move {
+            let r =
+                sqlx::query("update bench_seats set holder = $1 where id = $2 and holder is null")
+                    .bind(uuid::Uuid::new_v4())
+                    .bind(s as i32)
+                    .execute(&pool)
+                    .await?;
+            Ok(r.rows_affected() == 1)
+        }
+    })
+    .await?;
     sqlx::query("drop table bench_seats").execute(&pool).await?;
     Ok(pass)
 }
