@@ -5,7 +5,7 @@
 # and PostgreSQL under .data/ (kept between runs), applies the migrations, provisions JetStream,
 # creates a demo event the first time, starts boxoffice-worker and boxoffice-gateway, prints
 # every URL, and stops everything on Ctrl-C. Running it again while it runs just prints the URLs.
-# Ports: BOXOFFICE_{NATS,NATS_MONITOR,TEMPORAL,TEMPORAL_UI,PG,GATEWAY,WORKER_ADMIN}_PORT.
+# Ports: BOXOFFICE_{NATS,NATS_MONITOR,TEMPORAL,TEMPORAL_UI,PG,GATEWAY,WORKER_ADMIN,PAYMENTS}_PORT.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$BOXOFFICE_ROOT/ops/lib/services.sh"
@@ -19,6 +19,7 @@ TEMPORAL_METRICS=${BOXOFFICE_TEMPORAL_METRICS_PORT:-7235}
 PG_PORT=${BOXOFFICE_PG_PORT:-5433}
 GATEWAY_PORT=${BOXOFFICE_GATEWAY_PORT:-8080}
 WORKER_PORT=${BOXOFFICE_WORKER_ADMIN_PORT:-9090}
+PAYMENTS_PORT=${BOXOFFICE_PAYMENTS_PORT:-8090}
 
 mkdir -p "$DATA/logs"
 if [[ -f $DATA/up.pid ]] && kill -0 "$(cat "$DATA/up.pid")" 2>/dev/null; then
@@ -36,10 +37,11 @@ require_free_port "Temporal metrics" "$TEMPORAL_METRICS" BOXOFFICE_TEMPORAL_METR
 require_free_port PostgreSQL "$PG_PORT" BOXOFFICE_PG_PORT
 require_free_port gateway "$GATEWAY_PORT" BOXOFFICE_GATEWAY_PORT
 require_free_port "worker admin" "$WORKER_PORT" BOXOFFICE_WORKER_ADMIN_PORT
+require_free_port "payments sandbox" "$PAYMENTS_PORT" BOXOFFICE_PAYMENTS_PORT
 
 cd "$BOXOFFICE_ROOT"
 say "building the platform (cargo build; the first build takes several minutes)"
-cargo build -q -p boxoffice-gateway -p boxoffice-workers -p boxoffice-ops --bins
+cargo build -q --workspace --bins
 BIN="${CARGO_TARGET_DIR:-$BOXOFFICE_ROOT/target}/debug"
 
 echo $$ >"$DATA/up.pid"
@@ -64,6 +66,7 @@ export BOXOFFICE_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/boxoffice"
 export BOXOFFICE_TEMPORAL_URL="http://127.0.0.1:$TEMPORAL_PORT"
 export BOXOFFICE_HTTP_ADDR="127.0.0.1:$GATEWAY_PORT"
 export BOXOFFICE_WORKER_ADMIN_ADDR="127.0.0.1:$WORKER_PORT"
+export BOXOFFICE_PAYMENTS_URL="http://127.0.0.1:$PAYMENTS_PORT"
 
 "$BIN/boxofficectl" migrate >/dev/null
 "$BIN/boxofficectl" provision >/dev/null
@@ -72,11 +75,17 @@ if [[ ! -s $DATA/demo-event ]]; then
 fi
 EVENT=$(cat "$DATA/demo-event")
 
+# The payment provider stand-in (a third party: its own process and ledger). Its webhooks are
+# switched on once the gateway serves /webhooks/payments.
+SANDBOX_ADDR="127.0.0.1:$PAYMENTS_PORT" SANDBOX_DATA_DIR="$DATA/payments-sandbox" \
+  "$BIN/boxoffice-payments-sandbox" >"$DATA/logs/payments-sandbox.log" 2>&1 &
+SVC_PIDS+=("$!")
 "$BIN/boxoffice-worker" >"$DATA/logs/worker.log" 2>&1 &
 SVC_PIDS+=("$!")
 "$BIN/boxoffice-gateway" >"$DATA/logs/gateway.log" 2>&1 &
 SVC_PIDS+=("$!")
 ready() { python3 -c "import urllib.request; urllib.request.urlopen('$1', timeout=2)"; }
+wait_until 30 "payments sandbox" ready "http://127.0.0.1:$PAYMENTS_PORT/healthz" || die "the payments sandbox is not ready (log: $DATA/logs/payments-sandbox.log)"
 wait_until 60 worker ready "http://127.0.0.1:$WORKER_PORT/readyz" || die "the worker is not ready (log: $DATA/logs/worker.log)"
 wait_until 60 gateway ready "http://127.0.0.1:$GATEWAY_PORT/readyz" || die "the gateway is not ready (log: $DATA/logs/gateway.log)"
 
@@ -86,6 +95,7 @@ cat >"$DATA/urls.txt" <<URLS
 
   Gateway (buyer API)     http://127.0.0.1:$GATEWAY_PORT      (/healthz /readyz /metrics)
   Worker admin            http://127.0.0.1:$WORKER_PORT      (/healthz /readyz /metrics)
+  Payments sandbox        http://127.0.0.1:$PAYMENTS_PORT      (API key sk_sandbox; hosted checkout at /checkout/<id>)
   Temporal Web UI         http://127.0.0.1:$TEMPORAL_UI
   Temporal frontend       127.0.0.1:$TEMPORAL_PORT (gRPC)
   NATS                    nats://127.0.0.1:$NATS_PORT   monitoring http://127.0.0.1:$NATS_MON

@@ -2,6 +2,7 @@
 //!
 //! - [`domain`]: the order state machine and the checked value types. Start here.
 //! - [`store`]: PostgreSQL (sqlx): the catalog, and what is sellable for an event.
+//! - [`payments`]: the payment provider trait, its HTTP client, and webhook signature checks.
 //! - [`service`]: process plumbing every binary uses the same way: typed config pieces,
 //!   telemetry, `/healthz` `/readyz` `/metrics`, and the shutdown signal.
 //!
@@ -9,5 +10,6 @@
 //! domain plus thin calls into `store` and `boxoffice_nats`).
 
 pub mod domain;
+pub mod payments;
 pub mod service;
 pub mod store;
