@@ -75,9 +75,10 @@ if [[ ! -s $DATA/demo-event ]]; then
 fi
 EVENT=$(cat "$DATA/demo-event")
 
-# The payment provider stand-in (a third party: its own process and ledger). Its webhooks are
-# switched on once the gateway serves /webhooks/payments.
+# The payment provider stand-in (a third party: its own process and ledger), calling the
+# gateway's webhook endpoint (it retries until the gateway is up).
 SANDBOX_ADDR="127.0.0.1:$PAYMENTS_PORT" SANDBOX_DATA_DIR="$DATA/payments-sandbox" \
+  SANDBOX_WEBHOOK_URL="http://127.0.0.1:$GATEWAY_PORT/webhooks/payments" \
   "$BIN/boxoffice-payments-sandbox" >"$DATA/logs/payments-sandbox.log" 2>&1 &
 SVC_PIDS+=("$!")
 "$BIN/boxoffice-worker" >"$DATA/logs/worker.log" 2>&1 &

@@ -5,6 +5,8 @@
 //! probes (`/healthz`, `/readyz`, `/metrics`); the buyer API and waiting room mount here.
 
 pub mod config;
+pub mod error;
+pub mod webhooks;
 
 use std::{future::Future, time::Duration};
 
@@ -25,6 +27,19 @@ pub struct AppState {
     pub topology: Topology,
     /// PostgreSQL.
     pub db: sqlx::PgPool,
+    /// How provider callbacks are checked.
+    pub webhooks: WebhookSettings,
+}
+
+/// How provider callbacks are checked and recorded.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    /// Provider name recorded in the inbox.
+    pub provider: String,
+    /// The shared signing secret.
+    pub secret: String,
+    /// Largest accepted age (either way) of a signature timestamp, in seconds.
+    pub tolerance_s: i64,
 }
 
 /// Builds the router with the layer stack every request goes through.
@@ -49,6 +64,7 @@ pub fn router(state: AppState, probes: Probes) -> Router {
             Duration::from_secs(10),
         ));
     Router::new()
+        .merge(webhooks::router())
         .merge(probes.router())
         .with_state(state)
         .layer(layers)
@@ -123,7 +139,19 @@ pub async fn run(
         "gateway",
         vec![Check::nats(nats), Check::postgres(db.clone())],
     );
-    let app = router(AppState { topology, db }, probes);
+    let webhooks = WebhookSettings {
+        provider: config.payments_provider.clone(),
+        secret: config.payments_webhook_secret.clone(),
+        tolerance_s: config.payments_webhook_tolerance_s,
+    };
+    let app = router(
+        AppState {
+            topology,
+            db,
+            webhooks,
+        },
+        probes,
+    );
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

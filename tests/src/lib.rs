@@ -104,6 +104,11 @@ pub fn label(s: &str) -> UnitLabel {
 
 /// A fresh, migrated database of its own.
 pub async fn fresh_database() -> sqlx::PgPool {
+    fresh_database_with_url().await.0
+}
+
+/// A fresh, migrated database of its own, and its URL (for services under test).
+pub async fn fresh_database_with_url() -> (sqlx::PgPool, String) {
     use sqlx::{Connection, Executor};
     init_tracing();
     let admin = &services().database_url;
@@ -122,7 +127,7 @@ pub async fn fresh_database() -> sqlx::PgPool {
     boxoffice_workflows::store::migrate(&pool)
         .await
         .expect("migrate");
-    pool
+    (pool, url)
 }
 
 /// The URL of database `name` on the test server.
