@@ -113,16 +113,12 @@ fn worker_config(temporal_url: &str) -> WorkerConfig {
 
 #[tokio::test]
 async fn the_worker_is_ready_when_nats_postgres_and_temporal_answer() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(boxoffice_workers::run(
-        worker_config(&services().temporal_url),
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let worker = run_worker(worker_config(&services().temporal_url), listener, async {
+        let _ = stopped.await;
+    });
     let mut ready = (0, String::new());
     for _ in 0..50 {
         match reqwest::get(format!("{base}/readyz")).await {
@@ -144,21 +140,46 @@ async fn the_worker_is_ready_when_nats_postgres_and_temporal_answer() {
 
 #[tokio::test]
 async fn the_worker_refuses_to_start_without_temporal() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let r = tokio::time::timeout(
         Duration::from_secs(30),
-        boxoffice_workers::run(
+        run_worker(
             worker_config("http://127.0.0.1:9"),
             listener,
             std::future::pending(),
         ),
     )
     .await
-    .expect("gives up within 30 s");
+    .expect("gives up within 30 s")
+    .unwrap();
     assert!(
         matches!(r, Err(boxoffice_workers::WorkerError::Temporal { .. })),
         "{r:?}"
     );
+}
+
+/// Runs `boxoffice_workers::run` the way its binary does: on a runtime of its own (the Temporal
+/// worker's future is not `Send`, so it is driven by `block_on`, never spawned).
+fn run_worker(
+    config: WorkerConfig,
+    listener: std::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::sync::oneshot::Receiver<Result<(), boxoffice_workers::WorkerError>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let result = rt.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            boxoffice_workers::run(config, listener, shutdown).await
+        });
+        let _ = tx.send(result);
+    });
+    rx
 }
 
 /// Runs a platform binary as an operator does, waits for its `/healthz` on `port`, sends SIGTERM

@@ -1,9 +1,9 @@
 //! `boxoffice-workers`: the worker process.
 //!
-//! It connects to NATS (provisioning the JetStream topology), PostgreSQL and Temporal, and
-//! serves `/healthz`, `/readyz` and `/metrics` on its admin address until SIGTERM. The order
-//! workflow, its activities and the intake consumer register here (the order issue); until they
-//! do, this process runs no business logic and says so in its start-up log.
+//! It connects to NATS (provisioning the JetStream topology), PostgreSQL and Temporal, runs a
+//! Temporal worker for the order workflow (`boxoffice_workflows::order`) on its task queue, and
+//! serves `/healthz`, `/readyz` and `/metrics` on its admin address until SIGTERM, which stops
+//! both. The intake consumer joins it with the order issue.
 
 pub mod config;
 
@@ -81,7 +81,7 @@ pub async fn run(
         .connect("boxoffice-worker")
         .await
         .map_err(WorkerError::Nats)?;
-    Topology::provision(
+    let topology = Topology::provision(
         async_nats::jetstream::new(nats.clone()),
         ns,
         config.nats.replicas,
@@ -90,6 +90,32 @@ pub async fn run(
     let db = boxoffice_workflows::store::connect(&config.pg)?;
     let temporal = connect_temporal(&config.temporal).await?;
     let namespace = config.temporal.namespace.clone();
+    let client = temporalio_client::Client::new(
+        temporal.clone(),
+        temporalio_client::ClientOptions::new(namespace.clone()).build(),
+    )
+    .map_err(|e| WorkerError::Temporal {
+        url: config.temporal.url.clone(),
+        source: e.into(),
+    })?;
+    let runtime = temporalio_sdk::Runtime::from_current_tokio(Default::default()).map_err(|e| {
+        WorkerError::Temporal {
+            url: config.temporal.url.clone(),
+            source: e.into(),
+        }
+    })?;
+    let seats = boxoffice_nats::SeatStore::new(topology.seats.clone(), Default::default());
+    let options = temporalio_sdk::WorkerOptions::new(config.temporal.task_queue.clone())
+        .register_workflow::<boxoffice_workflows::order::OrderWorkflow>()
+        .map_err(|e| WorkerError::Config(e.to_string()))?
+        .register_activities(boxoffice_workflows::order::SeatActivities { seats })
+        .build();
+    let mut worker = temporalio_sdk::Worker::new(&runtime, client, options).map_err(|e| {
+        WorkerError::Temporal {
+            url: config.temporal.url.clone(),
+            source: e.into(),
+        }
+    })?;
     let probes = Probes::new(
         "worker",
         vec![
@@ -110,13 +136,34 @@ pub async fn run(
         admin = ?admin.local_addr().ok(),
         temporal_namespace = %namespace,
         task_queue = %config.temporal.task_queue,
-        "worker connected; no workflows are registered in this build yet"
+        "worker running the order workflow"
     );
+    // One shutdown signal stops both: the admin server drains, and the Temporal worker stops
+    // polling and finishes the tasks in hand.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stop_worker = worker.shutdown_handle();
+    let notifier = stop.clone();
+    let admin_stopped = stop.clone();
     let app: Router = probes.router();
-    axum::serve(admin, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(WorkerError::Serve)
+    let serve = async move {
+        axum::serve(admin, app)
+            .with_graceful_shutdown(async move { admin_stopped.cancelled().await })
+            .await
+            .map_err(WorkerError::Serve)
+    };
+    let signal = async move {
+        shutdown.await;
+        notifier.cancel();
+        stop_worker();
+    };
+    let work = async {
+        worker.run().await.map_err(|e| WorkerError::Temporal {
+            url: config.temporal.url.clone(),
+            source: e.into(),
+        })
+    };
+    let ((), served, worked) = tokio::join!(signal, serve, work);
+    served.and(worked)
 }
 
 fn tonic_request<T>(msg: T) -> temporalio_client::tonic::Request<T> {
