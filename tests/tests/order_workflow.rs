@@ -121,6 +121,19 @@ async fn payment_outcomes_and_the_hold_deadline_end_the_order_with_the_right_sea
         .expect("workflow ends")
         .unwrap();
         assert_eq!(got, want);
+        // `BOXOFFICE_RECORD_HISTORIES=1 ./ops/test.sh -p boxoffice-tests --test order_workflow`
+        // refreshes the fixtures the replay test (workflows/tests/replay.rs) runs every time.
+        if std::env::var_os("BOXOFFICE_RECORD_HISTORIES").is_some() {
+            let json = handle
+                .fetch_history(Default::default())
+                .to_json()
+                .await
+                .unwrap();
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../workflows/tests/histories");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("order-{want}.json")), json).unwrap();
+        }
         for s in seats {
             let state = store.seat(event, &s).await.unwrap().unwrap().state;
             match want {
