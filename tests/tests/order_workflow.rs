@@ -1,6 +1,6 @@
 //! The order workflow's seat half on the real Temporal dev server, with a worker in this
-//! process: authorised → seats sold; declined → released; no payment → released at the hold's
-//! deadline; a duplicate verdict changes nothing.
+//! process: authorised → seats sold; declined → released; canceled → released; no payment →
+//! released at the hold's deadline; a second, contrary verdict changes nothing.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
@@ -20,6 +20,13 @@ use temporalio_client::{
     WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+/// A signal a test sends.
+enum Verdict {
+    Pay(PaymentOutcome),
+    Cancel,
+}
+use Verdict::{Cancel, Pay};
 
 fn seat(n: u32) -> SeatId {
     SeatId::new(section("A"), label(&n.to_string()))
@@ -74,14 +81,26 @@ async fn payment_outcomes_and_the_hold_deadline_end_the_order_with_the_right_sea
         (
             vec![seat(1), seat(2)],
             60,
-            vec![PaymentOutcome::Authorized, PaymentOutcome::Declined],
+            vec![
+                Pay(PaymentOutcome::Authorized),
+                Pay(PaymentOutcome::Declined),
+            ],
             OrderState::Confirmed,
         ),
         (
             vec![seat(3)],
             60,
-            vec![PaymentOutcome::Declined, PaymentOutcome::Authorized],
+            vec![
+                Pay(PaymentOutcome::Declined),
+                Pay(PaymentOutcome::Authorized),
+            ],
             OrderState::PaymentFailed,
+        ),
+        (
+            vec![seat(5), seat(6)],
+            60,
+            vec![Cancel],
+            OrderState::Canceled,
         ),
         (vec![seat(4)], 5, vec![], OrderState::Expired),
     ];
@@ -105,10 +124,23 @@ async fn payment_outcomes_and_the_hold_deadline_end_the_order_with_the_right_sea
             .await
             .unwrap();
         for v in verdicts {
-            handle
-                .signal(OrderWorkflow::payment, v, WorkflowSignalOptions::default())
-                .await
-                .unwrap();
+            let sent = match v {
+                Pay(outcome) => {
+                    handle
+                        .signal(
+                            OrderWorkflow::payment,
+                            outcome,
+                            WorkflowSignalOptions::default(),
+                        )
+                        .await
+                }
+                Cancel => {
+                    handle
+                        .signal(OrderWorkflow::cancel, (), WorkflowSignalOptions::default())
+                        .await
+                }
+            };
+            sent.unwrap();
         }
         runs.push((order, seats, handle, want));
     }
