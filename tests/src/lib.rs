@@ -92,6 +92,11 @@ pub fn seated_inventory(event: EventId, seats: u32, max_per_buyer: u32) -> Event
     }
 }
 
+/// Seat `n` of section `A` in [`seated_inventory`].
+pub fn seat(n: u32) -> boxoffice_nats::SeatId {
+    boxoffice_nats::SeatId::new(section("A"), label(&n.to_string()))
+}
+
 /// Parses a section code (test data only).
 pub fn section(s: &str) -> SectionCode {
     SectionCode::parse(s).expect("valid section code")

@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use boxoffice_nats::{
-    BuyerId, EventId, OrderId, SeatId,
+    BuyerId, EventId, OrderId,
     seat::{OrderRef, SeatState, SeatStore, SeatStoreOptions},
 };
-use boxoffice_tests::{label, seated_inventory, section, services, store_on, topology};
+use boxoffice_tests::{seat, seated_inventory, services, store_on, topology};
 use boxoffice_workflows::{
     domain::OrderState,
     order::{OrderInput, OrderWorkflow, PaymentOutcome, SeatActivities, workflow_id},
@@ -27,10 +27,6 @@ enum Verdict {
     Cancel,
 }
 use Verdict::{Cancel, Pay};
-
-fn seat(n: u32) -> SeatId {
-    SeatId::new(section("A"), label(&n.to_string()))
-}
 
 async fn client() -> Client {
     let url: url::Url = services().temporal_url.parse().unwrap();

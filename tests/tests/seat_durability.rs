@@ -8,14 +8,10 @@
 use std::time::{Duration, Instant};
 
 use boxoffice_nats::{
-    BuyerId, EventId, Namespace, OrderId, SeatError, SeatId, Topology,
+    BuyerId, EventId, Namespace, OrderId, SeatError, Topology,
     seat::{OrderRef, SeatState, SeatStore, SeatStoreOptions},
 };
-use boxoffice_tests::{PrivateNats, label, seated_inventory, section};
-
-fn seat(n: u32) -> SeatId {
-    SeatId::new(section("A"), label(&n.to_string()))
-}
+use boxoffice_tests::{PrivateNats, seat, seated_inventory};
 
 /// Retries `f` while NATS is coming back (`Unavailable`), up to 30 s.
 async fn until_available<T, F, Fut>(mut f: F) -> Result<T, SeatError>

@@ -7,10 +7,10 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use boxoffice_nats::{
-    BuyerId, EventId, OrderId, SeatError, SeatId,
+    BuyerId, EventId, OrderId, SeatError,
     seat::{Clock, OrderRef, SeatState, SeatStore, SeatStoreOptions, UnixMillis},
 };
-use boxoffice_tests::{label, seated_inventory, section, store_on, topology};
+use boxoffice_tests::{seat, seated_inventory, store_on, topology};
 use proptest::prelude::*;
 
 const SEATS: u32 = 6;
@@ -256,10 +256,6 @@ fn code<T>(r: &Result<T, SeatError>) -> &'static str {
         Ok(_) => "ok",
         Err(e) => e.code(),
     }
-}
-
-fn seat(n: u32) -> SeatId {
-    SeatId::new(section("A"), label(&n.to_string()))
 }
 
 async fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {

@@ -11,12 +11,8 @@ use boxoffice_nats::{
         SectionInventory, SectionUnits,
     },
 };
-use boxoffice_tests::{label, seated_inventory, section, store_on, topology};
+use boxoffice_tests::{label, seat, seated_inventory, section, store_on, topology};
 use futures::StreamExt;
-
-fn seat(n: u32) -> SeatId {
-    SeatId::new(section("A"), label(&n.to_string()))
-}
 
 fn order_for(event: EventId, buyer: BuyerId) -> OrderRef {
     OrderRef {

@@ -10,7 +10,7 @@ use rand::Rng;
 
 use super::{
     HeldSeat, Hold, InvalidRequest, OrderRef, SeatError, SeatState, SeatStore, SectionKind,
-    Snapshot, UnixMillis, record, validate_hold, validate_seats,
+    Snapshot, UnixMillis, validate_hold, validate_seats,
 };
 use crate::{
     ids::{SeatId, SectionCode},
@@ -544,11 +544,13 @@ async fn observed<T>(
 ) -> Result<T, SeatError> {
     let started = Instant::now();
     let result = operation.await;
-    record(op, started, &result);
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.code(),
     };
+    metrics::counter!("boxoffice_seat_ops_total", "op" => op, "outcome" => outcome).increment(1);
+    metrics::histogram!("boxoffice_seat_op_seconds", "op" => op)
+        .record(started.elapsed().as_secs_f64());
     tracing::Span::current().record("outcome", outcome);
     result
 }

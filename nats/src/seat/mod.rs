@@ -20,7 +20,7 @@ mod ledger;
 mod read;
 mod state;
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration, time::Instant};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use async_nats::jetstream::kv;
 use bytes::Bytes;
@@ -379,16 +379,6 @@ impl SeatStore {
             Err(e) => Err(SeatError::unavailable("writing seat", e)),
         }
     }
-}
-
-fn record<T>(op: &'static str, started: Instant, result: &Result<T, SeatError>) {
-    let outcome = match result {
-        Ok(_) => "ok",
-        Err(e) => e.code(),
-    };
-    metrics::counter!("boxoffice_seat_ops_total", "op" => op, "outcome" => outcome).increment(1);
-    metrics::histogram!("boxoffice_seat_op_seconds", "op" => op)
-        .record(started.elapsed().as_secs_f64());
 }
 
 fn validate_seats(opts: &SeatStoreOptions, seats: &[SeatId]) -> Result<Vec<SeatId>, SeatError> {
