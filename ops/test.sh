@@ -40,5 +40,9 @@ export BOXOFFICE_TEST_TEMPORAL_BIN="$TEMPORAL_BIN"
 export BOXOFFICE_TEST_TMP="$TMP"
 
 cd "$BOXOFFICE_ROOT"
+# The process tests run the real binaries (SIGTERM, kill): build them first, since
+# `cargo test` builds a package's binaries only for that package's own integration tests.
+say "building the binaries"
+cargo build --workspace --bins
 say "running cargo test --workspace $*"
 cargo test --workspace --no-fail-fast "$@"

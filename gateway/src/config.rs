@@ -1,7 +1,10 @@
 //! The gateway's configuration: flags or `BOXOFFICE_*` environment variables (`--help`).
 
 use boxoffice_nats::NatsConfig;
-use boxoffice_workflows::{service::LogConfig, store::PgConfig};
+use boxoffice_workflows::{
+    service::{LogConfig, TemporalConfig},
+    store::PgConfig,
+};
 
 /// Everything the gateway reads at start-up.
 #[derive(clap::Parser, Debug, Clone)]
@@ -45,6 +48,9 @@ pub struct GatewayConfig {
     /// PostgreSQL.
     #[command(flatten)]
     pub pg: PgConfig,
+    /// Temporal (signals to order workflows: payment callbacks, cancels).
+    #[command(flatten)]
+    pub temporal: TemporalConfig,
     /// Logging.
     #[command(flatten)]
     pub log: LogConfig,

@@ -29,6 +29,8 @@ pub struct AppState {
     pub db: sqlx::PgPool,
     /// How provider callbacks are checked.
     pub webhooks: WebhookSettings,
+    /// Temporal, once connected (the gateway serves before it is; signals answer 503 until then).
+    pub temporal: std::sync::Arc<tokio::sync::OnceCell<temporalio_client::Client>>,
 }
 
 /// How provider callbacks are checked and recorded.
@@ -144,11 +146,14 @@ pub async fn run(
         secret: config.payments_webhook_secret.clone(),
         tolerance_s: config.payments_webhook_tolerance_s,
     };
+    let temporal = std::sync::Arc::new(tokio::sync::OnceCell::new());
+    tokio::spawn(connect_temporal(config.temporal.clone(), temporal.clone()));
     let app = router(
         AppState {
             topology,
             db,
             webhooks,
+            temporal,
         },
         probes,
     );
@@ -157,4 +162,26 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(GatewayError::Serve)
+}
+
+/// Connects to Temporal in the background, retrying, so the gateway never waits for it.
+async fn connect_temporal(
+    config: boxoffice_workflows::service::TemporalConfig,
+    cell: std::sync::Arc<tokio::sync::OnceCell<temporalio_client::Client>>,
+) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match config.connect("boxoffice-gateway").await {
+            Ok((_, client)) => {
+                let _ = cell.set(client);
+                tracing::info!("gateway connected to Temporal");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Temporal not reachable yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }

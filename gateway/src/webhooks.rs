@@ -2,14 +2,22 @@
 //!
 //! The signature is checked on the raw body with a timestamp tolerance (so a captured callback
 //! cannot be replayed later); a bad one is 400 and writes nothing. A good one is recorded once in
-//! `webhook_inbox`, keyed by the provider's event id, and answered 200, duplicates included, so
-//! the provider stops retrying. Applying it to the order (a signal to its workflow) is the
-//! order workflow's part; until then the row waits with `processed_at` unset.
+//! `webhook_inbox`, keyed by the provider's event id, then applied: a verdict
+//! (`payment_intent.authorized`, `payment_intent.payment_failed`) is signalled to the order's
+//! workflow, and the row is marked processed. Duplicates of a processed event, events that need
+//! no signal and events for finished orders are answered 200, so the provider stops retrying.
+//! If Temporal cannot be reached the answer is 503: the row stays unprocessed and the
+//! provider's retry applies it (the workflow takes the first verdict only, so a repeat is
+//! harmless).
 
 use axum::{Json, Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
-use boxoffice_workflows::payments::webhook::{SIGNATURE_HEADER, verify};
+use boxoffice_workflows::{
+    order::{OrderWorkflow, PaymentOutcome, PaymentSignal, workflow_id},
+    payments::webhook::{SIGNATURE_HEADER, verify},
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use temporalio_client::{WorkflowSignalOptions, errors::WorkflowInteractionError};
 
 use crate::{AppState, error::ApiError};
 
@@ -33,7 +41,18 @@ struct EventData {
 
 #[derive(Deserialize)]
 struct EventObject {
+    id: Option<String>,
     order_id: Option<String>,
+}
+
+/// The verdict an event carries, if it carries one.
+fn verdict(kind: &str) -> Option<PaymentOutcome> {
+    match kind {
+        "payment_intent.authorized" => Some(PaymentOutcome::Authorized),
+        "payment_intent.payment_failed" => Some(PaymentOutcome::Declined),
+        // captured / canceled / refunded follow our own calls: the workflow already knows.
+        _ => None,
+    }
 }
 
 #[tracing::instrument(name = "webhook.receive", skip_all, fields(event = tracing::field::Empty, kind = tracing::field::Empty, duplicate = tracing::field::Empty))]
@@ -89,8 +108,57 @@ async fn receive(
     .map_err(|e| ApiError::Unavailable(Box::new(e)))?
     .rows_affected()
         == 1;
+    let processed: bool = if inserted {
+        false
+    } else {
+        sqlx::query_scalar(
+            "select processed_at is not null from webhook_inbox
+             where provider = $1 and provider_event_id = $2",
+        )
+        .bind(&state.webhooks.provider)
+        .bind(&event.id)
+        .fetch_one(&state.db)
+        .await
+        .map_err(|e| ApiError::Unavailable(Box::new(e)))?
+    };
     span.record("duplicate", !inserted);
     metrics::counter!("boxoffice_webhooks_total", "kind" => event.kind.clone(), "duplicate" => (!inserted).to_string())
         .increment(1);
+    if processed {
+        return Ok(Json(json!({ "received": true, "duplicate": true })));
+    }
+    if let (Some(outcome), Some(order), Some(intent_id)) =
+        (verdict(&event.kind), order_id, event.data.object.id.clone())
+    {
+        let client = state
+            .temporal
+            .get()
+            .ok_or_else(|| ApiError::Unavailable("Temporal is not connected yet".into()))?;
+        let handle = client.get_workflow_handle::<OrderWorkflow>(workflow_id(order.into()));
+        match handle
+            .signal(
+                OrderWorkflow::payment,
+                PaymentSignal { intent_id, outcome },
+                WorkflowSignalOptions::default(),
+            )
+            .await
+        {
+            Ok(()) => {}
+            // The order is finished (or never was ours): nothing left to tell it.
+            Err(WorkflowInteractionError::NotFound(_)) => {
+                metrics::counter!("boxoffice_webhooks_for_finished_orders_total").increment(1);
+            }
+            Err(e) => return Err(ApiError::Unavailable(Box::new(e))),
+        }
+    }
+    sqlx::query(
+        "update webhook_inbox set processed_at = now()
+         where provider = $1 and provider_event_id = $2 and processed_at is null",
+    )
+    .bind(&state.webhooks.provider)
+    .bind(&event.id)
+    .execute(&state.db)
+    .await
+    .map_err(|e| ApiError::Unavailable(Box::new(e)))?;
     Ok(Json(json!({ "received": true, "duplicate": !inserted })))
 }

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // harness code: a panic is the failure report a test needs
 
+pub mod platform;
+
 use std::sync::OnceLock;
 
 use boxoffice_nats::{

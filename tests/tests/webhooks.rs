@@ -30,6 +30,8 @@ async fn gateway(db_url: &str) -> String {
         db_url,
         "--payments-webhook-secret",
         SECRET,
+        "--temporal-url",
+        &services().temporal_url,
     ])
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

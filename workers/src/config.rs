@@ -1,34 +1,8 @@
 //! The worker's configuration: flags or `BOXOFFICE_*` environment variables (`--help`).
 
 use boxoffice_nats::NatsConfig;
+pub use boxoffice_workflows::service::TemporalConfig;
 use boxoffice_workflows::{service::LogConfig, store::PgConfig};
-
-/// How to reach Temporal.
-#[derive(clap::Args, Debug, Clone)]
-pub struct TemporalConfig {
-    /// Temporal frontend URL (gRPC).
-    #[arg(
-        id = "temporal_url",
-        long = "temporal-url",
-        env = "BOXOFFICE_TEMPORAL_URL",
-        default_value = "http://127.0.0.1:7233"
-    )]
-    pub url: String,
-    /// Temporal namespace.
-    #[arg(
-        long = "temporal-namespace",
-        env = "BOXOFFICE_TEMPORAL_NAMESPACE",
-        default_value = "default"
-    )]
-    pub namespace: String,
-    /// Task queue the order workflows run on.
-    #[arg(
-        long = "task-queue",
-        env = "BOXOFFICE_TASK_QUEUE",
-        default_value = "boxoffice-orders"
-    )]
-    pub task_queue: String,
-}
 
 /// Everything the worker reads at start-up.
 #[derive(clap::Parser, Debug, Clone)]
@@ -53,6 +27,28 @@ pub struct WorkerConfig {
     /// Temporal.
     #[command(flatten)]
     pub temporal: TemporalConfig,
+    /// The payment provider.
+    #[command(flatten)]
+    pub payments: boxoffice_workflows::payments::http::ProviderConfig,
+    /// Name the provider's payments are recorded under.
+    #[arg(
+        long = "payments-provider",
+        env = "BOXOFFICE_PAYMENTS_PROVIDER",
+        default_value = "sandbox"
+    )]
+    pub payments_provider: String,
+    /// Ed25519 seed (64 hex digits) tickets are signed with; scanners verify with its public key.
+    #[arg(
+        long = "ticket-signing-seed",
+        env = "BOXOFFICE_TICKET_SIGNING_SEED",
+        default_value = boxoffice_workflows::order::tickets::DEV_SEED_HEX,
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub ticket_signing_seed: String,
+    /// Intake tuning.
+    #[command(flatten)]
+    pub intake: crate::intake::IntakeOptions,
     /// Logging.
     #[command(flatten)]
     pub log: LogConfig,

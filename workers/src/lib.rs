@@ -3,9 +3,10 @@
 //! It connects to NATS (provisioning the JetStream topology), PostgreSQL and Temporal, runs a
 //! Temporal worker for the order workflow (`boxoffice_workflows::order`) on its task queue, and
 //! serves `/healthz`, `/readyz` and `/metrics` on its admin address until SIGTERM, which stops
-//! both. The intake consumer joins it with the order issue.
+//! them all. Beside it runs the [`intake`] consumer, which takes holds and starts workflows.
 
 pub mod config;
+pub mod intake;
 
 use std::future::Future;
 
@@ -105,17 +106,40 @@ pub async fn run(
         }
     })?;
     let seats = boxoffice_nats::SeatStore::new(topology.seats.clone(), Default::default());
-    let options = temporalio_sdk::WorkerOptions::new(config.temporal.task_queue.clone())
-        .register_workflow::<boxoffice_workflows::order::OrderWorkflow>()
-        .map_err(|e| WorkerError::Config(e.to_string()))?
-        .register_activities(boxoffice_workflows::order::SeatActivities { seats })
-        .build();
-    let mut worker = temporalio_sdk::Worker::new(&runtime, client, options).map_err(|e| {
-        WorkerError::Temporal {
-            url: config.temporal.url.clone(),
-            source: e.into(),
-        }
-    })?;
+    let board =
+        boxoffice_workflows::order::StatusBoard::new(topology.js.clone(), topology.ns.clone())
+            .await
+            .map_err(|e| WorkerError::Config(e.to_string()))?;
+    let payments = boxoffice_workflows::payments::http::HttpProvider::new(&config.payments)
+        .map_err(|e| WorkerError::Config(e.to_string()))?;
+    let tickets =
+        boxoffice_workflows::order::TicketSigner::from_seed_hex(&config.ticket_signing_seed)
+            .map_err(|e| WorkerError::Config(e.to_string()))?;
+    let activities = boxoffice_workflows::order::OrderActivities {
+        seats: seats.clone(),
+        db: db.clone(),
+        payments,
+        provider_name: config.payments_provider.clone(),
+        board: board.clone(),
+        tickets,
+    };
+    let options = worker_options(config.temporal.task_queue.clone(), activities)?;
+    let mut worker =
+        temporalio_sdk::Worker::new(&runtime, client.clone(), options).map_err(|e| {
+            WorkerError::Temporal {
+                url: config.temporal.url.clone(),
+                source: e.into(),
+            }
+        })?;
+    let intake = intake::Intake {
+        topology: topology.clone(),
+        seats,
+        board,
+        client,
+        task_queue: config.temporal.task_queue.clone(),
+        db: db.clone(),
+        opts: config.intake.clone(),
+    };
     let probes = Probes::new(
         "worker",
         vec![
@@ -151,6 +175,13 @@ pub async fn run(
             .await
             .map_err(WorkerError::Serve)
     };
+    let intake_stop = stop.clone();
+    let consume = async move {
+        intake
+            .run(intake_stop)
+            .await
+            .map_err(|e| WorkerError::Config(format!("intake: {e}")))
+    };
     let signal = async move {
         shutdown.await;
         notifier.cancel();
@@ -162,8 +193,22 @@ pub async fn run(
             source: e.into(),
         })
     };
-    let ((), served, worked) = tokio::join!(signal, serve, work);
-    served.and(worked)
+    let ((), served, worked, consumed) = tokio::join!(signal, serve, work, consume);
+    served.and(worked).and(consumed)
+}
+
+/// The Temporal worker's options: the order workflow and its activities on `task_queue`.
+/// Local activities do the short steps, so most of an order completes inside a few workflow
+/// tasks; the slot counts keep the worker from taking more than the server can serve.
+pub fn worker_options(
+    task_queue: String,
+    activities: boxoffice_workflows::order::OrderActivities,
+) -> Result<temporalio_sdk::WorkerOptions, WorkerError> {
+    Ok(temporalio_sdk::WorkerOptions::new(task_queue)
+        .register_workflow::<boxoffice_workflows::order::OrderWorkflow>()
+        .map_err(|e| WorkerError::Config(e.to_string()))?
+        .register_activities(activities)
+        .build())
 }
 
 fn tonic_request<T>(msg: T) -> temporalio_client::tonic::Request<T> {

@@ -4,8 +4,9 @@
 //! requested → held → awaiting_payment → authorized → confirmed → issued
 //!     │         │           │               │            │
 //!     ▼         ▼           ▼               ▼            ▼
-//!  rejected  expired    payment_failed   (void)       refunded
-//!            canceled   expired, canceled
+//!  rejected  expired    payment_failed   expired,     refunded
+//!            canceled   expired, canceled  payment_failed
+//!            rejected
 //! ```
 //! Every transition is conditional on the current state: a timeout, a payment callback and a
 //! cancel can race, and whichever is applied first wins; the others find the state moved on.
@@ -110,7 +111,9 @@ impl OrderState {
         matches!(
             (self, to),
             (Requested, Held | Rejected)
-                | (Held, AwaitingPayment | Expired | Canceled | PaymentFailed)
+                // `held → rejected`: the catalog refused an order intake had held (a section
+                // without a price, an event withdrawn): the seats go back at once.
+                | (Held, AwaitingPayment | Rejected | Expired | Canceled | PaymentFailed)
                 | (AwaitingPayment, Authorized | Expired | Canceled | PaymentFailed)
                 // An authorisation whose seats could not be confirmed (hold lapsed) is voided.
                 | (Authorized, Confirmed | Expired | PaymentFailed)

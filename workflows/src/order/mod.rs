@@ -1,28 +1,40 @@
-//! The order workflow on Temporal: the seat half of hold → pay → confirm or release.
+//! The order on Temporal: hold → pay → confirm or release → issue, and a refund after.
 //!
-//! This first slice owns the intake's hold and races the payment outcome (a signal), the
-//! buyer's cancel (a signal) and the hold's own deadline (a durable timer); it then confirms the
-//! seats or releases them. Payment intents, capture, ticket issue and the PostgreSQL record join
-//! it in the order issue; the workflow type and its signals keep their names so that work extends
-//! this code instead of replacing it.
+//! Intake (in the worker) settles contention: it takes the hold by compare-and-swap the moment
+//! the intent arrives, tells the buyer, and starts [`OrderWorkflow`] with that hold. The
+//! workflow owns the hold from then on: it records the order, opens a payment that closes
+//! before the hold does, waits for the provider's verdict (a signal from the webhook, or its
+//! own active query when the callback is late or lost), the buyer's cancel or the deadline,
+//! and then sells the seats and takes the money, or gives both back. Every change is written
+//! to PostgreSQL and published on the [`StatusBoard`].
 
 pub mod activities;
+pub mod status;
+pub mod tickets;
 pub mod workflow;
 
-use boxoffice_nats::seat::{Hold, OrderRef};
+use boxoffice_nats::seat::{OrderRef, UnixMillis};
 use serde::{Deserialize, Serialize};
 
-pub use activities::SeatActivities;
+pub use activities::OrderActivities;
+pub use status::{StatusBoard, StatusError};
+pub use tickets::TicketSigner;
 pub use workflow::OrderWorkflow;
 
-/// What the workflow is started with: the hold intake took by compare-and-swap.
+use crate::domain::{OrderState, OrderStatus, PurchaseIntent};
+
+/// What the workflow is started with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderInput {
-    /// The hold (order, seats with revisions, expiry).
-    pub hold: Hold,
+    /// What the buyer asked for.
+    pub intent: PurchaseIntent,
+    /// The hold intake took; `None`: the workflow holds (all or nothing) itself.
+    pub hold: Option<boxoffice_nats::seat::Hold>,
+    /// How long after issuing the order stays open for an organizer's refund (seconds).
+    pub refund_window_s: u64,
 }
 
-/// The payment provider's verdict, delivered as a signal.
+/// The provider's verdict, delivered as a signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentOutcome {
@@ -30,6 +42,22 @@ pub enum PaymentOutcome {
     Authorized,
     /// Declined or failed.
     Declined,
+}
+
+/// The `payment` signal: which intent, and what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentSignal {
+    /// The provider's intent id (a verdict about another intent is ignored).
+    pub intent_id: String,
+    /// The verdict.
+    pub outcome: PaymentOutcome,
+}
+
+/// The `refund` signal (organizer or operator).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRequest {
+    /// Why, for the audit trail.
+    pub reason: String,
 }
 
 /// Input of the seat activities.
@@ -54,4 +82,48 @@ pub enum ConfirmOutcome {
 /// The workflow id of an order: a business key, so Temporal itself refuses a second start.
 pub fn workflow_id(order: boxoffice_nats::OrderId) -> String {
     format!("order-{order}")
+}
+
+/// The first status of an order intake refused.
+pub fn rejected_status(intent: &PurchaseIntent, reason: &str, at: UnixMillis) -> OrderStatus {
+    OrderStatus {
+        order_id: intent.order_id,
+        event_id: intent.event_id,
+        buyer_id: intent.buyer_id,
+        state: OrderState::Rejected,
+        version: 1,
+        seats: Vec::new(),
+        hold_expires_at: None,
+        amount_cents: None,
+        currency: None,
+        payment: None,
+        tickets: Vec::new(),
+        reason: Some(reason.to_owned()),
+        hold: None,
+        at,
+    }
+}
+
+/// The first status of an order intake held.
+pub fn held_status(
+    intent: &PurchaseIntent,
+    hold: &boxoffice_nats::seat::Hold,
+    at: UnixMillis,
+) -> OrderStatus {
+    OrderStatus {
+        order_id: intent.order_id,
+        event_id: intent.event_id,
+        buyer_id: intent.buyer_id,
+        state: OrderState::Held,
+        version: 1,
+        seats: hold.seat_ids(),
+        hold_expires_at: Some(hold.expires_at),
+        amount_cents: None,
+        currency: None,
+        payment: None,
+        tickets: Vec::new(),
+        reason: None,
+        hold: Some(hold.clone()),
+        at,
+    }
 }

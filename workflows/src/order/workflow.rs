@@ -1,102 +1,399 @@
-//! The workflow code: deterministic, touching only `ctx` and the domain.
+//! The workflow code: deterministic, touching only `ctx`, the domain and the activities.
+//!
+//! ```text
+//! hold (intake, or here) → open: record + payment intent → wait: payment signal | cancel |
+//!   active query half-way | final query when the checkout closes
+//!   authorized → confirm seats ─ lapsed → void payment, release → expired
+//!                             └ sold → capture ─ refused → seats back → payment_failed
+//!                                             └ captured → confirmed → tickets → issued
+//!                                                → (refund signal within the window) → refunded
+//!   declined → release → payment_failed;  canceled → void, release → canceled;
+//!   no payment by the checkout's close → void, release → expired
+//! ```
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use boxoffice_nats::seat::{Hold, UnixMillis};
+use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+    LocalActivityOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
-use super::{ConfirmOutcome, OrderInput, PaymentOutcome, SeatActivities, SeatsRequest};
-use crate::domain::OrderState;
+use super::{
+    ConfirmOutcome, OrderActivities, OrderInput, PaymentOutcome, PaymentSignal, RefundRequest,
+    SeatsRequest,
+    activities::{CaptureOutcome, HoldOutcome, OpenOrder, Opened, PaymentRef, StateChange},
+};
+use crate::{
+    domain::{OrderState, OrderStatus},
+    payments::PaymentStatus,
+};
 
-/// Stop waiting this long before the hold lapses, so a late authorisation still finds its seats
-/// (the seat store's confirm margin is 2 s; this leaves room for the activity itself).
-const CONFIRM_LEAD: Duration = Duration::from_secs(3);
+/// Leave at least this much of the hold after the checkout closes, so a payment authorised at
+/// the last second still finds its seats (the seat store refuses a confirm within 2 s of the
+/// lapse; the rest covers the final query and the confirm itself).
+const MIN_PAYMENT_LEAD: Duration = Duration::from_secs(5);
+/// At most this much: a long hold gives the buyer most of it to pay.
+const MAX_PAYMENT_LEAD: Duration = Duration::from_secs(120);
+/// After the checkout closes, wait this long for the provider's own expiry before the final
+/// query, so its answer is definitive.
+const SETTLE_GRACE: Duration = Duration::from_millis(1500);
 
-/// One order, from its hold to confirmed seats or released ones.
+/// One order, from its hold to tickets, or to its seats given back.
 #[workflow]
 #[derive(Default)]
 pub struct OrderWorkflow {
-    payment: Option<PaymentOutcome>,
+    payment_id: Option<String>,
+    verdict: Option<PaymentOutcome>,
     canceled: bool,
-    state: Option<OrderState>,
+    refund: Option<RefundRequest>,
+    status: Option<OrderStatus>,
 }
 
-fn activity_options() -> ActivityOptions {
-    ActivityOptions::start_to_close_timeout(Duration::from_secs(10))
+/// How the wait for payment ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Decision {
+    Authorized,
+    Declined,
+    Canceled,
+    Lapsed,
+}
+
+fn la() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(Duration::from_secs(15))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(200))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(5))
+                .build(),
+        )
+        .build()
+}
+
+fn now_ms(ctx: &WorkflowContext<OrderWorkflow>) -> UnixMillis {
+    ctx.workflow_time()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// How long before the hold lapses the checkout closes: a quarter of the hold, within bounds.
+pub fn payment_lead(hold_left_ms: i64) -> Duration {
+    Duration::from_millis((hold_left_ms / 4).max(0) as u64)
+        .clamp(MIN_PAYMENT_LEAD, MAX_PAYMENT_LEAD)
+}
+
+/// Moves the order to `to`: PostgreSQL, the status board, and the workflow's own view.
+async fn enter(
+    ctx: &mut WorkflowContext<OrderWorkflow>,
+    st: &mut OrderStatus,
+    to: OrderState,
+    reason: Option<&str>,
+) -> WorkflowResult<()> {
+    let from = st.state;
+    let from_at = st.at;
+    st.state = to;
+    st.version += 1;
+    st.at = now_ms(ctx);
+    if let Some(r) = reason {
+        st.reason = Some(r.to_owned());
+    }
+    if !to.owns_seats() || matches!(to, OrderState::Confirmed | OrderState::Issued) {
+        st.hold_expires_at = None;
+    }
+    ctx.execute_local_activity(
+        OrderActivities::record_state,
+        StateChange {
+            from,
+            status: st.clone(),
+            from_at,
+        },
+        la(),
+    )
+    .await?;
+    let snapshot = st.clone();
+    ctx.state_mut(|s| s.status = Some(snapshot));
+    Ok(())
+}
+
+/// Waits for a verdict or a cancel until `until` (Unix ms). `true`: one arrived.
+async fn wait_until(ctx: &mut WorkflowContext<OrderWorkflow>, until: UnixMillis) -> bool {
+    let decided = |s: &OrderWorkflow| s.verdict.is_some() || s.canceled;
+    let left = until - now_ms(ctx);
+    if left <= 0 {
+        return ctx.state(decided);
+    }
+    temporalio_sdk::workflows::select! {
+        _ = ctx.wait_condition(decided) => true,
+        _ = ctx.timer(Duration::from_millis(left as u64)) => ctx.state(decided),
+    }
+}
+
+fn from_provider(status: PaymentStatus) -> Option<Decision> {
+    match status {
+        PaymentStatus::RequiresConfirmation => None,
+        // Captured can only be our own earlier capture: carry on, capture is idempotent.
+        PaymentStatus::Authorized | PaymentStatus::Captured => Some(Decision::Authorized),
+        PaymentStatus::Failed => Some(Decision::Declined),
+        PaymentStatus::Canceled | PaymentStatus::Refunded | PaymentStatus::PartiallyRefunded => {
+            Some(Decision::Lapsed)
+        }
+    }
+}
+
+fn from_signals(s: &OrderWorkflow) -> Option<Decision> {
+    if s.canceled {
+        return Some(Decision::Canceled);
+    }
+    s.verdict.map(|v| match v {
+        PaymentOutcome::Authorized => Decision::Authorized,
+        PaymentOutcome::Declined => Decision::Declined,
+    })
+}
+
+/// The paid half: confirm the seats by revision, capture, issue, and honour a refund.
+async fn sell(
+    ctx: &mut WorkflowContext<OrderWorkflow>,
+    mut st: OrderStatus,
+    seats: SeatsRequest,
+    pay: PaymentRef,
+    refund_window_s: u64,
+) -> WorkflowResult<OrderState> {
+    if let Some(p) = st.payment.as_mut() {
+        p.state = PaymentStatus::Authorized;
+    }
+    enter(ctx, &mut st, OrderState::Authorized, None).await?;
+    let confirmed = ctx
+        .execute_local_activity(OrderActivities::confirm_seats, seats.clone(), la())
+        .await?;
+    if confirmed == ConfirmOutcome::Lapsed {
+        // Too late: the seats may be someone else's now. Take no money.
+        let voided = ctx
+            .execute_local_activity(OrderActivities::void_payment, pay.clone(), la())
+            .await?;
+        if let Some(p) = st.payment.as_mut() {
+            p.state = voided;
+        }
+        ctx.execute_local_activity(OrderActivities::release_seats, seats, la())
+            .await?;
+        enter(ctx, &mut st, OrderState::Expired, Some("hold_lapsed")).await?;
+        return Ok(OrderState::Expired);
+    }
+    match ctx
+        .execute_local_activity(OrderActivities::capture, pay.clone(), la())
+        .await?
+    {
+        CaptureOutcome::Captured(_) => {
+            if let Some(p) = st.payment.as_mut() {
+                p.state = PaymentStatus::Captured;
+            }
+        }
+        CaptureOutcome::Refused(code) => {
+            // The authorisation is gone (expired or voided at the provider): the seats we
+            // just sold go back, nothing was taken.
+            ctx.execute_local_activity(OrderActivities::refund_seats, seats, la())
+                .await?;
+            enter(
+                ctx,
+                &mut st,
+                OrderState::PaymentFailed,
+                Some(&format!("capture_refused: {code}")),
+            )
+            .await?;
+            return Ok(OrderState::PaymentFailed);
+        }
+    }
+    enter(ctx, &mut st, OrderState::Confirmed, None).await?;
+    // Retried until the issuer is back; the order stays `confirmed` meanwhile.
+    let tickets = ctx
+        .execute_local_activity(OrderActivities::issue_tickets, seats.clone(), la())
+        .await?;
+    st.tickets = tickets;
+    enter(ctx, &mut st, OrderState::Issued, None).await?;
+
+    if refund_window_s > 0 {
+        temporalio_sdk::workflows::select! {
+            _ = ctx.wait_condition(|s| s.refund.is_some()) => {},
+            _ = ctx.timer(Duration::from_secs(refund_window_s)) => {},
+        };
+    }
+    let Some(refund) = ctx.state(|s| s.refund.clone()) else {
+        return Ok(OrderState::Issued);
+    };
+    ctx.execute_local_activity(OrderActivities::refund_payment, pay, la())
+        .await?;
+    ctx.execute_local_activity(OrderActivities::void_tickets, seats.clone(), la())
+        .await?;
+    ctx.execute_local_activity(OrderActivities::refund_seats, seats, la())
+        .await?;
+    if let Some(p) = st.payment.as_mut() {
+        p.state = PaymentStatus::Refunded;
+    }
+    st.tickets.clear();
+    enter(ctx, &mut st, OrderState::Refunded, Some(&refund.reason)).await?;
+    Ok(OrderState::Refunded)
 }
 
 #[workflow_methods]
 impl OrderWorkflow {
-    /// Runs the order to `confirmed`, `payment_failed`, `canceled` or `expired`.
+    /// Runs the order to `issued` (then `refunded` if asked within the window), or to
+    /// `rejected`, `payment_failed`, `canceled` or `expired` with its seats given back.
     #[run(name = "Order")]
     pub async fn run(
         ctx: &mut WorkflowContext<Self>,
         input: OrderInput,
     ) -> WorkflowResult<OrderState> {
-        ctx.state_mut(|s| s.state = Some(OrderState::AwaitingPayment));
-        let now_ms = ctx
-            .workflow_time()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_millis() as i64);
-        let left = Duration::from_millis((input.hold.expires_at - now_ms).max(0) as u64);
-        let wait = left.saturating_sub(CONFIRM_LEAD);
-        let decided = temporalio_sdk::workflows::select! {
-            _ = ctx.wait_condition(|s| s.payment.is_some() || s.canceled) => true,
-            _ = ctx.timer(wait) => false,
+        let intent = input.intent;
+        let hold: Hold = match input.hold {
+            Some(h) => h,
+            None => match ctx
+                .execute_local_activity(OrderActivities::hold_seats, intent.clone(), la())
+                .await?
+            {
+                HoldOutcome::Held(h) => h,
+                HoldOutcome::Rejected(_) => return Ok(OrderState::Rejected),
+            },
         };
-        let req = SeatsRequest {
-            order: input.hold.order,
-            seats: input.hold.seat_ids(),
+        let started = now_ms(ctx);
+        let mut st = super::held_status(&intent, &hold, started);
+        st.hold = None;
+        ctx.state_mut(|s| s.status = Some(st.clone()));
+        let seats = SeatsRequest {
+            order: hold.order,
+            seats: hold.seat_ids(),
         };
-        let (payment, canceled) = ctx.state(|s| (s.payment, s.canceled));
-        let end = match (decided, payment, canceled) {
-            (true, _, true) => OrderState::Canceled,
-            (true, Some(PaymentOutcome::Authorized), _) => {
-                match ctx
-                    .execute_activity(
-                        SeatActivities::confirm_seats,
-                        req.clone(),
-                        activity_options(),
-                    )
-                    .await?
-                {
-                    ConfirmOutcome::Confirmed => OrderState::Confirmed,
-                    ConfirmOutcome::Lapsed => OrderState::Expired,
-                }
-            }
-            (true, _, _) => OrderState::PaymentFailed,
-            (false, _, _) => OrderState::Expired,
-        };
-        if end != OrderState::Confirmed {
-            ctx.execute_activity(SeatActivities::release_seats, req, activity_options())
+
+        let lead = payment_lead(hold.expires_at - started).as_millis() as i64;
+        let checkout_closes = hold.expires_at - lead;
+        if checkout_closes - started < 2_000 {
+            // Started too late (intake's start was delayed past the hold): nothing to sell.
+            ctx.execute_local_activity(OrderActivities::release_seats, seats, la())
                 .await?;
+            enter(ctx, &mut st, OrderState::Expired, Some("hold_lapsed")).await?;
+            return Ok(OrderState::Expired);
         }
-        ctx.state_mut(|s| s.state = Some(end));
-        Ok(end)
+        let opened = ctx
+            .execute_local_activity(
+                OrderActivities::open_order,
+                OpenOrder {
+                    intent: intent.clone(),
+                    hold: hold.clone(),
+                    payment_expires_at: checkout_closes,
+                },
+                la(),
+            )
+            .await?;
+        let payment = match opened {
+            Opened::Refused(reason) => {
+                ctx.execute_local_activity(OrderActivities::release_seats, seats, la())
+                    .await?;
+                enter(ctx, &mut st, OrderState::Rejected, Some(&reason)).await?;
+                return Ok(OrderState::Rejected);
+            }
+            Opened::Priced {
+                amount_cents,
+                currency,
+                payment,
+            } => {
+                st.amount_cents = Some(amount_cents);
+                st.currency = Some(currency);
+                st.payment = Some(payment.clone());
+                payment
+            }
+        };
+        let pay = PaymentRef {
+            id: payment.id.clone(),
+            order: intent.order_id.as_uuid(),
+        };
+        let pay_id = payment.id.clone();
+        ctx.state_mut(|s| s.payment_id = Some(pay_id));
+        enter(ctx, &mut st, OrderState::AwaitingPayment, None).await?;
+
+        // Wait for the verdict; ask the provider half-way if no callback came, and once more
+        // (definitively) after the checkout closed.
+        let probe_at = started + (checkout_closes - started) / 2;
+        let mut decision = None;
+        for (until, last) in [
+            (probe_at, false),
+            (checkout_closes + SETTLE_GRACE.as_millis() as i64, true),
+        ] {
+            if wait_until(ctx, until).await {
+                decision = ctx.state(from_signals);
+                break;
+            }
+            let at_provider = ctx
+                .execute_local_activity(OrderActivities::payment_status, pay.id.clone(), la())
+                .await?;
+            // A signal may have arrived while the query ran: it is as good.
+            decision = ctx.state(from_signals).or(from_provider(at_provider));
+            if decision.is_some() {
+                break;
+            }
+            if last {
+                // Still unpaid after the checkout closed: close it ourselves. If the buyer paid
+                // in that instant the void takes the authorisation back: no money is kept.
+                let voided = ctx
+                    .execute_local_activity(OrderActivities::void_payment, pay.clone(), la())
+                    .await?;
+                decision = Some(match voided {
+                    PaymentStatus::Failed => Decision::Declined,
+                    _ => Decision::Lapsed,
+                });
+            }
+        }
+        // The loop always decides (its last pass sets a decision); Lapsed is the safe default.
+        let decision = decision.unwrap_or(Decision::Lapsed);
+
+        let end = match decision {
+            Decision::Authorized => {
+                return sell(ctx, st, seats, pay, input.refund_window_s).await;
+            }
+            Decision::Declined => (OrderState::PaymentFailed, "declined"),
+            Decision::Canceled => {
+                ctx.execute_local_activity(OrderActivities::void_payment, pay.clone(), la())
+                    .await?;
+                (OrderState::Canceled, "canceled_by_buyer")
+            }
+            Decision::Lapsed => (OrderState::Expired, "payment_timeout"),
+        };
+        ctx.execute_local_activity(OrderActivities::release_seats, seats, la())
+            .await?;
+        enter(ctx, &mut st, end.0, Some(end.1)).await?;
+        Ok(end.0)
     }
 
-    /// The provider's verdict. Only the first one counts: a duplicate or late callback changes
-    /// nothing.
+    /// The provider's verdict. Only the first one counts, and only for this order's payment:
+    /// a duplicate, late or foreign callback changes nothing.
     #[signal(name = "payment")]
-    pub fn payment(&mut self, _ctx: &mut SyncWorkflowContext<Self>, outcome: PaymentOutcome) {
-        if self.payment.is_none() {
-            self.payment = Some(outcome);
+    pub fn payment(&mut self, _ctx: &mut SyncWorkflowContext<Self>, signal: PaymentSignal) {
+        let ours = self
+            .payment_id
+            .as_ref()
+            .is_none_or(|id| *id == signal.intent_id);
+        if ours && self.verdict.is_none() && !self.canceled {
+            self.verdict = Some(signal.outcome);
         }
     }
 
-    /// The buyer gives up before paying.
+    /// The buyer gives up before paying (ignored once a verdict is in).
     #[signal(name = "cancel")]
     pub fn cancel(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _unit: ()) {
-        if self.payment.is_none() {
+        if self.verdict.is_none() {
             self.canceled = true;
         }
     }
 
-    /// Where the order is.
-    #[query(name = "state")]
-    pub fn state(&self, _ctx: &WorkflowContextView) -> Option<OrderState> {
-        self.state
+    /// The organizer refunds the order (acted on once it is issued, within the window).
+    #[signal(name = "refund")]
+    pub fn refund(&mut self, _ctx: &mut SyncWorkflowContext<Self>, req: RefundRequest) {
+        self.refund.get_or_insert(req);
+    }
+
+    /// Where the order is, as the workflow sees it.
+    #[query(name = "status")]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> Option<OrderStatus> {
+        self.status.clone()
     }
 }

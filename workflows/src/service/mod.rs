@@ -3,7 +3,9 @@
 mod probes;
 mod shutdown;
 mod telemetry;
+mod temporal;
 
 pub use probes::{Check, Probes};
 pub use shutdown::signal;
 pub use telemetry::{LogConfig, LogFormat, init as init_telemetry, metrics_handle};
+pub use temporal::{TemporalConfig, TemporalError};

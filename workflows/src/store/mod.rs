@@ -5,6 +5,12 @@
 
 mod catalog;
 mod db;
+mod orders;
 
 pub use catalog::{NewEvent, NewSection, SectionLayout, create_event, sellable_inventory};
 pub use db::{PgConfig, StoreError, connect, migrate};
+pub(crate) use orders::ts;
+pub use orders::{
+    NewOrder, NewTicket, RecordedOrder, Transitioned, issue_tickets, record_order, record_payment,
+    record_rejected, transition, void_tickets,
+};

@@ -1,0 +1,423 @@
+//! A whole platform for one test: a fresh database and NATS namespace, an event in the
+//! catalog loaded into the seat store, the payments sandbox (with the test's faults), the
+//! gateway (for webhooks) and any number of workers, all talking to the real servers
+//! `ops/test.sh` started. Workers run on runtimes of their own so a test can kill one the hard
+//! way (every task dropped mid-flight, no goodbye to Temporal) and start another.
+
+use std::time::Duration;
+
+use boxoffice_nats::{
+    BuyerId, EventId, Namespace, OrderId, SeatId, SeatStore, SectionCode, Topology,
+    seat::SeatStoreOptions,
+};
+use boxoffice_workflows::{
+    domain::{OrderState, OrderStatus, PurchaseIntent, SeatRequest},
+    order::{OrderWorkflow, StatusBoard, workflow_id},
+    payments::http::{HttpProvider, ProviderConfig},
+    store::{self, NewEvent, NewSection, SectionLayout},
+};
+use clap::Parser;
+use temporalio_client::{Client, WorkflowHandle};
+
+use crate::{fresh_database_with_url, nats, services};
+
+/// The webhook secret shared by the sandbox and the gateway in tests.
+pub const WEBHOOK_SECRET: &str = "whsec_platform_test";
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct PlatformOptions {
+    /// Extra sandbox flags (faults).
+    pub sandbox_args: Vec<String>,
+    /// Rows of seated section `A` (labels `A-1`.. are row A; rows are `A`, `B`, ...).
+    pub rows: u8,
+    /// Seats per row.
+    pub seats_per_row: u32,
+    /// Per-buyer limit.
+    pub max_per_buyer: i32,
+    /// Refund window given to each workflow.
+    pub refund_window_s: u64,
+}
+
+impl Default for PlatformOptions {
+    fn default() -> Self {
+        Self {
+            sandbox_args: Vec::new(),
+            rows: 2,
+            seats_per_row: 10,
+            max_per_buyer: 8,
+            refund_window_s: 0,
+        }
+    }
+}
+
+/// The running platform of one test.
+pub struct Platform {
+    /// JetStream resources of this test.
+    pub topology: Topology,
+    /// PostgreSQL of this test.
+    pub db: sqlx::PgPool,
+    /// Its URL.
+    pub db_url: String,
+    /// A seat store of the test's own (a separate connection, as an operator would have).
+    pub seats: SeatStore,
+    /// Order status as the buyer reads it.
+    pub board: StatusBoard,
+    /// The sandbox's base URL.
+    pub sandbox_url: String,
+    /// The gateway's base URL.
+    pub gateway_url: String,
+    /// A provider client (for reading the sandbox's ledger).
+    pub provider: HttpProvider,
+    /// Temporal.
+    pub client: Client,
+    /// This test's task queue.
+    pub task_queue: String,
+    /// The event on sale.
+    pub event: EventId,
+    opts: PlatformOptions,
+}
+
+/// A worker process-alike on a thread and runtime of its own.
+pub struct WorkerHandle {
+    kill: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: tokio_util::sync::CancellationToken,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    /// Kills it: the worker's future and every task it spawned are dropped where they stand,
+    /// connections cut, nothing said to Temporal.
+    pub fn kill(mut self) {
+        if let Some(k) = self.kill.take() {
+            let _ = k.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Stops it as SIGTERM would (in-flight work finishes).
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        if let Some(k) = self.kill.take() {
+            let _ = k.send(());
+        }
+    }
+}
+
+fn row_labels(n: u8) -> Vec<String> {
+    (0..n).map(|i| char::from(b'A' + i).to_string()).collect()
+}
+
+/// Seat `n` (1-based, row-major) of section `A` in a platform with `per_row` seats per row.
+pub fn seat_at(n: u32, per_row: u32) -> SeatId {
+    let row = char::from(b'A' + ((n - 1) / per_row) as u8);
+    format!("A:{row}-{}", (n - 1) % per_row + 1)
+        .parse()
+        .expect("valid seat")
+}
+
+impl Platform {
+    /// Starts everything for one test.
+    pub async fn start(opts: PlatformOptions) -> Self {
+        let ns = Namespace::for_test();
+        let topology = Topology::provision(async_nats::jetstream::new(nats().await), ns.clone(), 1)
+            .await
+            .expect("provision");
+        let (db, db_url) = fresh_database_with_url().await;
+        let seats = crate::store_on(&topology, SeatStoreOptions::default()).await;
+        let board = StatusBoard::new(topology.js.clone(), ns.clone())
+            .await
+            .expect("status board");
+
+        let event = create_event(&db, &opts).await;
+        let inventory = store::sellable_inventory(&db, event)
+            .await
+            .expect("inventory");
+        seats.load_event(&inventory).await.expect("load");
+
+        // Bind both listeners first: each needs the other's address.
+        let gw_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway_url = format!("http://{}", gw_listener.local_addr().unwrap());
+        let sb_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sandbox_url = format!("http://{}", sb_listener.local_addr().unwrap());
+
+        let dir = std::env::temp_dir().join(format!("sandbox-{}", uuid::Uuid::new_v4().simple()));
+        let mut args: Vec<String> = [
+            "sandbox",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--webhook-url",
+            &format!("{gateway_url}/webhooks/payments"),
+            "--webhook-secret",
+            WEBHOOK_SECRET,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(opts.sandbox_args.iter().cloned());
+        let sandbox = boxoffice_payments_sandbox::SandboxConfig::try_parse_from(args).unwrap();
+        tokio::spawn(boxoffice_payments_sandbox::run(
+            sandbox,
+            sb_listener,
+            std::future::pending(),
+        ));
+
+        let gateway = boxoffice_gateway::GatewayConfig::try_parse_from([
+            "boxoffice-gateway",
+            "--nats-url",
+            &services().nats_url,
+            "--nats-prefix",
+            ns.prefix(),
+            "--database-url",
+            &db_url,
+            "--payments-webhook-secret",
+            WEBHOOK_SECRET,
+            "--temporal-url",
+            &services().temporal_url,
+        ])
+        .unwrap();
+        tokio::spawn(boxoffice_gateway::run(
+            gateway,
+            gw_listener,
+            std::future::pending(),
+        ));
+
+        let provider = HttpProvider::new(&ProviderConfig {
+            url: sandbox_url.clone(),
+            api_key: "sk_sandbox".into(),
+        })
+        .unwrap();
+        let client = boxoffice_workflows::service::TemporalConfig {
+            url: services().temporal_url.clone(),
+            namespace: "default".into(),
+            task_queue: String::new(),
+        }
+        .connect("boxoffice-tests")
+        .await
+        .expect("temporal")
+        .1;
+        Self {
+            task_queue: format!("orders-{}", ns.prefix()),
+            topology,
+            db,
+            db_url,
+            seats,
+            board,
+            sandbox_url,
+            gateway_url,
+            provider,
+            client,
+            event,
+            opts,
+        }
+    }
+
+    /// Starts a worker (intake + Temporal worker) on a runtime of its own.
+    pub fn start_worker(&self) -> WorkerHandle {
+        let config = boxoffice_workers::WorkerConfig::try_parse_from([
+            "boxoffice-worker",
+            "--nats-url",
+            &services().nats_url,
+            "--nats-prefix",
+            self.topology.ns.prefix(),
+            "--database-url",
+            &self.db_url,
+            "--temporal-url",
+            &services().temporal_url,
+            "--task-queue",
+            &self.task_queue,
+            "--payments-url",
+            &self.sandbox_url,
+            "--refund-window-s",
+            &self.opts.refund_window_s.to_string(),
+        ])
+        .unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let stopped = stop.clone();
+        let (kill, killed) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let run =
+                    boxoffice_workers::run(config, admin, async move { stopped.cancelled().await });
+                tokio::select! {
+                    r = run => if let Err(e) = r { tracing::error!(error = %e, "test worker failed") },
+                    _ = killed => {}
+                }
+            });
+            runtime.shutdown_background();
+        });
+        WorkerHandle {
+            kill: Some(kill),
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Seat `n` of section `A`.
+    pub fn seat(&self, n: u32) -> SeatId {
+        seat_at(n, self.opts.seats_per_row)
+    }
+
+    /// Every seat of section `A`.
+    pub fn all_seats(&self) -> Vec<SeatId> {
+        (1..=self.opts.rows as u32 * self.opts.seats_per_row)
+            .map(|n| self.seat(n))
+            .collect()
+    }
+
+    /// An intent for `seats` by a new buyer, with a hold of `hold_s`.
+    pub fn intent(&self, seats: Vec<SeatId>, hold_s: u32) -> PurchaseIntent {
+        self.intent_for(BuyerId::new(), SeatRequest::Seats(seats), hold_s)
+    }
+
+    /// An intent of `buyer`.
+    pub fn intent_for(&self, buyer: BuyerId, request: SeatRequest, hold_s: u32) -> PurchaseIntent {
+        let key = uuid::Uuid::new_v4().to_string();
+        PurchaseIntent {
+            order_id: OrderId::new(),
+            event_id: self.event,
+            buyer_id: buyer,
+            request_hash: format!("h-{key}"),
+            idempotency_key: key,
+            request,
+            hold_seconds: hold_s,
+            submitted_at: chrono::Utc::now().timestamp_millis(),
+        }
+    }
+
+    /// Publishes an intent as the gateway does (message id = idempotency key).
+    pub async fn submit(&self, intent: &PurchaseIntent) {
+        self.submit_with_id(intent, &intent.idempotency_key).await;
+    }
+
+    /// Publishes an intent with a chosen message id (to bypass deduplication on purpose).
+    pub async fn submit_with_id(&self, intent: &PurchaseIntent, msg_id: &str) {
+        use async_nats::jetstream::message::PublishMessage;
+        self.topology
+            .js
+            .send_publish(
+                self.topology.ns.intent_subject(intent.event_id),
+                PublishMessage::build()
+                    .payload(serde_json::to_vec(intent).unwrap().into())
+                    .message_id(msg_id),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
+    /// The order's latest status, if any.
+    pub async fn status(&self, order: OrderId) -> Option<OrderStatus> {
+        self.board.latest(self.event, order).await.unwrap()
+    }
+
+    /// Waits until the order's status satisfies `ok`, and returns it.
+    pub async fn wait_for(
+        &self,
+        order: OrderId,
+        within: Duration,
+        ok: impl Fn(&OrderStatus) -> bool,
+    ) -> OrderStatus {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut last = None;
+        loop {
+            if let Some(s) = self.status(order).await {
+                if ok(&s) {
+                    return s;
+                }
+                last = Some(s);
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "order {order} did not get there within {within:?}; last status: {last:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the order is in `state`.
+    pub async fn wait_state(
+        &self,
+        order: OrderId,
+        state: OrderState,
+        within: Duration,
+    ) -> OrderStatus {
+        self.wait_for(order, within, |s| s.state == state).await
+    }
+
+    /// The buyer pays (`succeed`) or is declined (`decline`) at the hosted checkout.
+    pub async fn pay(&self, intent_id: &str, outcome: &str) -> u16 {
+        reqwest::Client::new()
+            .post(format!("{}/checkout/{intent_id}", self.sandbox_url))
+            .body(format!("outcome={outcome}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// A handle on the order's workflow.
+    pub fn workflow(&self, order: OrderId) -> WorkflowHandle<Client, OrderWorkflow> {
+        self.client
+            .get_workflow_handle::<OrderWorkflow>(workflow_id(order))
+    }
+}
+
+async fn create_event(db: &sqlx::PgPool, opts: &PlatformOptions) -> EventId {
+    let organizer: uuid::Uuid = sqlx::query_scalar(
+        "insert into organizers (organizer_id, email, display_name, password_hash, role)
+         values ($1, $2, 'Test Promotions', 'x', 'organizer') returning organizer_id",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(format!("{}@test.local", uuid::Uuid::new_v4().simple()))
+    .fetch_one(db)
+    .await
+    .unwrap();
+    store::create_event(
+        db,
+        &NewEvent {
+            organizer_id: organizer,
+            venue_name: "Test Hall".into(),
+            name: "Test Night".into(),
+            timezone: "Europe/Berlin".into(),
+            starts_at: chrono::Utc::now() + chrono::Duration::days(7),
+            currency: "EUR".into(),
+            max_tickets_per_buyer: opts.max_per_buyer,
+            hold_seconds: 600,
+            sections: vec![
+                NewSection {
+                    code: SectionCode::parse("A").unwrap(),
+                    name: "Stalls".into(),
+                    layout: SectionLayout::Seated {
+                        rows: row_labels(opts.rows),
+                        seats_per_row: opts.seats_per_row,
+                    },
+                    price_cents: 4_500,
+                },
+                NewSection {
+                    code: SectionCode::parse("FLOOR").unwrap(),
+                    name: "Floor".into(),
+                    layout: SectionLayout::GeneralAdmission { capacity: 50 },
+                    price_cents: 3_000,
+                },
+            ],
+        },
+    )
+    .await
+    .unwrap()
+}

@@ -1,0 +1,312 @@
+//! Intake: where contention is settled.
+//!
+//! A durable pull consumer on the intents stream hands each admitted intent to a task that
+//! takes the hold at once by compare-and-swap, tells the buyer (`held`, or `rejected` with the
+//! reason) on the status board, and starts the order's workflow with that hold; the message is
+//! acknowledged only once the start is durable. Holds are settled at the speed of the KV store
+//! (thousands per second) while workflow starts run at the speed of Temporal (tens to a
+//! hundred per second here), so the two stages have separate concurrency limits and the hold
+//! never waits behind a start. Bounded ack-pending is the back-pressure: when starts lag, the
+//! server stops delivering.
+//!
+//! Redelivery is safe. The workflow id is derived from the order id, so Temporal refuses a
+//! second start; the first status of an order is published only onto an empty subject, so a
+//! second delivery finds the first one's answer, and a redelivered intent whose order already
+//! has a status neither holds again nor republishes. A hold whose workflow never starts lapses
+//! by itself.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use boxoffice_nats::{SeatError, SeatStore, Topology, seat::Hold};
+use boxoffice_workflows::{
+    domain::{OrderState, PurchaseIntent, SeatRequest},
+    order::{OrderInput, OrderWorkflow, StatusBoard, held_status, rejected_status, workflow_id},
+    store,
+};
+use futures::StreamExt;
+use temporalio_client::{
+    Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
+    errors::WorkflowStartError,
+};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// Name of the intake's durable consumer.
+pub const CONSUMER: &str = "intake";
+
+/// Tuning of the intake.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IntakeOptions {
+    /// Most intents delivered and not yet acknowledged (the back-pressure bound).
+    #[arg(
+        long = "intake-max-pending",
+        env = "BOXOFFICE_INTAKE_MAX_PENDING",
+        default_value_t = 8192
+    )]
+    pub max_pending: usize,
+    /// Holds taken concurrently.
+    #[arg(
+        long = "intake-holds",
+        env = "BOXOFFICE_INTAKE_HOLDS",
+        default_value_t = 256
+    )]
+    pub holds: usize,
+    /// Workflow starts in flight.
+    #[arg(
+        long = "intake-starts",
+        env = "BOXOFFICE_INTAKE_STARTS",
+        default_value_t = 64
+    )]
+    pub starts: usize,
+    /// How long an issued order stays open for an organizer's refund, in seconds.
+    #[arg(long = "refund-window-s", env = "BOXOFFICE_REFUND_WINDOW_S", default_value_t = 7 * 24 * 3600)]
+    pub refund_window_s: u64,
+}
+
+/// Why an intent could not be processed now (it is redelivered later).
+#[derive(Debug, thiserror::Error)]
+enum Retry {
+    #[error(transparent)]
+    Seats(#[from] SeatError),
+    #[error(transparent)]
+    Status(#[from] boxoffice_workflows::order::StatusError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("starting the workflow: {0}")]
+    Start(WorkflowStartError),
+}
+
+/// The intake stage of a worker.
+pub struct Intake {
+    /// Streams and bucket.
+    pub topology: Topology,
+    /// Seat ownership.
+    pub seats: SeatStore,
+    /// Buyer-visible status.
+    pub board: StatusBoard,
+    /// Temporal.
+    pub client: Client,
+    /// Task queue of the order workflows.
+    pub task_queue: String,
+    /// PostgreSQL (rejected orders are recorded here).
+    pub db: sqlx::PgPool,
+    /// Tuning.
+    pub opts: IntakeOptions,
+}
+
+struct Stages {
+    intake: Intake,
+    holds: Semaphore,
+    starts: Semaphore,
+}
+
+/// The consumer's configuration: explicit acks, bounded pending, redelivery after a minute
+/// without progress (a task waiting on a slow start reports progress meanwhile).
+pub fn consumer_config(max_pending: usize) -> pull::Config {
+    pull::Config {
+        durable_name: Some(CONSUMER.into()),
+        description: Some("order intake: hold, tell the buyer, start the workflow".into()),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(60),
+        max_ack_pending: max_pending as i64,
+        max_deliver: -1,
+        ..Default::default()
+    }
+}
+
+impl Intake {
+    /// Consumes intents until `stop` is cancelled; in-flight intents finish first.
+    pub async fn run(self, stop: CancellationToken) -> Result<(), async_nats::Error> {
+        let stream = self
+            .topology
+            .js
+            .get_stream(self.topology.ns.intents_stream())
+            .await?;
+        let consumer = stream
+            .get_or_create_consumer(CONSUMER, consumer_config(self.opts.max_pending))
+            .await?;
+        let stages = Arc::new(Stages {
+            holds: Semaphore::new(self.opts.holds),
+            starts: Semaphore::new(self.opts.starts),
+            intake: self,
+        });
+        let mut tasks = tokio::task::JoinSet::new();
+        // The pull batch stays within max_pending, so the server's bound is the only one.
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(stages.intake.opts.max_pending.min(1024))
+            .heartbeat(Duration::from_secs(5))
+            .messages()
+            .await?;
+        tracing::info!(consumer = CONSUMER, "intake consuming purchase intents");
+        loop {
+            let next = tokio::select! {
+                _ = stop.cancelled() => break,
+                m = messages.next() => m,
+            };
+            match next {
+                Some(Ok(msg)) => {
+                    let stages = stages.clone();
+                    tasks.spawn(async move { stages.handle(msg).await });
+                }
+                Some(Err(e)) => {
+                    // Heartbeat missed or the server restarting: the stream reconnects itself.
+                    tracing::warn!(error = %e, "intake consumer");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                None => break,
+            }
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+impl Stages {
+    #[tracing::instrument(name = "intake.intent", skip_all, fields(order = tracing::field::Empty, outcome = tracing::field::Empty))]
+    async fn handle(&self, msg: jetstream::Message) {
+        let intent: PurchaseIntent = match serde_json::from_slice(&msg.payload) {
+            Ok(i) => i,
+            Err(e) => {
+                // Nothing can ever make it readable: drop it (and say so), never loop on it.
+                tracing::error!(error = %e, subject = %msg.subject, "unreadable purchase intent dropped");
+                metrics::counter!("boxoffice_intake_intents_total", "outcome" => "unreadable")
+                    .increment(1);
+                let _ = msg.ack_with(AckKind::Term).await;
+                return;
+            }
+        };
+        tracing::Span::current().record("order", tracing::field::display(intent.order_id));
+        let delivered = msg.info().map_or(1, |i| i.delivered);
+        let work = self.process(&intent, delivered);
+        tokio::pin!(work);
+        // A start can wait behind many others: keep the message ours while it does.
+        let mut progress = tokio::time::interval(Duration::from_secs(20));
+        progress.tick().await;
+        let result = loop {
+            tokio::select! {
+                r = &mut work => break r,
+                _ = progress.tick() => { let _ = msg.ack_with(AckKind::Progress).await; }
+            }
+        };
+        match result {
+            Ok(outcome) => {
+                tracing::Span::current().record("outcome", outcome);
+                metrics::counter!("boxoffice_intake_intents_total", "outcome" => outcome)
+                    .increment(1);
+                if let Err(e) = msg.double_ack().await {
+                    // Redelivered later, and handled idempotently then.
+                    tracing::warn!(error = %e, "intent ack lost");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "intent will be retried");
+                metrics::counter!("boxoffice_intake_intents_total", "outcome" => "retry")
+                    .increment(1);
+                let _ = msg
+                    .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                    .await;
+            }
+        }
+    }
+
+    async fn process(
+        &self,
+        intent: &PurchaseIntent,
+        delivered: i64,
+    ) -> Result<&'static str, Retry> {
+        let i = &self.intake;
+        // Seen before (a redelivery, or the same order published twice): finish what the
+        // earlier delivery started, never hold twice. One direct read, well under a millisecond.
+        if let Some(status) = i.board.latest(intent.event_id, intent.order_id).await? {
+            if delivered > 1 {
+                metrics::counter!("boxoffice_intake_redeliveries_total").increment(1);
+            }
+            return match (status.state, status.hold) {
+                (OrderState::Held, Some(hold)) => self.start(intent, hold).await,
+                (OrderState::Rejected, _) => Ok("rejected"),
+                _ => Ok("already_started"),
+            };
+        }
+        let permit = self.holds.acquire().await;
+        let order = intent.order_ref();
+        let hold_for = Duration::from_secs(intent.hold_seconds.into());
+        let held = match &intent.request {
+            SeatRequest::Seats(seats) => i.seats.hold(&order, seats, hold_for).await,
+            SeatRequest::BestAvailable { section, quantity } => {
+                i.seats
+                    .pick_general_admission(&order, section, quantity.get(), hold_for)
+                    .await
+            }
+        };
+        match held {
+            Ok(hold) => {
+                let first = i
+                    .board
+                    .publish_first(&held_status(intent, &hold, i.seats.now()))
+                    .await?;
+                drop(permit);
+                let latency = (i.seats.now() - intent.submitted_at).max(0) as f64 / 1000.0;
+                metrics::histogram!("boxoffice_intake_hold_seconds").record(latency);
+                if !first {
+                    // A concurrent delivery of the same intent answered first.
+                    return match i.board.latest(intent.event_id, intent.order_id).await? {
+                        Some(s) if s.state == OrderState::Held => {
+                            self.start(intent, s.hold.unwrap_or(hold)).await
+                        }
+                        Some(s) if s.state == OrderState::Rejected => {
+                            // It refused the order; the hold this delivery took must go.
+                            i.seats.release(&order, &hold.seat_ids()).await?;
+                            Ok("rejected")
+                        }
+                        _ => Ok("already_started"),
+                    };
+                }
+                self.start(intent, hold).await
+            }
+            Err(e @ SeatError::Unavailable(_)) => Err(e.into()),
+            Err(refusal) => {
+                drop(permit);
+                let reason = refusal.code();
+                store::record_rejected(
+                    &i.db,
+                    &order,
+                    &intent.idempotency_key,
+                    &intent.request_hash,
+                    &workflow_id(intent.order_id),
+                    reason,
+                )
+                .await?;
+                i.board
+                    .publish_first(&rejected_status(intent, reason, i.seats.now()))
+                    .await?;
+                Ok("rejected")
+            }
+        }
+    }
+
+    async fn start(&self, intent: &PurchaseIntent, hold: Hold) -> Result<&'static str, Retry> {
+        let _permit = self.starts.acquire().await;
+        let i = &self.intake;
+        let options = WorkflowStartOptions::new(i.task_queue.clone(), workflow_id(intent.order_id))
+            .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
+            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+            .build();
+        let input = OrderInput {
+            intent: intent.clone(),
+            hold: Some(hold),
+            refund_window_s: i.opts.refund_window_s,
+        };
+        match i
+            .client
+            .start_workflow(OrderWorkflow::run, input, options)
+            .await
+        {
+            Ok(_) => Ok("held"),
+            Err(WorkflowStartError::AlreadyStarted { .. }) => Ok("already_started"),
+            Err(e) => Err(Retry::Start(e)),
+        }
+    }
+}
