@@ -37,6 +37,8 @@ pub struct PlatformOptions {
     pub max_per_buyer: i32,
     /// Refund window given to each workflow.
     pub refund_window_s: u64,
+    /// How long reconciliation leaves orders alone that a workflow may still be finishing.
+    pub reconcile_grace_s: u64,
 }
 
 impl Default for PlatformOptions {
@@ -47,6 +49,7 @@ impl Default for PlatformOptions {
             seats_per_row: 10,
             max_per_buyer: 8,
             refund_window_s: 0,
+            reconcile_grace_s: 120,
         }
     }
 }
@@ -237,6 +240,11 @@ impl Platform {
             &self.sandbox_url,
             "--refund-window-s",
             &self.opts.refund_window_s.to_string(),
+            // Tests run reconciliation when they mean to; no schedule outlives them.
+            "--reconcile-every-s",
+            "0",
+            "--reconcile-grace-s",
+            &self.opts.reconcile_grace_s.to_string(),
         ])
         .unwrap();
         let stop = tokio_util::sync::CancellationToken::new();

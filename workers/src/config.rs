@@ -46,6 +46,20 @@ pub struct WorkerConfig {
         hide_default_value = true
     )]
     pub ticket_signing_seed: String,
+    /// How often the reconciliation schedule runs, in seconds (0: do not create the schedule).
+    #[arg(
+        long = "reconcile-every-s",
+        env = "BOXOFFICE_RECONCILE_EVERY_S",
+        default_value_t = 300
+    )]
+    pub reconcile_every_s: u64,
+    /// Orders a workflow may still be finishing are left alone by reconciliation this long.
+    #[arg(
+        long = "reconcile-grace-s",
+        env = "BOXOFFICE_RECONCILE_GRACE_S",
+        default_value_t = 120
+    )]
+    pub reconcile_grace_s: u64,
     /// Intake tuning.
     #[command(flatten)]
     pub intake: crate::intake::IntakeOptions,

@@ -115,6 +115,14 @@ pub async fn run(
     let tickets =
         boxoffice_workflows::order::TicketSigner::from_seed_hex(&config.ticket_signing_seed)
             .map_err(|e| WorkerError::Config(e.to_string()))?;
+    let reconciler = boxoffice_workflows::reconcile::Reconciler {
+        seats: seats.clone(),
+        db: db.clone(),
+        payments: payments.clone(),
+        provider_name: config.payments_provider.clone(),
+        tickets: tickets.clone(),
+        grace_ms: config.reconcile_grace_s as i64 * 1000,
+    };
     let activities = boxoffice_workflows::order::OrderActivities {
         seats: seats.clone(),
         db: db.clone(),
@@ -123,7 +131,19 @@ pub async fn run(
         board: board.clone(),
         tickets,
     };
-    let options = worker_options(config.temporal.task_queue.clone(), activities)?;
+    let options = worker_options(config.temporal.task_queue.clone(), activities, reconciler)?;
+    if config.reconcile_every_s > 0 {
+        boxoffice_workflows::reconcile::workflow::ensure_schedule(
+            &client,
+            &config.temporal.task_queue,
+            std::time::Duration::from_secs(config.reconcile_every_s),
+        )
+        .await
+        .map_err(|e| WorkerError::Temporal {
+            url: config.temporal.url.clone(),
+            source: e.into(),
+        })?;
+    }
     let mut worker =
         temporalio_sdk::Worker::new(&runtime, client.clone(), options).map_err(|e| {
             WorkerError::Temporal {
@@ -203,11 +223,16 @@ pub async fn run(
 pub fn worker_options(
     task_queue: String,
     activities: boxoffice_workflows::order::OrderActivities,
+    reconciler: boxoffice_workflows::reconcile::Reconciler,
 ) -> Result<temporalio_sdk::WorkerOptions, WorkerError> {
+    use boxoffice_workflows::reconcile::workflow::{ReconcileActivities, ReconcileWorkflow};
     Ok(temporalio_sdk::WorkerOptions::new(task_queue)
         .register_workflow::<boxoffice_workflows::order::OrderWorkflow>()
         .map_err(|e| WorkerError::Config(e.to_string()))?
+        .register_workflow::<ReconcileWorkflow>()
+        .map_err(|e| WorkerError::Config(e.to_string()))?
         .register_activities(activities)
+        .register_activities(ReconcileActivities { reconciler })
         .build())
 }
 

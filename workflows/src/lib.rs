@@ -12,5 +12,6 @@
 pub mod domain;
 pub mod order;
 pub mod payments;
+pub mod reconcile;
 pub mod service;
 pub mod store;

@@ -1,7 +1,7 @@
 //! Run with `cargo run -p boxoffice-ops --bin boxofficectl -- --help`.
 //!
 //! The operator CLI: migrate the database, provision JetStream, create the demo event, and
-//! inspect seat ownership.
+//! inspect seat ownership, show an order's workflow, and run reconciliation now.
 
 use anyhow::Context;
 use boxoffice_nats::{EventId, SectionCode, Topology, seat::SeatStore};
@@ -52,6 +52,21 @@ enum Command {
         /// The section code.
         #[arg(long)]
         section: SectionCode,
+    },
+    /// Run reconciliation now (through Temporal, like the schedule) and print its report.
+    Reconcile {
+        #[command(flatten)]
+        temporal: boxoffice_workflows::service::TemporalConfig,
+    },
+    /// Show an order: its record in PostgreSQL, its transitions, and its workflow's own status.
+    Order {
+        #[command(flatten)]
+        pg: PgConfig,
+        #[command(flatten)]
+        temporal: boxoffice_workflows::service::TemporalConfig,
+        /// The order id.
+        #[arg(long)]
+        order: boxoffice_nats::OrderId,
     },
 }
 
@@ -119,6 +134,81 @@ async fn main() -> anyhow::Result<()> {
                     format!("{:?}", v.state.availability(now)).to_lowercase(),
                     v.revision
                 );
+            }
+        }
+        Command::Reconcile { temporal } => {
+            use boxoffice_workflows::reconcile::workflow::ReconcileWorkflow;
+            let (_, client) = temporal.connect("boxofficectl").await?;
+            let id = format!("reconcile-manual-{}", uuid::Uuid::now_v7());
+            let handle = client
+                .start_workflow(
+                    ReconcileWorkflow::run,
+                    "manual".to_owned(),
+                    temporalio_client::WorkflowStartOptions::new(temporal.task_queue.clone(), id)
+                        .build(),
+                )
+                .await
+                .context("starting the reconciliation workflow")?;
+            let report = handle
+                .get_result(Default::default())
+                .await
+                .context("waiting for the reconciliation report (is a worker running?)")?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Order {
+            pg,
+            temporal,
+            order,
+        } => {
+            use boxoffice_workflows::order::{OrderWorkflow, workflow_id};
+            use sqlx::Row;
+            let pool = store::connect(&pg)?;
+            let row = sqlx::query(
+                "select state, reason, amount_cents, currency, created_at, updated_at from orders
+                 where order_id = $1",
+            )
+            .bind(order.as_uuid())
+            .fetch_optional(&pool)
+            .await?
+            .with_context(|| format!("no order {order} in PostgreSQL"))?;
+            println!(
+                "order {order}: {} ({}), {} {}, created {}, updated {}",
+                row.get::<String, _>("state"),
+                row.get::<Option<String>, _>("reason").unwrap_or_default(),
+                row.get::<i64, _>("amount_cents"),
+                row.get::<String, _>("currency"),
+                row.get::<chrono::DateTime<chrono::Utc>, _>("created_at"),
+                row.get::<chrono::DateTime<chrono::Utc>, _>("updated_at"),
+            );
+            let steps = sqlx::query(
+                "select seq, from_state, to_state, at, detail from order_transitions
+                 where order_id = $1 order by seq",
+            )
+            .bind(order.as_uuid())
+            .fetch_all(&pool)
+            .await?;
+            for s in steps {
+                println!(
+                    "  {:>2} {} {:>16} -> {:<16} {}",
+                    s.get::<i32, _>("seq"),
+                    s.get::<chrono::DateTime<chrono::Utc>, _>("at"),
+                    s.get::<Option<String>, _>("from_state").unwrap_or_default(),
+                    s.get::<String, _>("to_state"),
+                    s.get::<serde_json::Value, _>("detail")
+                );
+            }
+            let (_, client) = temporal.connect("boxofficectl").await?;
+            let handle = client.get_workflow_handle::<OrderWorkflow>(workflow_id(order));
+            match handle
+                .query(OrderWorkflow::status, (), Default::default())
+                .await
+            {
+                Ok(status) => println!(
+                    "workflow {}: {}",
+                    workflow_id(order),
+                    serde_json::to_string_pretty(&status)?
+                ),
+                Err(e) => println!("workflow {}: not queryable ({e})", workflow_id(order)),
             }
         }
     }
