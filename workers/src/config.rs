@@ -60,6 +60,9 @@ pub struct WorkerConfig {
         default_value_t = 120
     )]
     pub reconcile_grace_s: u64,
+    /// Temporal worker tuning.
+    #[command(flatten)]
+    pub tuning: WorkerTuning,
     /// Intake tuning.
     #[command(flatten)]
     pub intake: crate::intake::IntakeOptions,
@@ -75,4 +78,25 @@ mod tests {
         use clap::CommandFactory;
         super::WorkerConfig::command().debug_assert();
     }
+}
+
+/// Tuning of the Temporal worker (see `docs/adr/0008-order-throughput-tuning.md`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct WorkerTuning {
+    /// Most concurrent workflow-task polls (SDK default when unset).
+    #[arg(long = "workflow-pollers", env = "BOXOFFICE_WORKFLOW_POLLERS")]
+    pub workflow_pollers: Option<usize>,
+    /// Workflows kept in the sticky cache (replays are avoided for these).
+    #[arg(
+        long = "max-cached-workflows",
+        env = "BOXOFFICE_MAX_CACHED_WORKFLOWS",
+        default_value_t = 1000
+    )]
+    pub max_cached_workflows: usize,
+    /// Workflow-task slots (concurrent workflow tasks); SDK default when unset.
+    #[arg(long = "workflow-slots", env = "BOXOFFICE_WORKFLOW_SLOTS")]
+    pub workflow_slots: Option<usize>,
+    /// Local-activity slots; SDK default when unset.
+    #[arg(long = "local-activity-slots", env = "BOXOFFICE_LOCAL_ACTIVITY_SLOTS")]
+    pub local_activity_slots: Option<usize>,
 }

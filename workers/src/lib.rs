@@ -16,7 +16,7 @@ use boxoffice_workflows::service::{Check, Probes};
 use temporalio_client::{Connection, ConnectionOptions};
 use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
 
-pub use config::{TemporalConfig, WorkerConfig};
+pub use config::{TemporalConfig, WorkerConfig, WorkerTuning};
 
 /// Errors that stop the worker from starting or serving.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +131,12 @@ pub async fn run(
         board: board.clone(),
         tickets,
     };
-    let options = worker_options(config.temporal.task_queue.clone(), activities, reconciler)?;
+    let options = worker_options(
+        config.temporal.task_queue.clone(),
+        &config.tuning,
+        activities,
+        reconciler,
+    )?;
     if config.reconcile_every_s > 0 {
         boxoffice_workflows::reconcile::workflow::ensure_schedule(
             &client,
@@ -222,18 +227,52 @@ pub async fn run(
 /// tasks; the slot counts keep the worker from taking more than the server can serve.
 pub fn worker_options(
     task_queue: String,
+    tuning: &WorkerTuning,
     activities: boxoffice_workflows::order::OrderActivities,
     reconciler: boxoffice_workflows::reconcile::Reconciler,
 ) -> Result<temporalio_sdk::WorkerOptions, WorkerError> {
     use boxoffice_workflows::reconcile::workflow::{ReconcileActivities, ReconcileWorkflow};
-    Ok(temporalio_sdk::WorkerOptions::new(task_queue)
+    let options = temporalio_sdk::WorkerOptions::new(task_queue)
         .register_workflow::<boxoffice_workflows::order::OrderWorkflow>()
         .map_err(|e| WorkerError::Config(e.to_string()))?
         .register_workflow::<ReconcileWorkflow>()
         .map_err(|e| WorkerError::Config(e.to_string()))?
         .register_activities(activities)
         .register_activities(ReconcileActivities { reconciler })
-        .build())
+        .build();
+    Ok(tune(options, tuning))
+}
+
+/// Applies [`WorkerTuning`] to a worker's options (the benchmark's bare worker uses it too, so
+/// both sides of the ratio run with the same settings).
+pub fn tune(
+    mut options: temporalio_sdk::WorkerOptions,
+    tuning: &WorkerTuning,
+) -> temporalio_sdk::WorkerOptions {
+    use temporalio_sdk::runtime::{
+        PollerBehavior,
+        worker_tuner::{FixedSizeSlotSupplier, TunerHolder},
+    };
+    // The SDK's default: 100 slots of each kind.
+    const DEFAULT_SLOTS: usize = 100;
+    options.max_cached_workflows = tuning.max_cached_workflows;
+    if let Some(n) = tuning.workflow_pollers {
+        options.workflow_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(n.max(2)));
+    }
+    if tuning.workflow_slots.is_some() || tuning.local_activity_slots.is_some() {
+        options.tuner = TunerHolder::builder()
+            .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(
+                tuning.workflow_slots.unwrap_or(DEFAULT_SLOTS),
+            ))
+            .activity_task_slot_supplier(FixedSizeSlotSupplier::new(DEFAULT_SLOTS))
+            .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(
+                tuning.local_activity_slots.unwrap_or(DEFAULT_SLOTS),
+            ))
+            .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(DEFAULT_SLOTS))
+            .build()
+            .into();
+    }
+    options
 }
 
 fn tonic_request<T>(msg: T) -> temporalio_client::tonic::Request<T> {

@@ -15,6 +15,8 @@ struct Cli {
 enum Bench {
     /// Seat holds vs bare KV compare-and-swap (and PostgreSQL, when given a database).
     Holds(boxoffice_ops::bench::holds::HoldsArgs),
+    /// The order workflow on a contended inventory vs a bare workflow of the same shape.
+    Orders(boxoffice_ops::bench::orders::OrdersArgs),
 }
 
 #[tokio::main]
@@ -25,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let report = match Cli::parse().bench {
         Bench::Holds(args) => boxoffice_ops::bench::holds::run(&args).await?,
+        Bench::Orders(args) => boxoffice_ops::bench::orders::run(&args).await?,
     };
     println!("{report}");
     Ok(())

@@ -1,0 +1,76 @@
+//! The bare workflow the orders benchmark measures against: the same shape as an order's happy
+//! path (two local activities, a wait for one signal raced against a timer, six more local
+//! activities), with bodies that do nothing. What it reaches per second is what the Temporal
+//! server and worker alone allow on this machine; the order workflow's ratio to it is what our
+//! activities (KV, PostgreSQL, the provider, NATS) cost on top.
+
+use std::{sync::Arc, time::Duration};
+
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{activities, workflow, workflow_methods};
+use temporalio_sdk::{
+    LocalActivityOptions, SyncWorkflowContext, WorkflowContext, WorkflowResult,
+    activities::{ActivityContext, ActivityError},
+};
+
+/// Activities that do nothing.
+pub struct Noop;
+
+#[activities]
+impl Noop {
+    /// Returns at once.
+    #[activity]
+    pub async fn noop(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        n: u32,
+    ) -> Result<u32, ActivityError> {
+        Ok(n)
+    }
+}
+
+fn la() -> LocalActivityOptions {
+    // The same options as the order workflow's local activities.
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(Duration::from_secs(15))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(200))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(5))
+                .build(),
+        )
+        .build()
+}
+
+/// An order's shape with nothing inside.
+#[workflow]
+#[derive(Default)]
+pub struct BareOrder {
+    paid: bool,
+}
+
+#[workflow_methods]
+impl BareOrder {
+    /// Two no-ops, wait for `payment` (or 10 minutes), six no-ops.
+    #[run(name = "BareOrder")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, n: u32) -> WorkflowResult<u32> {
+        for i in 0..2 {
+            ctx.execute_local_activity(Noop::noop, n + i, la()).await?;
+        }
+        temporalio_sdk::workflows::select! {
+            _ = ctx.wait_condition(|s| s.paid) => {},
+            _ = ctx.timer(Duration::from_secs(600)) => {},
+        };
+        for i in 0..6 {
+            ctx.execute_local_activity(Noop::noop, n + i, la()).await?;
+        }
+        Ok(n)
+    }
+
+    /// The buyer paid.
+    #[signal(name = "payment")]
+    pub fn payment(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _unit: ()) {
+        self.paid = true;
+    }
+}
