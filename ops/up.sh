@@ -103,6 +103,9 @@ cat >"$DATA/urls.txt" <<URLS
   PostgreSQL              postgres://postgres@127.0.0.1:$PG_PORT/boxoffice
   Demo event              $EVENT   (organizer demo@boxoffice.local)
   Seat map (CLI)          BOXOFFICE_NATS_URL=nats://127.0.0.1:$NATS_PORT $BIN/boxofficectl seats --event $EVENT --section LOWER
+  Buy a seat (CLI)        BOXOFFICE_NATS_URL=nats://127.0.0.1:$NATS_PORT BOXOFFICE_DATABASE_URL=$BOXOFFICE_DATABASE_URL \\
+                            $BIN/boxofficectl intent --event $EVENT --seats LOWER:A-1   (then pay at the printed URL)
+  Reconcile now (CLI)     BOXOFFICE_TEMPORAL_URL=$BOXOFFICE_TEMPORAL_URL $BIN/boxofficectl reconcile
   Logs                    $DATA/logs/ and $DATA/{nats,pg,temporal}/
 
 URLS

@@ -370,6 +370,47 @@ async fn a_retried_hold_is_idempotent_and_an_order_cannot_grow_its_hold() {
     ));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_of_one_hold_end_as_one_hold_with_every_seat() {
+    // Two deliveries of the same intent race: each may claim some of the seats while the other
+    // finds the rest already held by the same order. Neither may undo what the other counts on.
+    let topo = topology().await;
+    let event = EventId::new();
+    store_on(&topo, SeatStoreOptions::default())
+        .await
+        .load_event(&seated_inventory(event, 40, 8))
+        .await
+        .unwrap();
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(store_on(&topo, SeatStoreOptions::default()).await);
+    }
+    for round in 0..10u32 {
+        let a = order_for(event, BuyerId::new());
+        let seats: Vec<_> = (1..=4).map(|i| seat(round * 4 + i)).collect();
+        let results =
+            futures::future::join_all(stores.iter().map(|st| st.hold(&a, &seats, HOLD))).await;
+        for r in &results {
+            assert!(r.is_ok(), "round {round}: {r:?}");
+        }
+        for s in &seats {
+            let state = stores[0].seat(event, s).await.unwrap().unwrap().state;
+            assert!(
+                matches!(state, SeatState::Held { order, .. } if order == a.order),
+                "round {round}: {s} is {state:?}"
+            );
+        }
+        assert_eq!(
+            stores[0]
+                .buyer_ledger(&a)
+                .await
+                .unwrap()
+                .active(stores[0].now()),
+            4
+        );
+    }
+}
+
 #[tokio::test]
 async fn bad_input_is_a_typed_error_and_changes_nothing() {
     let topo = topology().await;

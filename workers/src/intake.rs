@@ -288,6 +288,15 @@ impl Stages {
     }
 
     async fn start(&self, intent: &PurchaseIntent, hold: Hold) -> Result<&'static str, Retry> {
+        // Holds first: while the hold stage is saturated (a burst), starts step aside for up to
+        // a second, so the Temporal server's CPU does not delay the seat-lock answers. A
+        // steady, paced stream never saturates it and never waits here.
+        for _ in 0..50 {
+            if self.holds.available_permits() > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let _permit = self.starts.acquire().await;
         let i = &self.intake;
         let options = WorkflowStartOptions::new(i.task_queue.clone(), workflow_id(intent.order_id))

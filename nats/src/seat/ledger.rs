@@ -143,8 +143,14 @@ impl SeatStore {
     ) -> Result<(), SeatError> {
         let qty = seats.len() as u32;
         self.edit_ledger(order, |ledger, now| {
-            if ledger.orders.contains_key(&order.order) {
-                return if retry {
+            if let Some(entry) = ledger.orders.get(&order.order) {
+                // The same request charged already: by an earlier attempt, or by a concurrent
+                // delivery of it that claimed some of these seats while this call claimed the
+                // others. Either way the hold is one hold; refusing here would make this call
+                // undo seats the other counts as its own.
+                let same = entry.seats.len() == seats.len()
+                    && seats.iter().all(|s| entry.seats.contains(s));
+                return if retry || same {
                     Ok(Edit::Unchanged)
                 } else {
                     Err(super::InvalidRequest::OrderAlreadyHolds(order.order).into())

@@ -116,6 +116,7 @@ async fn bare_pass(args: &OrdersArgs, run: usize, n: u32) -> anyhow::Result<f64>
     let tq = temporal.task_queue.clone();
     let tuning = args.tuning.clone();
     let worker_temporal = temporal.clone();
+    let (opened_tx, mut opened_rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
     let (stop, thread) = on_thread(move |stop| async move {
         let Ok((_, client)) = worker_temporal.connect("bench-bare-worker").await else {
             return;
@@ -125,7 +126,7 @@ async fn bare_pass(args: &OrdersArgs, run: usize, n: u32) -> anyhow::Result<f64>
         };
         let Ok(options) = temporalio_sdk::WorkerOptions::new(tq)
             .register_workflow::<BareOrder>()
-            .map(|b| b.register_activities(Noop).build())
+            .map(|b| b.register_activities(Noop { opened: opened_tx }).build())
         else {
             return;
         };
@@ -143,19 +144,41 @@ async fn bare_pass(args: &OrdersArgs, run: usize, n: u32) -> anyhow::Result<f64>
     let ids: Vec<String> = (0..n)
         .map(|i| format!("bare-{run}-{i}-{}", uuid::Uuid::new_v4().simple()))
         .collect();
+    // The "buyers": signal each workflow once it says it awaits payment.
+    let signaller = {
+        let client = client.clone();
+        let ids = ids.clone();
+        tokio::spawn(async move {
+            let mut sent = 0u32;
+            let mut tasks = tokio::task::JoinSet::new();
+            while sent < n {
+                let Some(i) = opened_rx.recv().await else {
+                    break;
+                };
+                sent += 1;
+                let handle = client.get_workflow_handle::<BareOrder>(ids[i as usize].clone());
+                tasks.spawn(async move {
+                    handle
+                        .signal(BareOrder::payment, (), WorkflowSignalOptions::default())
+                        .await
+                });
+            }
+            while let Some(r) = tasks.join_next().await {
+                r??;
+            }
+            anyhow::Ok(())
+        })
+    };
     let client = &client;
     let tq = &temporal.task_queue;
     let results: Vec<anyhow::Result<()>> = futures::stream::iter(ids.iter().enumerate())
         .map(|(i, id)| async move {
-            let handle = client
+            client
                 .start_workflow(
                     BareOrder::run,
                     i as u32,
                     WorkflowStartOptions::new(tq.clone(), id.clone()).build(),
                 )
-                .await?;
-            handle
-                .signal(BareOrder::payment, (), WorkflowSignalOptions::default())
                 .await?;
             Ok(())
         })
@@ -178,6 +201,7 @@ async fn bare_pass(args: &OrdersArgs, run: usize, n: u32) -> anyhow::Result<f64>
     for r in done {
         r?;
     }
+    signaller.await??;
     let per_s = n as f64 / started.elapsed().as_secs_f64();
     let _ = stop.send(());
     let _ = thread.join();

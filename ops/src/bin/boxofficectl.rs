@@ -53,6 +53,28 @@ enum Command {
         #[arg(long)]
         section: SectionCode,
     },
+    /// Publish a purchase intent as the gateway does, then follow the order's status.
+    Intent {
+        #[command(flatten)]
+        pg: PgConfig,
+        #[command(flatten)]
+        nats: boxoffice_nats::NatsConfig,
+        /// The event.
+        #[arg(long)]
+        event: EventId,
+        /// Named seats, comma-separated (`SECTION:LABEL`).
+        #[arg(long, value_delimiter = ',', conflicts_with_all = ["section", "quantity"])]
+        seats: Vec<boxoffice_nats::SeatId>,
+        /// A general-admission section (with `--quantity`).
+        #[arg(long, requires = "quantity")]
+        section: Option<SectionCode>,
+        /// How many units of `--section`.
+        #[arg(long)]
+        quantity: Option<i64>,
+        /// Follow the status this long (seconds); 0 prints the order id and returns.
+        #[arg(long, default_value_t = 900)]
+        follow_s: u64,
+    },
     /// Run reconciliation now (through Temporal, like the schedule) and print its report.
     Reconcile {
         #[command(flatten)]
@@ -136,6 +158,17 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Intent {
+            pg,
+            nats,
+            event,
+            seats,
+            section,
+            quantity,
+            follow_s,
+        } => {
+            intent(&pg, &nats, event, seats, section, quantity, follow_s).await?;
+        }
         Command::Reconcile { temporal } => {
             use boxoffice_workflows::reconcile::workflow::ReconcileWorkflow;
             let (_, client) = temporal.connect("boxofficectl").await?;
@@ -213,4 +246,92 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn intent(
+    pg: &PgConfig,
+    nats: &boxoffice_nats::NatsConfig,
+    event: EventId,
+    seats: Vec<boxoffice_nats::SeatId>,
+    section: Option<SectionCode>,
+    quantity: Option<i64>,
+    follow_s: u64,
+) -> anyhow::Result<()> {
+    use boxoffice_workflows::{
+        domain::{OrderState, PurchaseIntent, Quantity, SeatRequest},
+        order::StatusBoard,
+    };
+    let request = match (section, quantity) {
+        (Some(section), Some(q)) => SeatRequest::BestAvailable {
+            section,
+            quantity: Quantity::parse(q)?,
+        },
+        _ if !seats.is_empty() => SeatRequest::Seats(seats),
+        _ => anyhow::bail!("give --seats, or --section with --quantity"),
+    };
+    let pool = store::connect(pg)?;
+    let hold_seconds: i32 =
+        sqlx::query_scalar("select hold_seconds from events where event_id = $1")
+            .bind(event.as_uuid())
+            .fetch_optional(&pool)
+            .await?
+            .with_context(|| format!("no event {event}"))?;
+    let client = nats
+        .connect("boxofficectl")
+        .await
+        .context("connecting to NATS")?;
+    let ns = nats.namespace()?;
+    let js = async_nats::jetstream::new(client);
+    let key = uuid::Uuid::new_v4().to_string();
+    let intent = PurchaseIntent {
+        order_id: boxoffice_nats::OrderId::new(),
+        event_id: event,
+        buyer_id: boxoffice_nats::BuyerId::new(),
+        request_hash: format!("cli-{key}"),
+        idempotency_key: key,
+        request,
+        hold_seconds: hold_seconds as u32,
+        submitted_at: chrono::Utc::now().timestamp_millis(),
+    };
+    js.send_publish(
+        ns.intent_subject(event),
+        async_nats::jetstream::message::PublishMessage::build()
+            .payload(serde_json::to_vec(&intent)?.into())
+            .message_id(&intent.idempotency_key),
+    )
+    .await?
+    .await
+    .context("publishing the intent")?;
+    println!("order {} (buyer {})", intent.order_id, intent.buyer_id);
+    if follow_s == 0 {
+        return Ok(());
+    }
+    let board = StatusBoard::new(js, ns).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(follow_s);
+    let mut seen = 0;
+    while std::time::Instant::now() < deadline {
+        if let Some(s) = board.latest(event, intent.order_id).await?
+            && s.version != seen
+        {
+            seen = s.version;
+            let extra = match (&s.payment, s.state) {
+                (Some(p), OrderState::AwaitingPayment) => format!("pay at {}", p.checkout_url),
+                _ => s.reason.clone().unwrap_or_default(),
+            };
+            println!("  {:<16} {extra}", s.state.as_str());
+            for t in &s.tickets {
+                println!(
+                    "    ticket {} {} sig {}..",
+                    t.seat,
+                    t.code,
+                    &t.signature[..16]
+                );
+            }
+            if s.state.is_terminal() || (s.state == OrderState::Issued) {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    anyhow::bail!("the order did not finish within {follow_s} s")
 }
