@@ -463,6 +463,48 @@ async fn a_republished_intent_neither_holds_twice_nor_starts_a_second_workflow()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intent_republished_after_its_order_ended_takes_nothing() {
+    let p = Platform::start(PlatformOptions::default()).await;
+    let _w = p.start_worker();
+    let seats = vec![p.seat(17), p.seat(18)];
+    let intent = p.intent(seats.clone(), 60);
+    open(&p, &intent).await;
+    p.workflow(intent.order_id)
+        .signal(OrderWorkflow::cancel, (), WorkflowSignalOptions::default())
+        .await
+        .unwrap();
+    p.wait_state(intent.order_id, OrderState::Canceled, MINUTE)
+        .await;
+    // The seats are free again, and the same order arrives once more (outside the dedup
+    // window): intake may take them for a moment, finds the order ended, and gives them back.
+    p.submit_with_id(&intent, "late-copy").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let free = futures::future::join_all(seats.iter().map(|s| seat_state(&p, s))).await;
+        let ledger = p.seats.buyer_ledger(&intent.order_ref()).await.unwrap();
+        if free.iter().all(|s| *s == SeatState::Free) && ledger.active(p.seats.now()) == 0 {
+            // And it stays so: nothing was restarted for the order.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            assert_free(&p, &seats).await;
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "seats {free:?}, ledger {ledger:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        p.status(intent.order_id).await.unwrap().state,
+        OrderState::Canceled
+    );
+    assert_eq!(
+        transitions(&p, intent.order_id).await,
+        ["held", "awaiting_payment", "canceled"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_orders_for_a_hundred_seats_sell_exactly_what_was_captured() {
     let p = Platform::start(PlatformOptions {
         rows: 10,

@@ -52,11 +52,13 @@ pub struct IntakeOptions {
         default_value_t = 256
     )]
     pub holds: usize,
-    /// Workflow starts in flight.
+    /// Workflow starts in flight. Few is faster: 16 gave the same orders per second as 64 with
+    /// half the hold and issue latency, since a flood of starts starves the server's other
+    /// work (docs/adr/0009-order-throughput-tuning.md).
     #[arg(
         long = "intake-starts",
         env = "BOXOFFICE_INTAKE_STARTS",
-        default_value_t = 64
+        default_value_t = 16
     )]
     pub starts: usize,
     /// How long an issued order stays open for an organizer's refund, in seconds.
@@ -218,17 +220,25 @@ impl Stages {
         delivered: i64,
     ) -> Result<&'static str, Retry> {
         let i = &self.intake;
-        // Seen before (a redelivery, or the same order published twice): finish what the
-        // earlier delivery started, never hold twice. One direct read, well under a millisecond.
-        if let Some(status) = i.board.latest(intent.event_id, intent.order_id).await? {
-            if delivered > 1 {
-                metrics::counter!("boxoffice_intake_redeliveries_total").increment(1);
+        // A redelivery: finish what the earlier delivery started, never hold twice. (A first
+        // delivery skips this read; if its order turns out to be known after all, the
+        // conditional first publish below says so and the branch there tidies up.)
+        if delivered > 1 {
+            metrics::counter!("boxoffice_intake_redeliveries_total").increment(1);
+            if let Some(status) = i.board.latest(intent.event_id, intent.order_id).await? {
+                return match (status.state, status.hold) {
+                    (OrderState::Held, Some(hold)) => self.start(intent, hold).await,
+                    (OrderState::Rejected, _) => {
+                        self.record_rejected(
+                            intent,
+                            status.reason.as_deref().unwrap_or("rejected"),
+                        )
+                        .await?;
+                        Ok("rejected")
+                    }
+                    _ => Ok("already_started"),
+                };
             }
-            return match (status.state, status.hold) {
-                (OrderState::Held, Some(hold)) => self.start(intent, hold).await,
-                (OrderState::Rejected, _) => Ok("rejected"),
-                _ => Ok("already_started"),
-            };
         }
         let permit = self.holds.acquire().await;
         let order = intent.order_ref();
@@ -256,11 +266,13 @@ impl Stages {
                         Some(s) if s.state == OrderState::Held => {
                             self.start(intent, s.hold.unwrap_or(hold)).await
                         }
-                        Some(s) if s.state == OrderState::Rejected => {
-                            // It refused the order; the hold this delivery took must go.
+                        Some(s) if !s.state.owns_seats() => {
+                            // The order was refused or has ended: it owns nothing, so the hold
+                            // this delivery just took is ours alone to give back.
                             i.seats.release(&order, &hold.seat_ids()).await?;
-                            Ok("rejected")
+                            Ok("already_finished")
                         }
+                        // It owns seats: the store handed this call the order's existing hold.
                         _ => Ok("already_started"),
                     };
                 }
@@ -270,21 +282,32 @@ impl Stages {
             Err(refusal) => {
                 drop(permit);
                 let reason = refusal.code();
-                store::record_rejected(
-                    &i.db,
-                    &order,
-                    &intent.idempotency_key,
-                    &intent.request_hash,
-                    &workflow_id(intent.order_id),
-                    reason,
-                )
-                .await?;
-                i.board
+                // The buyer hears first; the audit row follows (a redelivery writes it if this
+                // attempt fails after the publish).
+                let first = i
+                    .board
                     .publish_first(&rejected_status(intent, reason, i.seats.now()))
                     .await?;
+                let latency = (i.seats.now() - intent.submitted_at).max(0) as f64 / 1000.0;
+                metrics::histogram!("boxoffice_intake_hold_seconds").record(latency);
+                if first {
+                    self.record_rejected(intent, reason).await?;
+                }
                 Ok("rejected")
             }
         }
+    }
+
+    async fn record_rejected(&self, intent: &PurchaseIntent, reason: &str) -> Result<(), Retry> {
+        Ok(store::record_rejected(
+            &self.intake.db,
+            &intent.order_ref(),
+            &intent.idempotency_key,
+            &intent.request_hash,
+            &workflow_id(intent.order_id),
+            reason,
+        )
+        .await?)
     }
 
     async fn start(&self, intent: &PurchaseIntent, hold: Hold) -> Result<&'static str, Retry> {

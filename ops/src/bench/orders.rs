@@ -57,7 +57,7 @@ pub struct OrdersArgs {
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
     /// Workflow starts and signals in flight from the bare driver (the intake's default).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 16)]
     pub in_flight: usize,
     /// Worker tuning (the same for both passes).
     #[command(flatten)]
@@ -570,7 +570,7 @@ pub async fn run(args: &OrdersArgs) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::json!({
         "bare_workflows_per_s": round(bare),
         "orders_per_s": round(orders),
-        "ratio": round(med(|f| f.orders_per_s / f.bare_per_s) * 100.0) / 100.0,
+        "ratio": (med(|f| f.orders_per_s / f.bare_per_s) * 100.0).round() / 100.0,
         "p99_hold_ms": round(med(|f| f.p99_hold_ms)),
         "p99_issue_ms": round(med(|f| f.p99_issue_ms)),
         "intents": args.intents,

@@ -205,9 +205,11 @@ async fn main() -> anyhow::Result<()> {
             .await?
             .with_context(|| format!("no order {order} in PostgreSQL"))?;
             println!(
-                "order {order}: {} ({}), {} {}, created {}, updated {}",
+                "order {order}: {}{}, {} {}, created {}, updated {}",
                 row.get::<String, _>("state"),
-                row.get::<Option<String>, _>("reason").unwrap_or_default(),
+                row.get::<Option<String>, _>("reason")
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
                 row.get::<i64, _>("amount_cents"),
                 row.get::<String, _>("currency"),
                 row.get::<chrono::DateTime<chrono::Utc>, _>("created_at"),
