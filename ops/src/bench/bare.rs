@@ -7,7 +7,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use temporalio_common::RetryPolicy;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::{
     LocalActivityOptions, SyncWorkflowContext, WorkflowContext, WorkflowResult,
@@ -46,17 +45,7 @@ impl Noop {
 }
 
 fn la() -> LocalActivityOptions {
-    // The same options as the order workflow's local activities.
-    LocalActivityOptions::builder()
-        .start_to_close_timeout(Duration::from_secs(15))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_millis(200))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(5))
-                .build(),
-        )
-        .build()
+    boxoffice_workflows::order::workflow::local_activity_options()
 }
 
 /// An order's shape with nothing inside.

@@ -60,7 +60,9 @@ enum Decision {
     Lapsed,
 }
 
-fn la() -> LocalActivityOptions {
+/// The options of every local activity of the order (the benchmark's bare workflow uses them
+/// too, so both sides of its ratio retry and time out alike).
+pub fn local_activity_options() -> LocalActivityOptions {
     LocalActivityOptions::builder()
         .start_to_close_timeout(Duration::from_secs(15))
         .retry_policy(
@@ -110,7 +112,7 @@ async fn enter(
             status: st.clone(),
             from_at,
         },
-        la(),
+        local_activity_options(),
     )
     .await?;
     let snapshot = st.clone();
@@ -166,23 +168,39 @@ async fn sell(
     }
     enter(ctx, &mut st, OrderState::Authorized, None).await?;
     let confirmed = ctx
-        .execute_local_activity(OrderActivities::confirm_seats, seats.clone(), la())
+        .execute_local_activity(
+            OrderActivities::confirm_seats,
+            seats.clone(),
+            local_activity_options(),
+        )
         .await?;
     if confirmed == ConfirmOutcome::Lapsed {
         // Too late: the seats may be someone else's now. Take no money.
         let voided = ctx
-            .execute_local_activity(OrderActivities::void_payment, pay.clone(), la())
+            .execute_local_activity(
+                OrderActivities::void_payment,
+                pay.clone(),
+                local_activity_options(),
+            )
             .await?;
         if let Some(p) = st.payment.as_mut() {
             p.state = voided;
         }
-        ctx.execute_local_activity(OrderActivities::release_seats, seats, la())
-            .await?;
+        ctx.execute_local_activity(
+            OrderActivities::release_seats,
+            seats,
+            local_activity_options(),
+        )
+        .await?;
         enter(ctx, &mut st, OrderState::Expired, Some("hold_lapsed")).await?;
         return Ok(OrderState::Expired);
     }
     match ctx
-        .execute_local_activity(OrderActivities::capture, pay.clone(), la())
+        .execute_local_activity(
+            OrderActivities::capture,
+            pay.clone(),
+            local_activity_options(),
+        )
         .await?
     {
         CaptureOutcome::Captured(_) => {
@@ -193,8 +211,12 @@ async fn sell(
         CaptureOutcome::Refused(code) => {
             // The authorisation is gone (expired or voided at the provider): the seats we
             // just sold go back, nothing was taken.
-            ctx.execute_local_activity(OrderActivities::refund_seats, seats, la())
-                .await?;
+            ctx.execute_local_activity(
+                OrderActivities::refund_seats,
+                seats,
+                local_activity_options(),
+            )
+            .await?;
             enter(
                 ctx,
                 &mut st,
@@ -208,7 +230,11 @@ async fn sell(
     enter(ctx, &mut st, OrderState::Confirmed, None).await?;
     // Retried until the issuer is back; the order stays `confirmed` meanwhile.
     let tickets = ctx
-        .execute_local_activity(OrderActivities::issue_tickets, seats.clone(), la())
+        .execute_local_activity(
+            OrderActivities::issue_tickets,
+            seats.clone(),
+            local_activity_options(),
+        )
         .await?;
     st.tickets = tickets;
     enter(ctx, &mut st, OrderState::Issued, None).await?;
@@ -222,12 +248,24 @@ async fn sell(
     let Some(refund) = ctx.state(|s| s.refund.clone()) else {
         return Ok(OrderState::Issued);
     };
-    ctx.execute_local_activity(OrderActivities::refund_payment, pay, la())
-        .await?;
-    ctx.execute_local_activity(OrderActivities::void_tickets, seats.clone(), la())
-        .await?;
-    ctx.execute_local_activity(OrderActivities::refund_seats, seats, la())
-        .await?;
+    ctx.execute_local_activity(
+        OrderActivities::refund_payment,
+        pay,
+        local_activity_options(),
+    )
+    .await?;
+    ctx.execute_local_activity(
+        OrderActivities::void_tickets,
+        seats.clone(),
+        local_activity_options(),
+    )
+    .await?;
+    ctx.execute_local_activity(
+        OrderActivities::refund_seats,
+        seats,
+        local_activity_options(),
+    )
+    .await?;
     if let Some(p) = st.payment.as_mut() {
         p.state = PaymentStatus::Refunded;
     }
@@ -249,7 +287,11 @@ impl OrderWorkflow {
         let hold: Hold = match input.hold {
             Some(h) => h,
             None => match ctx
-                .execute_local_activity(OrderActivities::hold_seats, intent.clone(), la())
+                .execute_local_activity(
+                    OrderActivities::hold_seats,
+                    intent.clone(),
+                    local_activity_options(),
+                )
                 .await?
             {
                 HoldOutcome::Held(h) => h,
@@ -269,8 +311,12 @@ impl OrderWorkflow {
         let checkout_closes = hold.expires_at - lead;
         if checkout_closes - started < 2_000 {
             // Started too late (intake's start was delayed past the hold): nothing to sell.
-            ctx.execute_local_activity(OrderActivities::release_seats, seats, la())
-                .await?;
+            ctx.execute_local_activity(
+                OrderActivities::release_seats,
+                seats,
+                local_activity_options(),
+            )
+            .await?;
             enter(ctx, &mut st, OrderState::Expired, Some("hold_lapsed")).await?;
             return Ok(OrderState::Expired);
         }
@@ -282,13 +328,17 @@ impl OrderWorkflow {
                     hold: hold.clone(),
                     payment_expires_at: checkout_closes,
                 },
-                la(),
+                local_activity_options(),
             )
             .await?;
         let payment = match opened {
             Opened::Refused(reason) => {
-                ctx.execute_local_activity(OrderActivities::release_seats, seats, la())
-                    .await?;
+                ctx.execute_local_activity(
+                    OrderActivities::release_seats,
+                    seats,
+                    local_activity_options(),
+                )
+                .await?;
                 enter(ctx, &mut st, OrderState::Rejected, Some(&reason)).await?;
                 return Ok(OrderState::Rejected);
             }
@@ -324,7 +374,11 @@ impl OrderWorkflow {
                 break;
             }
             let at_provider = ctx
-                .execute_local_activity(OrderActivities::payment_status, pay.id.clone(), la())
+                .execute_local_activity(
+                    OrderActivities::payment_status,
+                    pay.id.clone(),
+                    local_activity_options(),
+                )
                 .await?;
             // A signal may have arrived while the query ran: it is as good.
             decision = ctx.state(from_signals).or(from_provider(at_provider));
@@ -335,7 +389,11 @@ impl OrderWorkflow {
                 // Still unpaid after the checkout closed: close it ourselves. If the buyer paid
                 // in that instant the void takes the authorisation back: no money is kept.
                 let voided = ctx
-                    .execute_local_activity(OrderActivities::void_payment, pay.clone(), la())
+                    .execute_local_activity(
+                        OrderActivities::void_payment,
+                        pay.clone(),
+                        local_activity_options(),
+                    )
                     .await?;
                 decision = Some(match voided {
                     PaymentStatus::Failed => Decision::Declined,
@@ -352,14 +410,22 @@ impl OrderWorkflow {
             }
             Decision::Declined => (OrderState::PaymentFailed, "declined"),
             Decision::Canceled => {
-                ctx.execute_local_activity(OrderActivities::void_payment, pay.clone(), la())
-                    .await?;
+                ctx.execute_local_activity(
+                    OrderActivities::void_payment,
+                    pay.clone(),
+                    local_activity_options(),
+                )
+                .await?;
                 (OrderState::Canceled, "canceled_by_buyer")
             }
             Decision::Lapsed => (OrderState::Expired, "payment_timeout"),
         };
-        ctx.execute_local_activity(OrderActivities::release_seats, seats, la())
-            .await?;
+        ctx.execute_local_activity(
+            OrderActivities::release_seats,
+            seats,
+            local_activity_options(),
+        )
+        .await?;
         enter(ctx, &mut st, end.0, Some(end.1)).await?;
         Ok(end.0)
     }
