@@ -34,6 +34,20 @@ pub struct OrderActivities {
     pub tickets: TicketSigner,
 }
 
+/// Runs an activity body and records its latency and outcome
+/// (`boxoffice_activity_seconds{activity, outcome}`).
+async fn timed<T>(
+    activity: &'static str,
+    body: impl std::future::Future<Output = Result<T, ActivityError>>,
+) -> Result<T, ActivityError> {
+    let started = std::time::Instant::now();
+    let result = body.await;
+    let outcome = if result.is_ok() { "ok" } else { "retry" };
+    metrics::histogram!("boxoffice_activity_seconds", "activity" => activity, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
 fn retry(e: impl std::fmt::Display) -> ActivityError {
     anyhow::anyhow!(e.to_string()).into()
 }
@@ -126,35 +140,38 @@ impl OrderActivities {
         _ctx: ActivityContext,
         intent: PurchaseIntent,
     ) -> Result<HoldOutcome, ActivityError> {
-        let order = intent.order_ref();
-        let hold_for = std::time::Duration::from_secs(intent.hold_seconds.into());
-        let held = match &intent.request {
-            SeatRequest::Seats(seats) => self.seats.hold(&order, seats, hold_for).await,
-            SeatRequest::BestAvailable { section, quantity } => {
-                self.seats
-                    .pick_general_admission(&order, section, quantity.get(), hold_for)
+        timed("hold_seats", async move {
+            let order = intent.order_ref();
+            let hold_for = std::time::Duration::from_secs(intent.hold_seconds.into());
+            let held = match &intent.request {
+                SeatRequest::Seats(seats) => self.seats.hold(&order, seats, hold_for).await,
+                SeatRequest::BestAvailable { section, quantity } => {
+                    self.seats
+                        .pick_general_admission(&order, section, quantity.get(), hold_for)
+                        .await
+                }
+            };
+            match held {
+                Ok(hold) => Ok(HoldOutcome::Held(hold)),
+                Err(e) => {
+                    let reason = rejection(e)?;
+                    let status = super::rejected_status(&intent, &reason, self.seats.now());
+                    store::record_rejected(
+                        &self.db,
+                        &order,
+                        &intent.idempotency_key,
+                        &intent.request_hash,
+                        &workflow_id(intent.order_id),
+                        &reason,
+                    )
                     .await
+                    .map_err(store_retry)?;
+                    self.board.publish_first(&status).await.map_err(retry)?;
+                    Ok(HoldOutcome::Rejected(reason))
+                }
             }
-        };
-        match held {
-            Ok(hold) => Ok(HoldOutcome::Held(hold)),
-            Err(e) => {
-                let reason = rejection(e)?;
-                let status = super::rejected_status(&intent, &reason, self.seats.now());
-                store::record_rejected(
-                    &self.db,
-                    &order,
-                    &intent.idempotency_key,
-                    &intent.request_hash,
-                    &workflow_id(intent.order_id),
-                    &reason,
-                )
-                .await
-                .map_err(store_retry)?;
-                self.board.publish_first(&status).await.map_err(retry)?;
-                Ok(HoldOutcome::Rejected(reason))
-            }
-        }
+        })
+        .await
     }
 
     /// Records the order, priced from the catalog, and creates its payment intent (expiring
@@ -165,65 +182,68 @@ impl OrderActivities {
         _ctx: ActivityContext,
         req: OpenOrder,
     ) -> Result<Opened, ActivityError> {
-        let order = req.intent.order_ref();
-        let recorded = match store::record_order(
-            &self.db,
-            &NewOrder {
-                order,
-                idempotency_key: req.intent.idempotency_key.clone(),
-                request_hash: req.intent.request_hash.clone(),
-                seats: req.hold.seat_ids(),
-                hold_expires_at: req.hold.expires_at,
-                workflow_id: workflow_id(order.order),
-            },
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(StoreError::Invalid(m) | StoreError::Constraint(m)) => {
-                return Ok(Opened::Refused(format!("invalid_order: {m}")));
-            }
-            Err(e) => return Err(store_retry(e)),
-        };
-        let created = self
-            .payments
-            .create(
-                &format!("{}:create", order.order),
-                &NewPayment {
-                    amount: recorded.amount_cents,
-                    currency: recorded.currency.clone(),
-                    order_id: order.order.to_string(),
-                    expires_at: store::ts(req.payment_expires_at),
+        timed("open_order", async move {
+            let order = req.intent.order_ref();
+            let recorded = match store::record_order(
+                &self.db,
+                &NewOrder {
+                    order,
+                    idempotency_key: req.intent.idempotency_key.clone(),
+                    request_hash: req.intent.request_hash.clone(),
+                    seats: req.hold.seat_ids(),
+                    hold_expires_at: req.hold.expires_at,
+                    workflow_id: workflow_id(order.order),
                 },
             )
-            .await;
-        let intent = match created {
-            Ok(i) => i,
-            Err(e) => {
-                return Ok(Opened::Refused(format!(
-                    "payment_refused: {}",
-                    payment_retry(e)?
-                )));
-            }
-        };
-        store::record_payment(
-            &self.db,
-            &self.provider_name,
-            order.order.as_uuid(),
-            &intent,
-        )
-        .await
-        .map_err(store_retry)?;
-        Ok(Opened::Priced {
-            amount_cents: recorded.amount_cents,
-            currency: recorded.currency,
-            payment: PaymentView {
-                id: intent.id,
-                state: intent.status,
-                checkout_url: intent.checkout_url,
-                expires_at: intent.expires_at.timestamp_millis(),
-            },
+            .await
+            {
+                Ok(r) => r,
+                Err(StoreError::Invalid(m) | StoreError::Constraint(m)) => {
+                    return Ok(Opened::Refused(format!("invalid_order: {m}")));
+                }
+                Err(e) => return Err(store_retry(e)),
+            };
+            let created = self
+                .payments
+                .create(
+                    &format!("{}:create", order.order),
+                    &NewPayment {
+                        amount: recorded.amount_cents,
+                        currency: recorded.currency.clone(),
+                        order_id: order.order.to_string(),
+                        expires_at: store::ts(req.payment_expires_at),
+                    },
+                )
+                .await;
+            let intent = match created {
+                Ok(i) => i,
+                Err(e) => {
+                    return Ok(Opened::Refused(format!(
+                        "payment_refused: {}",
+                        payment_retry(e)?
+                    )));
+                }
+            };
+            store::record_payment(
+                &self.db,
+                &self.provider_name,
+                order.order.as_uuid(),
+                &intent,
+            )
+            .await
+            .map_err(store_retry)?;
+            Ok(Opened::Priced {
+                amount_cents: recorded.amount_cents,
+                currency: recorded.currency,
+                payment: PaymentView {
+                    id: intent.id,
+                    state: intent.status,
+                    checkout_url: intent.checkout_url,
+                    expires_at: intent.expires_at.timestamp_millis(),
+                },
+            })
         })
+        .await
     }
 
     /// Writes a state change to PostgreSQL (conditional on the state left) and publishes the
@@ -235,35 +255,38 @@ impl OrderActivities {
         _ctx: ActivityContext,
         change: StateChange,
     ) -> Result<(), ActivityError> {
-        let st = &change.status;
-        let detail = serde_json::json!({
-            "reason": st.reason,
-            "payment": st.payment.as_ref().map(|p| &p.id),
-            "tickets": st.tickets.len(),
-        });
-        let outcome = store::transition(
-            &self.db,
-            st.order_id.as_uuid(),
-            change.from,
-            st.state,
-            st.reason.as_deref(),
-            detail,
-        )
+        timed("record_state", async move {
+            let st = &change.status;
+            let detail = serde_json::json!({
+                "reason": st.reason,
+                "payment": st.payment.as_ref().map(|p| &p.id),
+                "tickets": st.tickets.len(),
+            });
+            let outcome = store::transition(
+                &self.db,
+                st.order_id.as_uuid(),
+                change.from,
+                st.state,
+                st.reason.as_deref(),
+                detail,
+            )
+            .await
+            .map_err(store_retry)?;
+            if let Transitioned::Conflict(now) = outcome {
+                // Only the workflow moves an order after intake, so this is a bug or an operator's
+                // hand: say so loudly, and still publish what the workflow knows.
+                tracing::error!(order = %st.order_id, from = %change.from, to = %st.state, stored = %now,
+                    "order state in PostgreSQL disagrees with its workflow");
+            }
+            self.board.publish(st).await.map_err(retry)?;
+            if outcome == Transitioned::Applied {
+                metrics::counter!("boxoffice_orders_total", "state" => st.state.as_str()).increment(1);
+                metrics::histogram!("boxoffice_order_state_seconds", "state" => change.from.as_str())
+                    .record((st.at - change.from_at).max(0) as f64 / 1000.0);
+            }
+            Ok(())
+        })
         .await
-        .map_err(store_retry)?;
-        if let Transitioned::Conflict(now) = outcome {
-            // Only the workflow moves an order after intake, so this is a bug or an operator's
-            // hand: say so loudly, and still publish what the workflow knows.
-            tracing::error!(order = %st.order_id, from = %change.from, to = %st.state, stored = %now,
-                "order state in PostgreSQL disagrees with its workflow");
-        }
-        self.board.publish(st).await.map_err(retry)?;
-        if outcome == Transitioned::Applied {
-            metrics::counter!("boxoffice_orders_total", "state" => st.state.as_str()).increment(1);
-            metrics::histogram!("boxoffice_order_state_seconds", "state" => change.from.as_str())
-                .record((st.at - change.from_at).max(0) as f64 / 1000.0);
-        }
-        Ok(())
     }
 
     /// Asks the provider where a payment is (the active query when a callback is late).
@@ -273,11 +296,14 @@ impl OrderActivities {
         _ctx: ActivityContext,
         id: String,
     ) -> Result<PaymentStatus, ActivityError> {
-        let started = std::time::Instant::now();
-        let intent = self.payments.retrieve(&id).await.map_err(retry)?;
-        metrics::histogram!("boxoffice_payment_call_seconds", "call" => "retrieve")
-            .record(started.elapsed().as_secs_f64());
-        Ok(intent.status)
+        timed("payment_status", async move {
+            let started = std::time::Instant::now();
+            let intent = self.payments.retrieve(&id).await.map_err(retry)?;
+            metrics::histogram!("boxoffice_payment_call_seconds", "call" => "retrieve")
+                .record(started.elapsed().as_secs_f64());
+            Ok(intent.status)
+        })
+        .await
     }
 
     /// Voids a payment that must not be taken. Returns where it ended up (a payment that was
@@ -288,24 +314,27 @@ impl OrderActivities {
         _ctx: ActivityContext,
         req: PaymentRef,
     ) -> Result<PaymentStatus, ActivityError> {
-        let started = std::time::Instant::now();
-        let intent = match self
-            .payments
-            .cancel(&format!("{}:void", req.id), &req.id)
-            .await
-        {
-            Ok(i) => i,
-            Err(PaymentError::Refused { .. }) => {
-                self.payments.retrieve(&req.id).await.map_err(retry)?
-            }
-            Err(e) => return Err(retry(e)),
-        };
-        metrics::histogram!("boxoffice_payment_call_seconds", "call" => "cancel")
-            .record(started.elapsed().as_secs_f64());
-        store::record_payment(&self.db, &self.provider_name, req.order, &intent)
-            .await
-            .map_err(store_retry)?;
-        Ok(intent.status)
+        timed("void_payment", async move {
+            let started = std::time::Instant::now();
+            let intent = match self
+                .payments
+                .cancel(&format!("{}:void", req.id), &req.id)
+                .await
+            {
+                Ok(i) => i,
+                Err(PaymentError::Refused { .. }) => {
+                    self.payments.retrieve(&req.id).await.map_err(retry)?
+                }
+                Err(e) => return Err(retry(e)),
+            };
+            metrics::histogram!("boxoffice_payment_call_seconds", "call" => "cancel")
+                .record(started.elapsed().as_secs_f64());
+            store::record_payment(&self.db, &self.provider_name, req.order, &intent)
+                .await
+                .map_err(store_retry)?;
+            Ok(intent.status)
+        })
+        .await
     }
 
     /// Captures an authorised payment in full, once (idempotency key).
@@ -315,21 +344,24 @@ impl OrderActivities {
         _ctx: ActivityContext,
         req: PaymentRef,
     ) -> Result<CaptureOutcome, ActivityError> {
-        let started = std::time::Instant::now();
-        let intent = match self
-            .payments
-            .capture(&format!("{}:capture", req.id), &req.id)
-            .await
-        {
-            Ok(i) => i,
-            Err(e) => return Ok(CaptureOutcome::Refused(payment_retry(e)?)),
-        };
-        metrics::histogram!("boxoffice_payment_call_seconds", "call" => "capture")
-            .record(started.elapsed().as_secs_f64());
-        store::record_payment(&self.db, &self.provider_name, req.order, &intent)
-            .await
-            .map_err(store_retry)?;
-        Ok(CaptureOutcome::Captured(intent.amount_captured))
+        timed("capture", async move {
+            let started = std::time::Instant::now();
+            let intent = match self
+                .payments
+                .capture(&format!("{}:capture", req.id), &req.id)
+                .await
+            {
+                Ok(i) => i,
+                Err(e) => return Ok(CaptureOutcome::Refused(payment_retry(e)?)),
+            };
+            metrics::histogram!("boxoffice_payment_call_seconds", "call" => "capture")
+                .record(started.elapsed().as_secs_f64());
+            store::record_payment(&self.db, &self.provider_name, req.order, &intent)
+                .await
+                .map_err(store_retry)?;
+            Ok(CaptureOutcome::Captured(intent.amount_captured))
+        })
+        .await
     }
 
     /// Refunds a captured payment in full, once (idempotency key). Returns the amount.
@@ -339,21 +371,24 @@ impl OrderActivities {
         _ctx: ActivityContext,
         req: PaymentRef,
     ) -> Result<i64, ActivityError> {
-        let refunded = match self
-            .payments
-            .refund(&format!("{}:refund", req.id), &req.id)
-            .await
-        {
-            Ok(n) => n,
-            // Already refunded in full by an earlier attempt with another key (reconciler).
-            Err(PaymentError::Refused { .. }) => 0,
-            Err(e) => return Err(retry(e)),
-        };
-        let intent = self.payments.retrieve(&req.id).await.map_err(retry)?;
-        store::record_payment(&self.db, &self.provider_name, req.order, &intent)
-            .await
-            .map_err(store_retry)?;
-        Ok(refunded.max(intent.amount_refunded))
+        timed("refund_payment", async move {
+            let refunded = match self
+                .payments
+                .refund(&format!("{}:refund", req.id), &req.id)
+                .await
+            {
+                Ok(n) => n,
+                // Already refunded in full by an earlier attempt with another key (reconciler).
+                Err(PaymentError::Refused { .. }) => 0,
+                Err(e) => return Err(retry(e)),
+            };
+            let intent = self.payments.retrieve(&req.id).await.map_err(retry)?;
+            store::record_payment(&self.db, &self.provider_name, req.order, &intent)
+                .await
+                .map_err(store_retry)?;
+            Ok(refunded.max(intent.amount_refunded))
+        })
+        .await
     }
 
     /// Sells the order's held seats, or reports the hold lapsed.
@@ -363,13 +398,16 @@ impl OrderActivities {
         _ctx: ActivityContext,
         req: SeatsRequest,
     ) -> Result<ConfirmOutcome, ActivityError> {
-        match self.seats.confirm(&req.order, &req.seats).await {
-            Ok(_) => Ok(ConfirmOutcome::Confirmed),
-            Err(SeatError::Lapsed { .. } | SeatError::NotOwner { .. }) => {
-                Ok(ConfirmOutcome::Lapsed)
+        timed("confirm_seats", async move {
+            match self.seats.confirm(&req.order, &req.seats).await {
+                Ok(_) => Ok(ConfirmOutcome::Confirmed),
+                Err(SeatError::Lapsed { .. } | SeatError::NotOwner { .. }) => {
+                    Ok(ConfirmOutcome::Lapsed)
+                }
+                Err(e) => Err(retry(e)),
             }
-            Err(e) => Err(retry(e)),
-        }
+        })
+        .await
     }
 
     /// Gives the order's held seats back (a no-op for seats no longer its own).
@@ -379,12 +417,15 @@ impl OrderActivities {
         _ctx: ActivityContext,
         req: SeatsRequest,
     ) -> Result<u32, ActivityError> {
-        match self.seats.release(&req.order, &req.seats).await {
-            Ok(n) => Ok(n as u32),
-            // Lost to a lapse and a new owner: nothing of ours left to release.
-            Err(SeatError::NotOwner { .. }) => Ok(0),
-            Err(e) => Err(retry(e)),
-        }
+        timed("release_seats", async move {
+            match self.seats.release(&req.order, &req.seats).await {
+                Ok(n) => Ok(n as u32),
+                // Lost to a lapse and a new owner: nothing of ours left to release.
+                Err(SeatError::NotOwner { .. }) => Ok(0),
+                Err(e) => Err(retry(e)),
+            }
+        })
+        .await
     }
 
     /// Returns a refunded (or uncapturable) order's sold seats to the pool.
@@ -394,11 +435,14 @@ impl OrderActivities {
         _ctx: ActivityContext,
         req: SeatsRequest,
     ) -> Result<u32, ActivityError> {
-        match self.seats.refund(&req.order, &req.seats).await {
-            Ok(n) => Ok(n as u32),
-            Err(SeatError::NotOwner { .. }) => Ok(0),
-            Err(e) => Err(retry(e)),
-        }
+        timed("refund_seats", async move {
+            match self.seats.refund(&req.order, &req.seats).await {
+                Ok(n) => Ok(n as u32),
+                Err(SeatError::NotOwner { .. }) => Ok(0),
+                Err(e) => Err(retry(e)),
+            }
+        })
+        .await
     }
 
     /// Issues one signed ticket per seat (reusing any an earlier attempt issued).
@@ -408,13 +452,16 @@ impl OrderActivities {
         _ctx: ActivityContext,
         req: SeatsRequest,
     ) -> Result<Vec<TicketView>, ActivityError> {
-        let event = req.order.event;
-        let signer = self.tickets.clone();
-        store::issue_tickets(&self.db, &req.order, &req.seats, |seat| {
-            signer.issue(event, seat)
+        timed("issue_tickets", async move {
+            let event = req.order.event;
+            let signer = self.tickets.clone();
+            store::issue_tickets(&self.db, &req.order, &req.seats, |seat| {
+                signer.issue(event, seat)
+            })
+            .await
+            .map_err(store_retry)
         })
         .await
-        .map_err(store_retry)
     }
 
     /// Voids the order's tickets (refund).
@@ -424,9 +471,12 @@ impl OrderActivities {
         _ctx: ActivityContext,
         req: SeatsRequest,
     ) -> Result<u64, ActivityError> {
-        store::void_tickets(&self.db, req.order.order.as_uuid())
-            .await
-            .map_err(store_retry)
+        timed("void_tickets", async move {
+            store::void_tickets(&self.db, req.order.order.as_uuid())
+                .await
+                .map_err(store_retry)
+        })
+        .await
     }
 }
 
