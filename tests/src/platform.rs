@@ -83,6 +83,8 @@ pub struct Platform {
 
 /// A worker process-alike on a thread and runtime of its own.
 pub struct WorkerHandle {
+    /// Its admin endpoints (`/healthz`, `/readyz`, `/metrics`).
+    pub admin_url: String,
     kill: Option<tokio::sync::oneshot::Sender<()>>,
     stop: tokio_util::sync::CancellationToken,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -250,6 +252,9 @@ impl Platform {
         let stop = tokio_util::sync::CancellationToken::new();
         let stopped = stop.clone();
         let (kill, killed) = tokio::sync::oneshot::channel::<()>();
+        let admin = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let admin_url = format!("http://{}", admin.local_addr().unwrap());
+        admin.set_nonblocking(true).unwrap();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -257,7 +262,7 @@ impl Platform {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let admin = tokio::net::TcpListener::from_std(admin).unwrap();
                 let run =
                     boxoffice_workers::run(config, admin, async move { stopped.cancelled().await });
                 tokio::select! {
@@ -268,6 +273,7 @@ impl Platform {
             runtime.shutdown_background();
         });
         WorkerHandle {
+            admin_url,
             kill: Some(kill),
             stop,
             thread: Some(thread),

@@ -90,7 +90,7 @@ async fn record_history(p: &Platform, order: OrderId, name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paid_order_is_confirmed_captured_and_issued_with_tickets_a_scanner_can_verify() {
     let p = Platform::start(PlatformOptions::default()).await;
-    let _w = p.start_worker();
+    let w = p.start_worker();
     let seats = vec![p.seat(1), p.seat(2)];
     let intent = p.intent(seats.clone(), 60);
     let open = open(&p, &intent).await;
@@ -147,6 +147,22 @@ async fn a_paid_order_is_confirmed_captured_and_issued_with_tickets_a_scanner_ca
             "issued"
         ]
     );
+    // The worker's metrics saw it: orders by state, time in state, activity and payment latency.
+    let metrics = reqwest::get(format!("{}/metrics", w.admin_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        r#"boxoffice_orders_total{state="issued"}"#,
+        r#"boxoffice_order_state_seconds_count{state="awaiting_payment"}"#,
+        r#"boxoffice_activity_seconds_count{activity="issue_tickets",outcome="ok"}"#,
+        r#"boxoffice_payment_call_seconds_count{call="capture"}"#,
+        r#"boxoffice_intake_hold_seconds_count"#,
+    ] {
+        assert!(metrics.contains(series), "{series} missing from /metrics");
+    }
     record_history(&p, intent.order_id, "issued").await;
 }
 
