@@ -9,15 +9,16 @@ use std::{collections::HashMap, time::Duration};
 
 use boxoffice_nats::{
     OrderId, SeatId,
-    seat::{OrderRef, SeatState},
+    seat::{OrderRef, SeatState, SectionInventory, SectionUnits},
 };
 use boxoffice_tests::platform::{Platform, PlatformOptions};
 use boxoffice_workflows::{
     domain::{OrderState, OrderStatus, PurchaseIntent},
-    order::{OrderWorkflow, RefundRequest, TicketSigner, tickets},
+    order::{OrderInput, OrderWorkflow, RefundRequest, TicketSigner, tickets, workflow_id},
     payments::{PaymentProvider, PaymentStatus},
+    store,
 };
-use temporalio_client::WorkflowSignalOptions;
+use temporalio_client::{WorkflowSignalOptions, WorkflowStartOptions};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -518,6 +519,71 @@ async fn an_intent_republished_after_its_order_ended_takes_nothing() {
         transitions(&p, intent.order_id).await,
         ["held", "awaiting_payment", "canceled"]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_the_catalog_refuses_after_intake_held_it_is_rejected_and_gives_its_seat_back() {
+    let p = Platform::start(PlatformOptions::default()).await;
+    // A section on sale in the seat store that the catalog does not know (an operator's
+    // mistake, or a section withdrawn after loading).
+    let mut inventory = store::sellable_inventory(&p.db, p.event).await.unwrap();
+    inventory.sections.push(SectionInventory {
+        code: "GHOST".parse().unwrap(),
+        units: SectionUnits::Seated(vec!["1".parse().unwrap()]),
+    });
+    p.seats.load_event(&inventory).await.unwrap();
+    let _w = p.start_worker();
+    let ghost: SeatId = "GHOST:1".parse().unwrap();
+    let intent = p.intent(vec![ghost.clone()], 60);
+    p.submit(&intent).await;
+    let done = p
+        .wait_state(intent.order_id, OrderState::Rejected, MINUTE)
+        .await;
+    assert!(
+        done.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("invalid_order")),
+        "{done:#?}"
+    );
+    assert_free(&p, &[ghost]).await;
+    assert_eq!(pg_state(&p, intent.order_id).await, "rejected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_started_too_late_for_its_hold_expires_and_gives_the_seat_back() {
+    let p = Platform::start(PlatformOptions::default()).await;
+    let _w = p.start_worker();
+    let seat = p.seat(19);
+    let intent = p.intent(vec![seat.clone()], 3);
+    // Intake's start was delayed until the hold had almost run out.
+    let hold = p
+        .seats
+        .hold(
+            &intent.order_ref(),
+            std::slice::from_ref(&seat),
+            Duration::from_secs(3),
+        )
+        .await
+        .unwrap();
+    p.client
+        .start_workflow(
+            OrderWorkflow::run,
+            OrderInput {
+                intent: intent.clone(),
+                hold: Some(hold),
+                refund_window_s: 0,
+            },
+            WorkflowStartOptions::new(p.task_queue.clone(), workflow_id(intent.order_id)).build(),
+        )
+        .await
+        .unwrap();
+    let done = p
+        .wait_state(intent.order_id, OrderState::Expired, MINUTE)
+        .await;
+    assert_eq!(done.reason.as_deref(), Some("hold_lapsed"));
+    assert!(done.payment.is_none(), "no payment was opened");
+    assert_free(&p, &[seat]).await;
+    assert_eq!(pg_state(&p, intent.order_id).await, "expired");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -299,12 +299,13 @@ impl Stages {
     }
 
     async fn record_rejected(&self, intent: &PurchaseIntent, reason: &str) -> Result<(), Retry> {
-        Ok(store::record_rejected(
+        Ok(store::record_closed(
             &self.intake.db,
             &intent.order_ref(),
             &intent.idempotency_key,
             &intent.request_hash,
             &workflow_id(intent.order_id),
+            OrderState::Rejected,
             reason,
         )
         .await?)

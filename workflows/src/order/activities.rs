@@ -92,6 +92,33 @@ pub enum Opened {
     },
     /// The catalog or the provider refused it.
     Refused(String),
+    /// Too little of the hold is left to give the buyer a checkout.
+    Lapsed,
+}
+
+/// The shortest checkout worth opening.
+const MIN_CHECKOUT_MS: i64 = 2_000;
+
+impl OrderActivities {
+    /// Records an order that ends before it is opened, so PostgreSQL knows it.
+    async fn close_unopened(
+        &self,
+        intent: &PurchaseIntent,
+        state: OrderState,
+        reason: &str,
+    ) -> Result<(), ActivityError> {
+        store::record_closed(
+            &self.db,
+            &intent.order_ref(),
+            &intent.idempotency_key,
+            &intent.request_hash,
+            &workflow_id(intent.order_id),
+            state,
+            reason,
+        )
+        .await
+        .map_err(store_retry)
+    }
 }
 
 /// A status change to write to PostgreSQL and publish.
@@ -156,16 +183,8 @@ impl OrderActivities {
                 Err(e) => {
                     let reason = rejection(e)?;
                     let status = super::rejected_status(&intent, &reason, self.seats.now());
-                    store::record_rejected(
-                        &self.db,
-                        &order,
-                        &intent.idempotency_key,
-                        &intent.request_hash,
-                        &workflow_id(intent.order_id),
-                        &reason,
-                    )
-                    .await
-                    .map_err(store_retry)?;
+                    self.close_unopened(&intent, OrderState::Rejected, &reason)
+                        .await?;
                     self.board.publish_first(&status).await.map_err(retry)?;
                     Ok(HoldOutcome::Rejected(reason))
                 }
@@ -184,6 +203,12 @@ impl OrderActivities {
     ) -> Result<Opened, ActivityError> {
         timed("open_order", async move {
             let order = req.intent.order_ref();
+            if req.payment_expires_at - self.seats.now() < MIN_CHECKOUT_MS {
+                // Started too late (intake's start was delayed past the hold): no time to pay.
+                self.close_unopened(&req.intent, OrderState::Expired, "hold_lapsed")
+                    .await?;
+                return Ok(Opened::Lapsed);
+            }
             let recorded = match store::record_order(
                 &self.db,
                 &NewOrder {
@@ -199,7 +224,10 @@ impl OrderActivities {
             {
                 Ok(r) => r,
                 Err(StoreError::Invalid(m) | StoreError::Constraint(m)) => {
-                    return Ok(Opened::Refused(format!("invalid_order: {m}")));
+                    let reason = format!("invalid_order: {m}");
+                    self.close_unopened(&req.intent, OrderState::Rejected, &reason)
+                        .await?;
+                    return Ok(Opened::Refused(reason));
                 }
                 Err(e) => return Err(store_retry(e)),
             };
@@ -272,11 +300,19 @@ impl OrderActivities {
             )
             .await
             .map_err(store_retry)?;
-            if let Transitioned::Conflict(now) = outcome {
-                // Only the workflow moves an order after intake, so this is a bug or an operator's
-                // hand: say so loudly, and still publish what the workflow knows.
-                tracing::error!(order = %st.order_id, from = %change.from, to = %st.state, stored = %now,
-                    "order state in PostgreSQL disagrees with its workflow");
+            match outcome {
+                // Only the workflow moves an order after intake, so these are a bug or an
+                // operator's hand: say so loudly, and still publish what the workflow knows
+                // (retrying could never succeed, and would leave the buyer without an answer).
+                Transitioned::Conflict(now) => {
+                    tracing::error!(order = %st.order_id, from = %change.from, to = %st.state, stored = %now,
+                        "order state in PostgreSQL disagrees with its workflow");
+                }
+                Transitioned::Missing => {
+                    tracing::error!(order = %st.order_id, from = %change.from, to = %st.state,
+                        "order is not in PostgreSQL");
+                }
+                Transitioned::Applied | Transitioned::AlreadyThere => {}
             }
             self.board.publish(st).await.map_err(retry)?;
             if outcome == Transitioned::Applied {

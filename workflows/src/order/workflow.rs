@@ -309,17 +309,6 @@ impl OrderWorkflow {
 
         let lead = payment_lead(hold.expires_at - started).as_millis() as i64;
         let checkout_closes = hold.expires_at - lead;
-        if checkout_closes - started < 2_000 {
-            // Started too late (intake's start was delayed past the hold): nothing to sell.
-            ctx.execute_local_activity(
-                OrderActivities::release_seats,
-                seats,
-                local_activity_options(),
-            )
-            .await?;
-            enter(ctx, &mut st, OrderState::Expired, Some("hold_lapsed")).await?;
-            return Ok(OrderState::Expired);
-        }
         let opened = ctx
             .execute_local_activity(
                 OrderActivities::open_order,
@@ -332,6 +321,16 @@ impl OrderWorkflow {
             )
             .await?;
         let payment = match opened {
+            Opened::Lapsed => {
+                ctx.execute_local_activity(
+                    OrderActivities::release_seats,
+                    seats,
+                    local_activity_options(),
+                )
+                .await?;
+                enter(ctx, &mut st, OrderState::Expired, Some("hold_lapsed")).await?;
+                return Ok(OrderState::Expired);
+            }
             Opened::Refused(reason) => {
                 ctx.execute_local_activity(
                     OrderActivities::release_seats,

@@ -11,6 +11,6 @@ pub use catalog::{NewEvent, NewSection, SectionLayout, create_event, sellable_in
 pub use db::{PgConfig, StoreError, connect, migrate};
 pub(crate) use orders::ts;
 pub use orders::{
-    NewOrder, NewTicket, RecordedOrder, Transitioned, issue_tickets, record_order, record_payment,
-    record_rejected, transition, void_tickets,
+    NewOrder, NewTicket, RecordedOrder, Transitioned, issue_tickets, record_closed, record_order,
+    record_payment, transition, void_tickets,
 };

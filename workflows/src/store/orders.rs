@@ -55,6 +55,8 @@ pub enum Transitioned {
     AlreadyThere,
     /// The order is somewhere else: the change was refused.
     Conflict(OrderState),
+    /// PostgreSQL has no such order (it was never recorded).
+    Missing,
 }
 
 pub(crate) fn ts(ms: UnixMillis) -> DateTime<Utc> {
@@ -166,28 +168,36 @@ pub async fn record_order(pool: &PgPool, o: &NewOrder) -> Result<RecordedOrder, 
     })
 }
 
-/// Records an order intake refused (no seats, no money), so PostgreSQL knows every order the
-/// buyer can read. Idempotent.
-pub async fn record_rejected(
+/// Records an order that ends without ever being opened (no seats, no money): refused by
+/// intake (`rejected`), refused by the catalog, or started too late for its hold (`expired`),
+/// so PostgreSQL knows every order the buyer can read. Idempotent; `state` must be terminal.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_closed(
     pool: &PgPool,
     order: &OrderRef,
     idempotency_key: &str,
     request_hash: &str,
     workflow_id: &str,
+    state: OrderState,
     reason: &str,
 ) -> Result<(), StoreError> {
+    if !state.is_terminal() {
+        return Err(StoreError::Invalid(format!(
+            "{state} is not a terminal state"
+        )));
+    }
     let classify = |e| StoreError::classify(e, "order", order.order);
     sqlx::query(
         "with o as (
              insert into orders (order_id, event_id, buyer_id, idempotency_key, request_hash, state,
                                  reason, currency, workflow_id)
-             select $1, $2, $3, $4, $5, 'rejected', $6, coalesce(
+             select $1, $2, $3, $4, $5, $8, $6, coalesce(
                         (select min(currency) from sections where event_id = $2), 'XXX'), $7
              where exists (select 1 from events where event_id = $2)
              on conflict do nothing
              returning order_id)
          insert into order_transitions (order_id, seq, from_state, to_state, detail)
-         select order_id, 0, 'requested', 'rejected', jsonb_build_object('reason', $6::text) from o",
+         select order_id, 0, 'requested', $8, jsonb_build_object('reason', $6::text) from o",
     )
     .bind(order.order.as_uuid())
     .bind(order.event.as_uuid())
@@ -196,6 +206,7 @@ pub async fn record_rejected(
     .bind(request_hash)
     .bind(reason)
     .bind(workflow_id)
+    .bind(state.as_str())
     .execute(pool)
     .await
     .map_err(classify)?;
@@ -239,11 +250,14 @@ pub async fn transition(
     if applied {
         return Ok(Transitioned::Applied);
     }
-    let now: String = sqlx::query_scalar("select state from orders where order_id = $1")
+    let now: Option<String> = sqlx::query_scalar("select state from orders where order_id = $1")
         .bind(order)
-        .fetch_one(pool)
+        .fetch_optional(pool)
         .await
         .map_err(classify)?;
+    let Some(now) = now else {
+        return Ok(Transitioned::Missing);
+    };
     let now = OrderState::parse(&now)
         .ok_or_else(|| StoreError::Invalid(format!("unknown stored state {now}")))?;
     Ok(if now == to {
