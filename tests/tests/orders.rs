@@ -587,6 +587,48 @@ async fn a_workflow_started_too_late_for_its_hold_expires_and_gives_the_seat_bac
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_started_without_a_hold_takes_it_itself_or_tells_the_buyer_why_not() {
+    let p = Platform::start(PlatformOptions::default()).await;
+    let _w = p.start_worker();
+    let start = |intent: PurchaseIntent| {
+        let p = &p;
+        async move {
+            p.client
+                .start_workflow(
+                    OrderWorkflow::run,
+                    OrderInput {
+                        intent: intent.clone(),
+                        hold: None,
+                        refund_window_s: 0,
+                    },
+                    WorkflowStartOptions::new(p.task_queue.clone(), workflow_id(intent.order_id))
+                        .build(),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let seat = p.seat(20);
+    let first = p.intent(vec![seat.clone()], 60);
+    start(first.clone()).await;
+    let open = p
+        .wait_state(first.order_id, OrderState::AwaitingPayment, MINUTE)
+        .await;
+    assert_eq!(open.seats, [seat.clone()]);
+    assert!(
+        matches!(seat_state(&p, &seat).await, SeatState::Held { order, .. } if order == first.order_id)
+    );
+    // A second order for the same seat is refused, and the buyer reads why.
+    let second = p.intent(vec![seat.clone()], 60);
+    start(second.clone()).await;
+    let refused = p
+        .wait_state(second.order_id, OrderState::Rejected, MINUTE)
+        .await;
+    assert_eq!(refused.reason.as_deref(), Some("taken"));
+    assert_eq!(pg_state(&p, second.order_id).await, "rejected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_orders_for_a_hundred_seats_sell_exactly_what_was_captured() {
     let p = Platform::start(PlatformOptions {
         rows: 10,

@@ -20,8 +20,11 @@ use std::{sync::Arc, time::Duration};
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use boxoffice_nats::{SeatError, SeatStore, Topology, seat::Hold};
 use boxoffice_workflows::{
-    domain::{OrderState, PurchaseIntent, SeatRequest},
-    order::{OrderInput, OrderWorkflow, StatusBoard, held_status, rejected_status, workflow_id},
+    domain::{OrderState, PurchaseIntent},
+    order::{
+        OrderInput, OrderWorkflow, StatusBoard, held_status, record_unopened, reject, take_hold,
+        workflow_id,
+    },
     store,
 };
 use futures::StreamExt;
@@ -75,6 +78,8 @@ enum Retry {
     Status(#[from] boxoffice_workflows::order::StatusError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Reject(#[from] boxoffice_workflows::order::RejectError),
     #[error("starting the workflow: {0}")]
     Start(WorkflowStartError),
 }
@@ -229,11 +234,9 @@ impl Stages {
                 return match (status.state, status.hold) {
                     (OrderState::Held, Some(hold)) => self.start(intent, hold).await,
                     (OrderState::Rejected, _) => {
-                        self.record_rejected(
-                            intent,
-                            status.reason.as_deref().unwrap_or("rejected"),
-                        )
-                        .await?;
+                        // The earlier delivery may have told the buyer and died before the row.
+                        let reason = status.reason.as_deref().unwrap_or("rejected");
+                        record_unopened(&i.db, intent, OrderState::Rejected, reason).await?;
                         Ok("rejected")
                     }
                     _ => Ok("already_started"),
@@ -242,15 +245,7 @@ impl Stages {
         }
         let permit = self.holds.acquire().await;
         let order = intent.order_ref();
-        let hold_for = Duration::from_secs(intent.hold_seconds.into());
-        let held = match &intent.request {
-            SeatRequest::Seats(seats) => i.seats.hold(&order, seats, hold_for).await,
-            SeatRequest::BestAvailable { section, quantity } => {
-                i.seats
-                    .pick_general_admission(&order, section, quantity.get(), hold_for)
-                    .await
-            }
-        };
+        let held = take_hold(&i.seats, intent).await;
         match held {
             Ok(hold) => {
                 let first = i
@@ -281,34 +276,12 @@ impl Stages {
             Err(e @ SeatError::Unavailable(_)) => Err(e.into()),
             Err(refusal) => {
                 drop(permit);
-                let reason = refusal.code();
-                // The buyer hears first; the audit row follows (a redelivery writes it if this
-                // attempt fails after the publish).
-                let first = i
-                    .board
-                    .publish_first(&rejected_status(intent, reason, i.seats.now()))
-                    .await?;
+                reject(&i.db, &i.board, intent, refusal.code(), i.seats.now()).await?;
                 let latency = (i.seats.now() - intent.submitted_at).max(0) as f64 / 1000.0;
                 metrics::histogram!("boxoffice_intake_hold_seconds").record(latency);
-                if first {
-                    self.record_rejected(intent, reason).await?;
-                }
                 Ok("rejected")
             }
         }
-    }
-
-    async fn record_rejected(&self, intent: &PurchaseIntent, reason: &str) -> Result<(), Retry> {
-        Ok(store::record_closed(
-            &self.intake.db,
-            &intent.order_ref(),
-            &intent.idempotency_key,
-            &intent.request_hash,
-            &workflow_id(intent.order_id),
-            OrderState::Rejected,
-            reason,
-        )
-        .await?)
     }
 
     async fn start(&self, intent: &PurchaseIntent, hold: Hold) -> Result<&'static str, Retry> {

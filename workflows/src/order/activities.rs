@@ -12,7 +12,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use super::{ConfirmOutcome, SeatsRequest, StatusBoard, TicketSigner, workflow_id};
 use crate::{
-    domain::{OrderState, OrderStatus, PaymentView, PurchaseIntent, SeatRequest, TicketView},
+    domain::{OrderState, OrderStatus, PaymentView, PurchaseIntent, TicketView},
     payments::{NewPayment, PaymentError, PaymentProvider, PaymentStatus, http::HttpProvider},
     store::{self, NewOrder, StoreError, Transitioned},
 };
@@ -107,17 +107,9 @@ impl OrderActivities {
         state: OrderState,
         reason: &str,
     ) -> Result<(), ActivityError> {
-        store::record_closed(
-            &self.db,
-            &intent.order_ref(),
-            &intent.idempotency_key,
-            &intent.request_hash,
-            &workflow_id(intent.order_id),
-            state,
-            reason,
-        )
-        .await
-        .map_err(store_retry)
+        super::record_unopened(&self.db, intent, state, reason)
+            .await
+            .map_err(store_retry)
     }
 }
 
@@ -168,24 +160,13 @@ impl OrderActivities {
         intent: PurchaseIntent,
     ) -> Result<HoldOutcome, ActivityError> {
         timed("hold_seats", async move {
-            let order = intent.order_ref();
-            let hold_for = std::time::Duration::from_secs(intent.hold_seconds.into());
-            let held = match &intent.request {
-                SeatRequest::Seats(seats) => self.seats.hold(&order, seats, hold_for).await,
-                SeatRequest::BestAvailable { section, quantity } => {
-                    self.seats
-                        .pick_general_admission(&order, section, quantity.get(), hold_for)
-                        .await
-                }
-            };
-            match held {
+            match super::take_hold(&self.seats, &intent).await {
                 Ok(hold) => Ok(HoldOutcome::Held(hold)),
                 Err(e) => {
                     let reason = rejection(e)?;
-                    let status = super::rejected_status(&intent, &reason, self.seats.now());
-                    self.close_unopened(&intent, OrderState::Rejected, &reason)
-                        .await?;
-                    self.board.publish_first(&status).await.map_err(retry)?;
+                    super::reject(&self.db, &self.board, &intent, &reason, self.seats.now())
+                        .await
+                        .map_err(retry)?;
                     Ok(HoldOutcome::Rejected(reason))
                 }
             }

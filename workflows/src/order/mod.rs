@@ -21,7 +21,11 @@ pub use status::{StatusBoard, StatusError};
 pub use tickets::TicketSigner;
 pub use workflow::OrderWorkflow;
 
-use crate::domain::{OrderState, OrderStatus, PurchaseIntent};
+use crate::{
+    domain::{OrderState, OrderStatus, PurchaseIntent, SeatRequest},
+    store::{self, StoreError},
+};
+use boxoffice_nats::{SeatError, SeatStore, seat::Hold};
 
 /// What the workflow is started with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,4 +130,75 @@ pub fn held_status(
         hold: Some(hold.clone()),
         at,
     }
+}
+
+/// Takes the hold an intent asks for: its named seats, or the best available units of a
+/// general-admission section, for the intent's hold time. Intake and the workflow (when started
+/// without a hold) both hold through here.
+pub async fn take_hold(seats: &SeatStore, intent: &PurchaseIntent) -> Result<Hold, SeatError> {
+    let order = intent.order_ref();
+    let hold_for = std::time::Duration::from_secs(intent.hold_seconds.into());
+    match &intent.request {
+        SeatRequest::Seats(list) => seats.hold(&order, list, hold_for).await,
+        SeatRequest::BestAvailable { section, quantity } => {
+            seats
+                .pick_general_admission(&order, section, quantity.get(), hold_for)
+                .await
+        }
+    }
+}
+
+/// Records an order that ends before it is opened (no seats, no money) in PostgreSQL.
+/// Idempotent.
+pub async fn record_unopened(
+    db: &sqlx::PgPool,
+    intent: &PurchaseIntent,
+    state: OrderState,
+    reason: &str,
+) -> Result<(), StoreError> {
+    store::record_closed(
+        db,
+        &intent.order_ref(),
+        &intent.idempotency_key,
+        &intent.request_hash,
+        &workflow_id(intent.order_id),
+        state,
+        reason,
+    )
+    .await
+}
+
+/// Telling a buyer "rejected" failed; retry.
+#[derive(Debug, thiserror::Error)]
+pub enum RejectError {
+    /// The status board.
+    #[error(transparent)]
+    Status(#[from] StatusError),
+    /// PostgreSQL.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Tells the buyer the order is refused, then records it. The buyer hears first; the row
+/// follows. A refusal that lost the race to another delivery's answer (a `held`, say) records
+/// nothing, and a retry after the publish still writes the row.
+pub async fn reject(
+    db: &sqlx::PgPool,
+    board: &StatusBoard,
+    intent: &PurchaseIntent,
+    reason: &str,
+    now: UnixMillis,
+) -> Result<(), RejectError> {
+    let first = board
+        .publish_first(&rejected_status(intent, reason, now))
+        .await?;
+    let ours = first
+        || board
+            .latest(intent.event_id, intent.order_id)
+            .await?
+            .is_some_and(|s| s.state == OrderState::Rejected);
+    if ours {
+        record_unopened(db, intent, OrderState::Rejected, reason).await?;
+    }
+    Ok(())
 }
