@@ -13,7 +13,6 @@ use std::future::Future;
 use axum::Router;
 use boxoffice_nats::Topology;
 use boxoffice_workflows::service::{Check, Probes};
-use temporalio_client::{Connection, ConnectionOptions};
 use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
 
 pub use config::{TemporalConfig, WorkerConfig, WorkerTuning};
@@ -48,25 +47,6 @@ pub enum WorkerError {
     Serve(#[source] std::io::Error),
 }
 
-/// Connects to Temporal's frontend (gRPC) and checks it answers.
-pub async fn connect_temporal(config: &TemporalConfig) -> Result<Connection, WorkerError> {
-    let err = |source: Box<dyn std::error::Error + Send + Sync>| WorkerError::Temporal {
-        url: config.url.clone(),
-        source,
-    };
-    let url: url::Url = config
-        .url
-        .parse()
-        .map_err(|e: url::ParseError| err(e.into()))?;
-    let options = ConnectionOptions::new(url)
-        .identity(format!("boxoffice-worker@{}", std::process::id()))
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .build();
-    Connection::connect(options)
-        .await
-        .map_err(|e| err(e.into()))
-}
-
 /// Runs the worker's connections and admin endpoints until `shutdown` resolves.
 pub async fn run(
     config: WorkerConfig,
@@ -89,16 +69,15 @@ pub async fn run(
     )
     .await?;
     let db = boxoffice_workflows::store::connect(&config.pg)?;
-    let temporal = connect_temporal(&config.temporal).await?;
+    let (temporal, client) = config
+        .temporal
+        .connect("boxoffice-worker")
+        .await
+        .map_err(|e| WorkerError::Temporal {
+            url: config.temporal.url.clone(),
+            source: e.into(),
+        })?;
     let namespace = config.temporal.namespace.clone();
-    let client = temporalio_client::Client::new(
-        temporal.clone(),
-        temporalio_client::ClientOptions::new(namespace.clone()).build(),
-    )
-    .map_err(|e| WorkerError::Temporal {
-        url: config.temporal.url.clone(),
-        source: e.into(),
-    })?;
     let runtime = temporalio_sdk::Runtime::from_current_tokio(Default::default()).map_err(|e| {
         WorkerError::Temporal {
             url: config.temporal.url.clone(),
