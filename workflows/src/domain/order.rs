@@ -97,6 +97,12 @@ impl OrderState {
         )
     }
 
+    /// Whether the order's seats are on hold while its payment is decided: the hold has an
+    /// expiry, and the order's workflow is still driving it.
+    pub const fn is_on_hold(self) -> bool {
+        matches!(self, Self::Held | Self::AwaitingPayment | Self::Authorized)
+    }
+
     /// Whether the order still owns (or may own) seats.
     pub const fn owns_seats(self) -> bool {
         matches!(
@@ -177,6 +183,17 @@ mod tests {
             "a confirmed order never expires"
         );
         assert!(!Issued.can_become(Canceled));
+    }
+
+    #[test]
+    fn only_unpaid_seat_owning_states_are_on_hold() {
+        use OrderState::*;
+        let on_hold: Vec<_> = OrderState::ALL
+            .into_iter()
+            .filter(|s| s.is_on_hold())
+            .collect();
+        assert_eq!(on_hold, [Held, AwaitingPayment, Authorized]);
+        assert!(on_hold.iter().all(|s| s.owns_seats() && !s.is_terminal()));
     }
 
     #[test]

@@ -102,7 +102,7 @@ async fn enter(
     if let Some(r) = reason {
         st.reason = Some(r.to_owned());
     }
-    if !to.owns_seats() || matches!(to, OrderState::Confirmed | OrderState::Issued) {
+    if !to.is_on_hold() {
         st.hold_expires_at = None;
     }
     ctx.execute_local_activity(

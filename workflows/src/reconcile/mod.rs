@@ -115,12 +115,6 @@ struct OrderRow {
     seats: Vec<SeatId>,
 }
 
-const LIVE: [OrderState; 3] = [
-    OrderState::Held,
-    OrderState::AwaitingPayment,
-    OrderState::Authorized,
-];
-
 impl Reconciler {
     /// One full pass, recorded in `reconciliation_runs`.
     pub async fn run(&self, trigger: &str) -> Result<Report, ReconcileError> {
@@ -236,7 +230,7 @@ impl Reconciler {
                             buyer,
                             expires_at,
                         } if expires_at + self.grace_ms <= now => {
-                            let live = orders.get(&order).is_some_and(|o| LIVE.contains(&o.state));
+                            let live = orders.get(&order).is_some_and(|o| o.state.is_on_hold());
                             if !live {
                                 let who = OrderRef {
                                     event,
@@ -381,7 +375,7 @@ impl Reconciler {
             let order = intent.order_id.parse::<OrderId>().ok();
             let row = order.and_then(|o| orders.get(&o));
             let open = row.is_some_and(|r| {
-                LIVE.contains(&r.state)
+                r.state.is_on_hold()
                     || r.state == OrderState::Confirmed && r.age_ms <= self.grace_ms
             });
             let owns_seats = order.is_some_and(|o| sold_to.contains_key(&o));

@@ -229,9 +229,7 @@ pub async fn transition(
     let applied = sqlx::query(
         "with u as (
              update orders set state = $3, reason = coalesce($4, reason), version = version + 1,
-                               hold_expires_at = case when $3 in ('confirmed', 'issued', 'refunded',
-                                   'expired', 'payment_failed', 'canceled', 'rejected')
-                                   then null else hold_expires_at end
+                               hold_expires_at = case when $6 then hold_expires_at end
              where order_id = $1 and state = $2
              returning version)
          insert into order_transitions (order_id, seq, from_state, to_state, detail)
@@ -242,6 +240,7 @@ pub async fn transition(
     .bind(to.as_str())
     .bind(reason)
     .bind(detail)
+    .bind(to.is_on_hold())
     .execute(pool)
     .await
     .map_err(classify)?
