@@ -14,7 +14,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use boxoffice_nats::seat::{Hold, UnixMillis};
-use temporalio_common::RetryPolicy;
+use temporalio_common::{ActivityDefinition, RetryPolicy, data_converters::TemporalDeserializable};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     LocalActivityOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
@@ -87,6 +87,21 @@ pub fn payment_lead(hold_left_ms: i64) -> Duration {
         .clamp(MIN_PAYMENT_LEAD, MAX_PAYMENT_LEAD)
 }
 
+/// Runs one of the order's local activities with the order's options.
+async fn step<AD>(
+    ctx: &WorkflowContext<OrderWorkflow>,
+    activity: AD,
+    input: impl Into<AD::Input>,
+) -> WorkflowResult<AD::Output>
+where
+    AD: ActivityDefinition,
+    AD::Output: TemporalDeserializable,
+{
+    Ok(ctx
+        .execute_local_activity(activity, input, local_activity_options())
+        .await?)
+}
+
 /// Moves the order to `to`: PostgreSQL, the status board, and the workflow's own view.
 async fn enter(
     ctx: &mut WorkflowContext<OrderWorkflow>,
@@ -105,14 +120,14 @@ async fn enter(
     if !to.is_on_hold() {
         st.hold_expires_at = None;
     }
-    ctx.execute_local_activity(
+    step(
+        ctx,
         OrderActivities::record_state,
         StateChange {
             from,
             status: st.clone(),
             from_at,
         },
-        local_activity_options(),
     )
     .await?;
     let snapshot = st.clone();
@@ -167,42 +182,18 @@ async fn sell(
         p.state = PaymentStatus::Authorized;
     }
     enter(ctx, &mut st, OrderState::Authorized, None).await?;
-    let confirmed = ctx
-        .execute_local_activity(
-            OrderActivities::confirm_seats,
-            seats.clone(),
-            local_activity_options(),
-        )
-        .await?;
+    let confirmed = step(ctx, OrderActivities::confirm_seats, seats.clone()).await?;
     if confirmed == ConfirmOutcome::Lapsed {
         // Too late: the seats may be someone else's now. Take no money.
-        let voided = ctx
-            .execute_local_activity(
-                OrderActivities::void_payment,
-                pay.clone(),
-                local_activity_options(),
-            )
-            .await?;
+        let voided = step(ctx, OrderActivities::void_payment, pay.clone()).await?;
         if let Some(p) = st.payment.as_mut() {
             p.state = voided;
         }
-        ctx.execute_local_activity(
-            OrderActivities::release_seats,
-            seats,
-            local_activity_options(),
-        )
-        .await?;
+        step(ctx, OrderActivities::release_seats, seats).await?;
         enter(ctx, &mut st, OrderState::Expired, Some("hold_lapsed")).await?;
         return Ok(OrderState::Expired);
     }
-    match ctx
-        .execute_local_activity(
-            OrderActivities::capture,
-            pay.clone(),
-            local_activity_options(),
-        )
-        .await?
-    {
+    match step(ctx, OrderActivities::capture, pay.clone()).await? {
         CaptureOutcome::Captured(_) => {
             if let Some(p) = st.payment.as_mut() {
                 p.state = PaymentStatus::Captured;
@@ -211,12 +202,7 @@ async fn sell(
         CaptureOutcome::Refused(code) => {
             // The authorisation is gone (expired or voided at the provider): the seats we
             // just sold go back, nothing was taken.
-            ctx.execute_local_activity(
-                OrderActivities::refund_seats,
-                seats,
-                local_activity_options(),
-            )
-            .await?;
+            step(ctx, OrderActivities::refund_seats, seats).await?;
             enter(
                 ctx,
                 &mut st,
@@ -229,13 +215,7 @@ async fn sell(
     }
     enter(ctx, &mut st, OrderState::Confirmed, None).await?;
     // Retried until the issuer is back; the order stays `confirmed` meanwhile.
-    let tickets = ctx
-        .execute_local_activity(
-            OrderActivities::issue_tickets,
-            seats.clone(),
-            local_activity_options(),
-        )
-        .await?;
+    let tickets = step(ctx, OrderActivities::issue_tickets, seats.clone()).await?;
     st.tickets = tickets;
     enter(ctx, &mut st, OrderState::Issued, None).await?;
 
@@ -248,24 +228,9 @@ async fn sell(
     let Some(refund) = ctx.state(|s| s.refund.clone()) else {
         return Ok(OrderState::Issued);
     };
-    ctx.execute_local_activity(
-        OrderActivities::refund_payment,
-        pay,
-        local_activity_options(),
-    )
-    .await?;
-    ctx.execute_local_activity(
-        OrderActivities::void_tickets,
-        seats.clone(),
-        local_activity_options(),
-    )
-    .await?;
-    ctx.execute_local_activity(
-        OrderActivities::refund_seats,
-        seats,
-        local_activity_options(),
-    )
-    .await?;
+    step(ctx, OrderActivities::refund_payment, pay).await?;
+    step(ctx, OrderActivities::void_tickets, seats.clone()).await?;
+    step(ctx, OrderActivities::refund_seats, seats).await?;
     if let Some(p) = st.payment.as_mut() {
         p.state = PaymentStatus::Refunded;
     }
@@ -286,14 +251,7 @@ impl OrderWorkflow {
         let intent = input.intent;
         let hold: Hold = match input.hold {
             Some(h) => h,
-            None => match ctx
-                .execute_local_activity(
-                    OrderActivities::hold_seats,
-                    intent.clone(),
-                    local_activity_options(),
-                )
-                .await?
-            {
+            None => match step(ctx, OrderActivities::hold_seats, intent.clone()).await? {
                 HoldOutcome::Held(h) => h,
                 HoldOutcome::Rejected(_) => return Ok(OrderState::Rejected),
             },
@@ -309,35 +267,24 @@ impl OrderWorkflow {
 
         let lead = payment_lead(hold.expires_at - started).as_millis() as i64;
         let checkout_closes = hold.expires_at - lead;
-        let opened = ctx
-            .execute_local_activity(
-                OrderActivities::open_order,
-                OpenOrder {
-                    intent: intent.clone(),
-                    hold: hold.clone(),
-                    payment_expires_at: checkout_closes,
-                },
-                local_activity_options(),
-            )
-            .await?;
+        let opened = step(
+            ctx,
+            OrderActivities::open_order,
+            OpenOrder {
+                intent: intent.clone(),
+                hold: hold.clone(),
+                payment_expires_at: checkout_closes,
+            },
+        )
+        .await?;
         let payment = match opened {
             Opened::Lapsed => {
-                ctx.execute_local_activity(
-                    OrderActivities::release_seats,
-                    seats,
-                    local_activity_options(),
-                )
-                .await?;
+                step(ctx, OrderActivities::release_seats, seats).await?;
                 enter(ctx, &mut st, OrderState::Expired, Some("hold_lapsed")).await?;
                 return Ok(OrderState::Expired);
             }
             Opened::Refused(reason) => {
-                ctx.execute_local_activity(
-                    OrderActivities::release_seats,
-                    seats,
-                    local_activity_options(),
-                )
-                .await?;
+                step(ctx, OrderActivities::release_seats, seats).await?;
                 enter(ctx, &mut st, OrderState::Rejected, Some(&reason)).await?;
                 return Ok(OrderState::Rejected);
             }
@@ -372,13 +319,7 @@ impl OrderWorkflow {
                 decision = ctx.state(from_signals);
                 break;
             }
-            let at_provider = ctx
-                .execute_local_activity(
-                    OrderActivities::payment_status,
-                    pay.id.clone(),
-                    local_activity_options(),
-                )
-                .await?;
+            let at_provider = step(ctx, OrderActivities::payment_status, pay.id.clone()).await?;
             // A signal may have arrived while the query ran: it is as good.
             decision = ctx.state(from_signals).or(from_provider(at_provider));
             if decision.is_some() {
@@ -387,13 +328,7 @@ impl OrderWorkflow {
             if last {
                 // Still unpaid after the checkout closed: close it ourselves. If the buyer paid
                 // in that instant the void takes the authorisation back: no money is kept.
-                let voided = ctx
-                    .execute_local_activity(
-                        OrderActivities::void_payment,
-                        pay.clone(),
-                        local_activity_options(),
-                    )
-                    .await?;
+                let voided = step(ctx, OrderActivities::void_payment, pay.clone()).await?;
                 decision = Some(match voided {
                     PaymentStatus::Failed => Decision::Declined,
                     _ => Decision::Lapsed,
@@ -409,22 +344,12 @@ impl OrderWorkflow {
             }
             Decision::Declined => (OrderState::PaymentFailed, "declined"),
             Decision::Canceled => {
-                ctx.execute_local_activity(
-                    OrderActivities::void_payment,
-                    pay.clone(),
-                    local_activity_options(),
-                )
-                .await?;
+                step(ctx, OrderActivities::void_payment, pay.clone()).await?;
                 (OrderState::Canceled, "canceled_by_buyer")
             }
             Decision::Lapsed => (OrderState::Expired, "payment_timeout"),
         };
-        ctx.execute_local_activity(
-            OrderActivities::release_seats,
-            seats,
-            local_activity_options(),
-        )
-        .await?;
+        step(ctx, OrderActivities::release_seats, seats).await?;
         enter(ctx, &mut st, end.0, Some(end.1)).await?;
         Ok(end.0)
     }
