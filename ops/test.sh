@@ -11,6 +11,14 @@ source "$(dirname "$0")/lib/common.sh"
 source "$BOXOFFICE_ROOT/ops/lib/services.sh"
 
 ensure_deps
+# The API fuzzing test runs schemathesis against the gateway's OpenAPI document.
+SCHEMATHESIS_VERSION=4.32.5
+if ! "$BOXOFFICE_VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into $BOXOFFICE_VENV"
+  "$BOXOFFICE_VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >/dev/null 2>&1 ||
+    die "pip could not install schemathesis==$SCHEMATHESIS_VERSION: check access to PyPI and retry"
+fi
+export BOXOFFICE_TEST_SCHEMATHESIS="$BOXOFFICE_VENV/bin/schemathesis"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/boxoffice-test.XXXXXX")
 chmod 755 "$TMP"
 cleanup() {

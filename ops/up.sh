@@ -95,6 +95,7 @@ cat >"$DATA/urls.txt" <<URLS
   Boxoffice is running. Ctrl-C stops everything.
 
   Gateway (buyer API)     http://127.0.0.1:$GATEWAY_PORT      (/healthz /readyz /metrics)
+  API docs (browsable)    http://127.0.0.1:$GATEWAY_PORT/api/docs/   (OpenAPI: /api/v1/openapi.json)
   Worker admin            http://127.0.0.1:$WORKER_PORT      (/healthz /readyz /metrics)
   Payments sandbox        http://127.0.0.1:$PAYMENTS_PORT      (API key sk_sandbox; hosted checkout at /checkout/<id>)
   Temporal Web UI         http://127.0.0.1:$TEMPORAL_UI
@@ -103,6 +104,12 @@ cat >"$DATA/urls.txt" <<URLS
   PostgreSQL              postgres://postgres@127.0.0.1:$PG_PORT/boxoffice
   Demo event              $EVENT   (organizer demo@boxoffice.local)
   Seat map (CLI)          BOXOFFICE_NATS_URL=nats://127.0.0.1:$NATS_PORT $BIN/boxofficectl seats --event $EVENT --section LOWER
+  Buy a seat (HTTP)       G=http://127.0.0.1:$GATEWAY_PORT; T=\$(curl -s -XPOST \$G/api/v1/sessions | jq -r .token)
+                          Q=\$(curl -s -XPOST -H "Authorization: Bearer \$T" \$G/api/v1/events/$EVENT/queue | jq -r .queue_ticket)
+                          A=\$(curl -s -H "Authorization: Bearer \$T" \$G/api/v1/queue/\$Q | jq -r .admission_token)
+                          curl -s -XPOST -H "Authorization: Bearer \$T" -H "Admission-Token: \$A" -H "Idempotency-Key: k1" \\
+                            -H 'content-type: application/json' -d '{"seats":["LOWER:A-1"]}' \$G/api/v1/events/$EVENT/orders
+                          (then GET \$G/api/v1/orders/<order_id> for the checkout URL; see README)
   Buy a seat (CLI)        BOXOFFICE_NATS_URL=nats://127.0.0.1:$NATS_PORT BOXOFFICE_DATABASE_URL=$BOXOFFICE_DATABASE_URL \\
                             $BIN/boxofficectl intent --event $EVENT --seats LOWER:A-1   (then pay at the printed URL)
   Reconcile now (CLI)     BOXOFFICE_TEMPORAL_URL=$BOXOFFICE_TEMPORAL_URL $BIN/boxofficectl reconcile

@@ -1,60 +1,162 @@
-//! The gateway's one error type: a precise JSON 4xx, or an opaque 5xx whose cause is logged.
+//! The gateway's one error type: a precise JSON 4xx, or an opaque 503 whose cause is logged.
 //!
-//! Body shape (brief section 4): `{"error": {"code": "...", "message": "..."}}`.
+//! Body shape (brief section 4): `{"error": {"code": "...", "message": "..."}}`. Nothing a
+//! client sends can produce a 500: handlers map every failure to one of these.
 
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
-    /// 400: the request is malformed (bad JSON, bad signature).
+    /// A 4xx (or a 429) with a stable code.
     #[error("{message}")]
-    BadRequest {
+    Client {
+        /// HTTP status.
+        status: StatusCode,
         /// Stable machine-readable code.
         code: &'static str,
         /// For humans.
         message: String,
+        /// Seconds for `Retry-After` (429 only).
+        retry_after_s: Option<u32>,
     },
     /// 503 with `Retry-After`: a dependency is down; nothing was written.
-    #[error("a dependency is unavailable")]
+    #[error("a dependency is unavailable, retry shortly")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// The error body every failure carries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `seat_unknown`, `admission_used`.
+    pub code: String,
+    /// For humans.
+    pub message: String,
+}
+
 impl ApiError {
-    /// A 400 with `code`.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest {
+    fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Client {
+            status,
             code,
             message: message.into(),
+            retry_after_s: None,
+        }
+    }
+
+    /// 400: the request is malformed (bad JSON, a bad header, a bad signature).
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401: no credential, or one that is forged or expired.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    /// 403: a valid credential for something else.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::FORBIDDEN, code, message)
+    }
+
+    /// 404.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 409: the state moved on (the admission was used, the order is past cancelling).
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 410: gone for good (an expired admission).
+    pub fn gone(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::GONE, code, message)
+    }
+
+    /// 413.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message)
+    }
+
+    /// 415.
+    pub fn unsupported_media(message: impl Into<String>) -> Self {
+        Self::client(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
+    /// 422: well-formed, but the values are not acceptable.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after_s: u32) -> Self {
+        Self::Client {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code,
+            message: message.into(),
+            retry_after_s: Some(retry_after_s),
+        }
+    }
+
+    /// 503: a dependency failed.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        Self::Unavailable(cause.to_string().into())
+    }
+
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Client { status, .. } => *status,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = match &self {
-            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
+        let status = self.status();
+        let (code, retry_after) = match &self {
+            Self::Client {
+                code,
+                retry_after_s,
+                ..
+            } => (*code, *retry_after_s),
             Self::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "dependency unavailable");
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+                ("unavailable", Some(2))
             }
         };
-        metrics::counter!("boxoffice_http_errors_total", "code" => code).increment(1);
-        let mut response = (
-            status,
-            Json(json!({ "error": { "code": code, "message": self.to_string() } })),
-        )
-            .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        metrics::counter!("boxoffice_http_errors_total", "code" => code, "status" => status.as_str().to_owned()).increment(1);
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message: self.to_string(),
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(s) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         response
     }

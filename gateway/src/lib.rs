@@ -1,21 +1,31 @@
 //! `boxoffice-gateway`: the buyer-facing HTTP service.
 //!
 //! [`run`] serves the router on a listener it is given until the shutdown future resolves;
-//! `main.rs` is a thin shell around it, and the tests call it with port 0. Today it serves the
-//! probes (`/healthz`, `/readyz`, `/metrics`); the buyer API and waiting room mount here.
+//! `main.rs` is a thin shell around it, and the tests call it with port 0. It serves the buyer
+//! API and its OpenAPI document ([`api`]), the virtual waiting room's pacer ([`pacer`]), the
+//! payment provider's callbacks ([`webhooks`]) and the probes (`/healthz`, `/readyz`,
+//! `/metrics`). Every dependency it reads per request is in memory or one JetStream round trip
+//! away; PostgreSQL is read in the background (the catalog) and by the webhooks only.
 
+pub mod api;
+pub mod availability;
+pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod health;
+pub mod pacer;
+pub mod protect;
+pub mod records;
+pub mod tokens;
 pub mod webhooks;
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::Router;
-use boxoffice_nats::Topology;
-use boxoffice_workflows::service::{Check, Probes};
-use tower_http::{
-    ServiceBuilderExt, limit::RequestBodyLimitLayer, request_id::MakeRequestUuid,
-    timeout::TimeoutLayer, trace::TraceLayer,
+use boxoffice_nats::{SeatStore, Topology, queue::WaitingRoom, seat::SeatStoreOptions};
+use boxoffice_workflows::{
+    order::StatusBoard,
+    service::{Check, Probes},
 };
 
 pub use config::GatewayConfig;
@@ -30,7 +40,9 @@ pub struct AppState {
     /// How provider callbacks are checked.
     pub webhooks: WebhookSettings,
     /// Temporal, once connected (the gateway serves before it is; signals answer 503 until then).
-    pub temporal: std::sync::Arc<tokio::sync::OnceCell<temporalio_client::Client>>,
+    pub temporal: Arc<tokio::sync::OnceCell<temporalio_client::Client>>,
+    /// The buyer API's shared parts.
+    pub buyer: Arc<api::BuyerState>,
 }
 
 /// How provider callbacks are checked and recorded.
@@ -45,32 +57,19 @@ pub struct WebhookSettings {
 }
 
 /// Builds the router with the layer stack every request goes through.
-pub fn router(state: AppState, probes: Probes) -> Router {
-    let layers = tower::ServiceBuilder::new()
-        .set_x_request_id(MakeRequestUuid)
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                // Route template, never the raw URI: low cardinality.
-                let route = req
-                    .extensions()
-                    .get::<axum::extract::MatchedPath>()
-                    .map_or("unmatched", |p| p.as_str())
-                    .to_owned();
-                tracing::info_span!("http.request", method = %req.method(), route)
-            }),
-        )
-        .propagate_x_request_id()
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(10),
-        ));
-    Router::new()
+pub fn router(state: AppState, probes: Probes, limits: &protect::Limits) -> Router {
+    let buyer = protect::with_shedding(
+        api::router().route("/api/v1/ping", axum::routing::get(protect::ping)),
+        limits.max_in_flight,
+    );
+    let app = Router::new()
+        .merge(buyer)
+        .merge(api::docs())
         .merge(webhooks::router())
         .merge(probes.router())
-        .with_state(state)
-        .layer(layers)
-        .route_layer(axum::middleware::from_fn(record_request))
+        .fallback(protect::not_found)
+        .with_state(state);
+    protect::with_layers(app, limits).route_layer(axum::middleware::from_fn(record_request))
 }
 
 /// Counts and times every request by route template and status (low cardinality).
@@ -100,6 +99,9 @@ pub enum GatewayError {
     /// The NATS prefix is not a valid token.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A JetStream resource the buyer API needs could not be opened or replayed.
+    #[error("cannot start: {0}")]
+    Startup(String),
     /// NATS could not be reached at start-up.
     #[error("cannot connect to NATS")]
     Nats(#[source] async_nats::ConnectError),
@@ -139,14 +141,67 @@ pub async fn run(
     let db = boxoffice_workflows::store::connect(&config.pg)?;
     let probes = Probes::new(
         "gateway",
-        vec![Check::nats(nats), Check::postgres(db.clone())],
+        vec![Check::nats(nats.clone()), Check::postgres(db.clone())],
     );
+    let ns = topology.ns.clone();
+    let tokens = tokens::TokenKeys::new(&config.token_keys, config.session_ttl_s)
+        .map_err(|e| GatewayError::Config(e.to_string()))?;
+    if config.token_keys.iter().any(|k| k == config::DEV_TOKEN_KEY) {
+        tracing::warn!("signing tokens with the development key: set BOXOFFICE_TOKEN_KEYS in production");
+    }
+    let room = WaitingRoom::start(nats.clone(), ns.clone())
+        .await
+        .map_err(|e| GatewayError::Startup(e.to_string()))?;
+    let catalog = catalog::Catalog::default();
+    if let Err(e) = catalog.refresh(&db).await {
+        tracing::warn!(error = %e, "catalog not loaded yet; retrying in the background");
+    }
+    catalog.spawn_refresher(db.clone(), Duration::from_secs(2));
+    let availability = availability::Availability::new(SeatStore::new(
+        topology.seats.clone(),
+        SeatStoreOptions::default(),
+    ));
+    let records = records::Records::open(nats.clone(), ns.clone())
+        .await
+        .map_err(GatewayError::Startup)?;
+    let board = StatusBoard::new(topology.js.clone(), ns.clone())
+        .await
+        .map_err(|e| GatewayError::Startup(e.to_string()))?;
+    let core = health::CoreHealth::start(nats.clone(), ns.clone());
+    tokio::spawn(pacer::run(
+        room.clone(),
+        catalog.clone(),
+        availability.clone(),
+        core,
+        config.pacer.clone(),
+    ));
+    tokio::spawn(protect::report_queues(room.clone(), catalog.clone()));
+    let buyer = Arc::new(api::BuyerState {
+        tokens,
+        room,
+        catalog,
+        availability,
+        records,
+        board,
+        nats: nats.clone(),
+        ns,
+        poll: boxoffice_nats::queue::PollPolicy {
+            min_ms: config.poll_min_ms,
+            max_ms: config.poll_max_ms.max(config.poll_min_ms),
+            polls_per_wait: 4,
+        },
+    });
+    let limits = protect::Limits {
+        max_in_flight: config.max_in_flight,
+        max_body_bytes: config.max_body_bytes,
+        max_header_bytes: config.max_header_bytes,
+    };
     let webhooks = WebhookSettings {
         provider: config.payments_provider.clone(),
         secret: config.payments_webhook_secret.clone(),
         tolerance_s: config.payments_webhook_tolerance_s,
     };
-    let temporal = std::sync::Arc::new(tokio::sync::OnceCell::new());
+    let temporal = Arc::new(tokio::sync::OnceCell::new());
     tokio::spawn(connect_temporal(config.temporal.clone(), temporal.clone()));
     let app = router(
         AppState {
@@ -154,8 +209,10 @@ pub async fn run(
             db,
             webhooks,
             temporal,
+            buyer,
         },
         probes,
+        &limits,
     );
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
     axum::serve(listener, app)
@@ -167,7 +224,7 @@ pub async fn run(
 /// Connects to Temporal in the background, retrying, so the gateway never waits for it.
 async fn connect_temporal(
     config: boxoffice_workflows::service::TemporalConfig,
-    cell: std::sync::Arc<tokio::sync::OnceCell<temporalio_client::Client>>,
+    cell: Arc<tokio::sync::OnceCell<temporalio_client::Client>>,
 ) {
     let mut delay = Duration::from_millis(200);
     loop {

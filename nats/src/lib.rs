@@ -5,14 +5,18 @@
 //!   here, and every crate above shares them);
 //! - [`namespace`] and [`topology`]: the JetStream streams and KV buckets, declared as code and
 //!   provisioned idempotently;
+//! - [`queue`]: the virtual waiting room (joins, the draw, the admission frontier);
+//! - [`health`]: what the order intake reports so the waiting room can pace admission;
 //! - [`seat`]: the seat store, where seat ownership changes only by compare-and-swap. It is the
 //!   heart of "never sell a seat twice"; start reading at [`seat::SeatStore`].
 //!
 //! It must not know about HTTP, PostgreSQL or Temporal.
 
 pub mod config;
+pub mod health;
 pub mod ids;
 pub mod namespace;
+pub mod queue;
 pub mod seat;
 pub mod topology;
 

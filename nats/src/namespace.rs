@@ -54,6 +54,47 @@ impl Namespace {
         format!("{}.intent.{event}", self.prefix)
     }
 
+    /// The stream holding every event's waiting room (joins and control messages).
+    pub fn queue_stream(&self) -> String {
+        format!("{}_QUEUE", self.prefix.to_uppercase())
+    }
+
+    /// Subject of one buyer's entry in an event's waiting room.
+    pub fn queue_join_subject(&self, event: EventId, buyer: BuyerId) -> String {
+        format!("{}.queue.{event}.join.{buyer}", self.prefix)
+    }
+
+    /// Subject of an event's waiting-room control messages.
+    pub fn queue_control_subject(&self, event: EventId) -> String {
+        format!("{}.queue.{event}.control", self.prefix)
+    }
+
+    /// The stream of the gateway's order records (idempotency keys, used admissions, the
+    /// order index).
+    pub fn order_keys_stream(&self) -> String {
+        format!("{}_ORDER_KEYS", self.prefix.to_uppercase())
+    }
+
+    /// Subject of the order a buyer's idempotency key (its SHA-256, hex) made.
+    pub fn order_key_subject(&self, event: EventId, buyer: BuyerId, key_hash: &str) -> String {
+        format!("{}.okeys.{event}.key.{buyer}.{key_hash}", self.prefix)
+    }
+
+    /// Subject recording the one order an admission (a queue entry's sequence) was used for.
+    pub fn order_admission_subject(&self, event: EventId, buyer: BuyerId, entry: u64) -> String {
+        format!("{}.okeys.{event}.admission.{buyer}.{entry}", self.prefix)
+    }
+
+    /// Subject of an order's index record (which event and buyer it belongs to).
+    pub fn order_index_subject(&self, order: crate::OrderId) -> String {
+        format!("{}.okeys.order.{order}", self.prefix)
+    }
+
+    /// Plain (not JetStream) subject where intake processes report their health.
+    pub fn intake_health_subject(&self) -> String {
+        format!("{}.health.intake", self.prefix)
+    }
+
     /// The stream of order state changes (what the gateway reads order status from).
     pub fn order_events_stream(&self) -> String {
         format!("{}_ORDER_EVENTS", self.prefix.to_uppercase())

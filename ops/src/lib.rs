@@ -25,3 +25,18 @@ pub fn quantile_ms(mut xs: Vec<f64>, q: f64) -> f64 {
     let i = ((xs.len() as f64 - 1.0) * q).round() as usize;
     xs[i.min(xs.len() - 1)]
 }
+
+/// Creates a fresh, migrated database beside the maintenance database `url` points at, and
+/// returns its URL.
+pub async fn fresh_database(url: &str) -> anyhow::Result<String> {
+    use sqlx::{Connection, Executor};
+    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(url).await?;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .await?;
+    let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+    let db_url = format!("{base}/{name}");
+    boxoffice_workflows::store::migrate(&sqlx::PgPool::connect(&db_url).await?).await?;
+    Ok(db_url)
+}

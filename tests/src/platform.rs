@@ -39,6 +39,14 @@ pub struct PlatformOptions {
     pub refund_window_s: u64,
     /// How long reconciliation leaves orders alone that a workflow may still be finishing.
     pub reconcile_grace_s: u64,
+    /// Extra gateway flags.
+    pub gateway_args: Vec<String>,
+    /// The organizer's admission-rate cap.
+    pub admission_rate_per_s: Option<i32>,
+    /// The sale opens this long after the event is created (`None`: open now).
+    pub opens_in: Option<chrono::Duration>,
+    /// Units of general-admission section `FLOOR` (`None`: no such section).
+    pub floor_capacity: Option<u32>,
 }
 
 impl Default for PlatformOptions {
@@ -50,6 +58,10 @@ impl Default for PlatformOptions {
             max_per_buyer: 8,
             refund_window_s: 0,
             reconcile_grace_s: 120,
+            gateway_args: Vec::new(),
+            admission_rate_per_s: None,
+            opens_in: None,
+            floor_capacity: Some(50),
         }
     }
 }
@@ -174,25 +186,15 @@ impl Platform {
             std::future::pending(),
         ));
 
-        let gateway = boxoffice_gateway::GatewayConfig::try_parse_from([
-            "boxoffice-gateway",
-            "--nats-url",
-            &services().nats_url,
-            "--nats-prefix",
-            ns.prefix(),
-            "--database-url",
-            &db_url,
-            "--payments-webhook-secret",
-            WEBHOOK_SECRET,
-            "--temporal-url",
-            &services().temporal_url,
-        ])
-        .unwrap();
-        tokio::spawn(boxoffice_gateway::run(
-            gateway,
+        spawn_gateway(
             gw_listener,
+            &services().nats_url,
+            ns.prefix(),
+            &db_url,
+            &opts.gateway_args,
             std::future::pending(),
-        ));
+        );
+        wait_http(&gateway_url).await;
 
         let provider = HttpProvider::new(&ProviderConfig {
             url: sandbox_url.clone(),
@@ -222,6 +224,29 @@ impl Platform {
             event,
             opts,
         }
+    }
+
+    /// Starts another gateway on the same NATS namespace and database (as a second process
+    /// behind a load balancer would be); it stops when `stop` is cancelled. Returns its URL.
+    pub async fn start_gateway(
+        &self,
+        extra: &[String],
+        stop: tokio_util::sync::CancellationToken,
+    ) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut args = self.opts.gateway_args.clone();
+        args.extend(extra.iter().cloned());
+        spawn_gateway(
+            listener,
+            &services().nats_url,
+            self.topology.ns.prefix(),
+            &self.db_url,
+            &args,
+            async move { stop.cancelled().await },
+        );
+        wait_http(&url).await;
+        url
     }
 
     /// Starts a worker (intake + Temporal worker) on a runtime of its own.
@@ -392,7 +417,62 @@ impl Platform {
     }
 }
 
-async fn create_event(db: &sqlx::PgPool, opts: &PlatformOptions) -> EventId {
+/// Starts a gateway on `listener` with the test's settings plus `extra` flags.
+pub fn spawn_gateway(
+    listener: tokio::net::TcpListener,
+    nats_url: &str,
+    prefix: &str,
+    db_url: &str,
+    extra: &[String],
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let mut args: Vec<String> = [
+        "boxoffice-gateway",
+        "--nats-url",
+        nats_url,
+        "--nats-prefix",
+        prefix,
+        "--database-url",
+        db_url,
+        "--payments-webhook-secret",
+        WEBHOOK_SECRET,
+        "--temporal-url",
+        &services().temporal_url,
+        "--pacer-tick-ms",
+        "100",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().cloned());
+    let gateway = boxoffice_gateway::GatewayConfig::try_parse_from(args).unwrap();
+    tokio::spawn(async move {
+        if let Err(e) = boxoffice_gateway::run(gateway, listener, stop).await {
+            tracing::error!(error = %e, "test gateway failed");
+        }
+    });
+}
+
+/// Waits until a gateway answers its liveness probe.
+pub async fn wait_http(base: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("gateway at {base} never became live");
+}
+
+/// Creates the test's event (an organizer, a venue, seated section `A` and, optionally,
+/// general-admission `FLOOR`), on sale.
+pub async fn create_event(db: &sqlx::PgPool, opts: &PlatformOptions) -> EventId {
     let organizer: uuid::Uuid = sqlx::query_scalar(
         "insert into organizers (organizer_id, email, display_name, password_hash, role)
          values ($1, $2, 'Test Promotions', 'x', 'organizer') returning organizer_id",
@@ -402,7 +482,7 @@ async fn create_event(db: &sqlx::PgPool, opts: &PlatformOptions) -> EventId {
     .fetch_one(db)
     .await
     .unwrap();
-    store::create_event(
+    let event = store::create_event(
         db,
         &NewEvent {
             organizer_id: organizer,
@@ -423,15 +503,25 @@ async fn create_event(db: &sqlx::PgPool, opts: &PlatformOptions) -> EventId {
                     },
                     price_cents: 4_500,
                 },
-                NewSection {
-                    code: SectionCode::parse("FLOOR").unwrap(),
-                    name: "Floor".into(),
-                    layout: SectionLayout::GeneralAdmission { capacity: 50 },
-                    price_cents: 3_000,
-                },
-            ],
+            ]
+            .into_iter()
+            .chain(opts.floor_capacity.map(|capacity| NewSection {
+                code: SectionCode::parse("FLOOR").unwrap(),
+                name: "Floor".into(),
+                layout: SectionLayout::GeneralAdmission { capacity },
+                price_cents: 3_000,
+            }))
+            .collect(),
         },
     )
     .await
-    .unwrap()
+    .unwrap();
+    sqlx::query("update events set admission_rate_per_s = $2, opens_at = $3 where event_id = $1")
+        .bind(event.as_uuid())
+        .bind(opts.admission_rate_per_s)
+        .bind(opts.opens_in.map(|d| chrono::Utc::now() + d))
+        .execute(db)
+        .await
+        .unwrap();
+    event
 }

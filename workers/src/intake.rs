@@ -106,6 +106,52 @@ struct Stages {
     intake: Intake,
     holds: Semaphore,
     starts: Semaphore,
+    /// Hold latencies (ms) since the last health report.
+    window: std::sync::Mutex<Vec<u32>>,
+}
+
+impl Stages {
+    fn record_hold(&self, intent: &PurchaseIntent) {
+        let ms = (self.intake.seats.now() - intent.submitted_at).max(0);
+        metrics::histogram!("boxoffice_intake_hold_seconds").record(ms as f64 / 1000.0);
+        self.window
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ms.min(u32::MAX as i64) as u32);
+    }
+
+    /// Once a second, tells the waiting room's pacers how the intake is doing (plain NATS:
+    /// a lost report only means the next one counts).
+    async fn report_health(self: Arc<Self>, stop: CancellationToken) {
+        let worker = format!("intake-{}", uuid::Uuid::new_v4().simple());
+        let subject = self.intake.topology.ns.intake_health_subject();
+        let client = self.intake.topology.js.client();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let mut samples = std::mem::take(&mut *self.window.lock().unwrap_or_else(|e| e.into_inner()));
+            samples.sort_unstable();
+            let pct = |p: f64| -> u32 {
+                if samples.is_empty() { 0 } else { samples[((samples.len() - 1) as f64 * p) as usize] }
+            };
+            let report = boxoffice_nats::health::IntakeHealth {
+                worker: worker.clone(),
+                holds_in_flight: (self.intake.opts.holds - self.holds.available_permits()) as u32,
+                starts_in_flight: (self.intake.opts.starts - self.starts.available_permits()) as u32,
+                holds: samples.len() as u32,
+                hold_p50_ms: pct(0.5),
+                hold_p99_ms: pct(0.99),
+                window_ms: 1_000,
+                at: self.intake.seats.now(),
+            };
+            if let Ok(body) = serde_json::to_vec(&report) {
+                let _ = client.publish(subject.clone(), body.into()).await;
+            }
+        }
+    }
 }
 
 /// The consumer's configuration: explicit acks, bounded pending, redelivery after a minute
@@ -136,8 +182,10 @@ impl Intake {
         let stages = Arc::new(Stages {
             holds: Semaphore::new(self.opts.holds),
             starts: Semaphore::new(self.opts.starts),
+            window: std::sync::Mutex::new(Vec::new()),
             intake: self,
         });
+        tokio::spawn(stages.clone().report_health(stop.clone()));
         let mut tasks = tokio::task::JoinSet::new();
         // The pull batch stays within max_pending, so the server's bound is the only one.
         let mut messages = consumer
@@ -253,8 +301,7 @@ impl Stages {
                     .publish_first(&held_status(intent, &hold, i.seats.now()))
                     .await?;
                 drop(permit);
-                let latency = (i.seats.now() - intent.submitted_at).max(0) as f64 / 1000.0;
-                metrics::histogram!("boxoffice_intake_hold_seconds").record(latency);
+                self.record_hold(intent);
                 if !first {
                     // A concurrent delivery of the same intent answered first.
                     return match i.board.latest(intent.event_id, intent.order_id).await? {
@@ -277,8 +324,7 @@ impl Stages {
             Err(refusal) => {
                 drop(permit);
                 reject(&i.db, &i.board, intent, refusal.code(), i.seats.now()).await?;
-                let latency = (i.seats.now() - intent.submitted_at).max(0) as f64 / 1000.0;
-                metrics::histogram!("boxoffice_intake_hold_seconds").record(latency);
+                self.record_hold(intent);
                 Ok("rejected")
             }
         }

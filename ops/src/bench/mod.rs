@@ -2,5 +2,6 @@
 //! same run, on the same server, and reports the ratio.
 
 pub mod bare;
+pub mod gateway;
 pub mod holds;
 pub mod orders;

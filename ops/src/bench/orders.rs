@@ -522,20 +522,7 @@ async fn orders_pass(args: &OrdersArgs, db_url: &str) -> anyhow::Result<(f64, f6
 /// Runs the benchmark and returns the JSON report (medians over runs).
 pub async fn run(args: &OrdersArgs) -> anyhow::Result<serde_json::Value> {
     // One database for all runs; every run gets its own event and NATS namespace.
-    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    {
-        use sqlx::{Connection, Executor};
-        let mut admin = sqlx::PgConnection::connect(&args.database_url).await?;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("create database {name}")))
-            .await?;
-    }
-    let base = args
-        .database_url
-        .rsplit_once('/')
-        .map_or(args.database_url.as_str(), |(b, _)| b);
-    let db_url = format!("{base}/{name}");
-    store::migrate(&sqlx::PgPool::connect(&db_url).await?).await?;
+    let db_url = crate::fresh_database(&args.database_url).await?;
 
     let bare_n = args.bare.unwrap_or(args.seats);
     let mut figures = Vec::new();

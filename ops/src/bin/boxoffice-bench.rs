@@ -17,6 +17,8 @@ enum Bench {
     Holds(boxoffice_ops::bench::holds::HoldsArgs),
     /// The order workflow on a contended inventory vs a bare workflow of the same shape.
     Orders(boxoffice_ops::bench::orders::OrdersArgs),
+    /// The gateway's join and poll vs a static response through the same stack, under wrk.
+    Gateway(boxoffice_ops::bench::gateway::GatewayArgs),
 }
 
 #[tokio::main]
@@ -28,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
     let report = match Cli::parse().bench {
         Bench::Holds(args) => boxoffice_ops::bench::holds::run(&args).await?,
         Bench::Orders(args) => boxoffice_ops::bench::orders::run(&args).await?,
+        Bench::Gateway(args) => boxoffice_ops::bench::gateway::run(&args).await?,
     };
     println!("{report}");
     Ok(())

@@ -1,0 +1,123 @@
+//! The buyer API under `/api/v1` (brief section 4), its OpenAPI document and a browsable page.
+
+pub mod events;
+pub mod extract;
+pub mod orders;
+pub mod queue;
+pub mod sessions;
+
+use axum::{
+    Json, Router,
+    routing::{get, post},
+};
+use boxoffice_nats::{Namespace, queue::PollPolicy, queue::WaitingRoom};
+use boxoffice_workflows::order::StatusBoard;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+use crate::{
+    AppState, availability::Availability, catalog::Catalog, records::Records, tokens::TokenKeys,
+};
+
+/// What the buyer API's handlers share.
+pub struct BuyerState {
+    /// Session and admission tokens.
+    pub tokens: TokenKeys,
+    /// The waiting rooms.
+    pub room: WaitingRoom,
+    /// The published catalog.
+    pub catalog: Catalog,
+    /// Live seat availability.
+    pub availability: Availability,
+    /// Order records and intent publishing.
+    pub records: Records,
+    /// Order status snapshots.
+    pub board: StatusBoard,
+    /// NATS (live order changes).
+    pub nats: async_nats::Client,
+    /// Names.
+    pub ns: Namespace,
+    /// How often entries are told to poll.
+    pub poll: PollPolicy,
+}
+
+struct SessionAuth;
+
+impl Modify for SessionAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A session token from POST /api/v1/sessions"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document of the buyer API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Boxoffice buyer API",
+        description = "Sessions, the catalog, the virtual waiting room and orders. Every error is `{\"error\": {\"code\", \"message\"}}`; 429 and 503 carry `Retry-After`."
+    ),
+    paths(
+        sessions::create,
+        events::list,
+        events::get,
+        events::seats,
+        queue::join,
+        queue::poll,
+        orders::place,
+        orders::get,
+        orders::events,
+        orders::cancel,
+    ),
+    modifiers(&SessionAuth),
+    tags(
+        (name = "buyers", description = "Sessions"),
+        (name = "catalog", description = "Published events, availability, seat maps"),
+        (name = "waiting room", description = "Fair, paced admission to the sale"),
+        (name = "orders", description = "Placing, following and canceling orders"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The buyer API's routes (state still to be given).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/sessions", post(sessions::create))
+        .route("/api/v1/events", get(events::list))
+        .route("/api/v1/events/{event_id}", get(events::get))
+        .route("/api/v1/events/{event_id}/seats", get(events::seats))
+        .route("/api/v1/events/{event_id}/queue", post(queue::join))
+        .route("/api/v1/events/{event_id}/orders", post(orders::place))
+        .route("/api/v1/queue/{queue_ticket}", get(queue::poll))
+        .route("/api/v1/orders/{order_id}", get(orders::get))
+        .route("/api/v1/orders/{order_id}/events", get(orders::events))
+        .route("/api/v1/orders/{order_id}/cancel", post(orders::cancel))
+}
+
+/// `/api/v1/openapi.json` and the Swagger UI at `/api/docs` (served from the binary: no CDN).
+pub fn docs() -> Router<AppState> {
+    let spec = ApiDoc::openapi();
+    Router::new()
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let spec = spec.clone();
+                async move { Json(spec) }
+            }),
+        )
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/api/docs")
+                .url("/api/v1/openapi-ui.json", ApiDoc::openapi()),
+        )
+}

@@ -1,0 +1,182 @@
+//! Live seat availability per event, kept in memory from the seat store's change stream (a KV
+//! watch), so seat maps, counters, order validation and the pacer's sold-out check never read
+//! NATS per request.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use boxoffice_nats::{
+    EventId, SeatId, SeatStore, SectionCode,
+    seat::{Availability as SeatAvailability, SeatState, UnixMillis},
+};
+use futures::StreamExt;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Counts of one section (or the whole event).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Counts {
+    /// Can be bought now (free, or held by a lapsed hold).
+    pub available: u32,
+    /// Held by an order that is paying.
+    pub held: u32,
+    /// Sold.
+    pub sold: u32,
+}
+
+impl Counts {
+    fn add(&mut self, a: SeatAvailability) {
+        match a {
+            SeatAvailability::Free => self.available += 1,
+            SeatAvailability::Held => self.held += 1,
+            SeatAvailability::Sold => self.sold += 1,
+        }
+    }
+}
+
+#[derive(Default)]
+struct EventSeats {
+    seats: HashMap<SeatId, SeatState>,
+    /// Set once the watch has delivered every seat as it was.
+    ready: bool,
+}
+
+/// The tracker. Cheap to clone.
+#[derive(Clone)]
+pub struct Availability {
+    store: SeatStore,
+    events: Arc<RwLock<HashMap<EventId, Arc<RwLock<EventSeats>>>>>,
+}
+
+impl Availability {
+    /// A tracker over `store`; events are followed from their first use.
+    pub fn new(store: SeatStore) -> Self {
+        Self {
+            store,
+            events: Arc::default(),
+        }
+    }
+
+    /// The store's clock (expiry decisions use the same time as holds do).
+    pub fn now(&self) -> UnixMillis {
+        self.store.now()
+    }
+
+    fn seats_of(&self, event: EventId) -> Option<Arc<RwLock<EventSeats>>> {
+        self.events
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&event)
+            .cloned()
+    }
+
+    /// Starts following the event (idempotent) and reports whether its view is complete.
+    /// An event that is not in the seat store yet is retried on the next call.
+    pub fn ensure(&self, event: EventId) -> bool {
+        if let Some(seats) = self.seats_of(event) {
+            return seats.read().unwrap_or_else(|e| e.into_inner()).ready;
+        }
+        let seats = Arc::new(RwLock::new(EventSeats::default()));
+        {
+            let mut events = self.events.write().unwrap_or_else(|e| e.into_inner());
+            if events.contains_key(&event) {
+                return false;
+            }
+            events.insert(event, seats.clone());
+        }
+        let tracker = self.clone();
+        tokio::spawn(async move {
+            tracker.follow(event, seats).await;
+            // Ended (not loaded yet, or the watch broke): forget it so the next use retries.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tracker
+                .events
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&event);
+        });
+        false
+    }
+
+    async fn follow(&self, event: EventId, seats: Arc<RwLock<EventSeats>>) {
+        let Ok(meta) = self.store.event_meta(event).await else {
+            return;
+        };
+        let total: u32 = meta.sections.values().map(|s| s.units).sum();
+        let mut watch = match self.store.watch_event(event).await {
+            Ok(w) => Box::pin(w),
+            Err(e) => {
+                tracing::warn!(%event, error = %e, "cannot watch seats");
+                return;
+            }
+        };
+        while let Some(change) = watch.next().await {
+            match change {
+                Ok(change) => {
+                    let mut s = seats.write().unwrap_or_else(|e| e.into_inner());
+                    s.seats.insert(change.seat, change.state);
+                    if !s.ready && s.seats.len() as u32 >= total {
+                        s.ready = true;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%event, error = %e, "seat watch failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Counts per section and in total, as of now; `None` until the event's view is complete.
+    pub fn counts(&self, event: EventId) -> Option<(BTreeMap<SectionCode, Counts>, Counts)> {
+        if !self.ensure(event) {
+            return None;
+        }
+        let seats = self.seats_of(event)?;
+        let seats = seats.read().unwrap_or_else(|e| e.into_inner());
+        let now = self.now();
+        let mut by_section: BTreeMap<SectionCode, Counts> = BTreeMap::new();
+        let mut total = Counts::default();
+        for (seat, state) in &seats.seats {
+            let a = state.availability(now);
+            by_section.entry(seat.section.clone()).or_default().add(a);
+            total.add(a);
+        }
+        Some((by_section, total))
+    }
+
+    /// Every seat of a section (or of the event) with what the public sees, sorted.
+    pub fn seat_map(
+        &self,
+        event: EventId,
+        section: Option<&SectionCode>,
+    ) -> Option<Vec<(SeatId, SeatAvailability)>> {
+        if !self.ensure(event) {
+            return None;
+        }
+        let seats = self.seats_of(event)?;
+        let seats = seats.read().unwrap_or_else(|e| e.into_inner());
+        let now = self.now();
+        let mut out: Vec<_> = seats
+            .seats
+            .iter()
+            .filter(|(s, _)| section.is_none_or(|c| &s.section == c))
+            .map(|(s, st)| (s.clone(), st.availability(now)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(out)
+    }
+
+    /// Whether the seat is for sale in this event (`None`: the view is not complete yet).
+    pub fn has_seat(&self, event: EventId, seat: &SeatId) -> Option<bool> {
+        if !self.ensure(event) {
+            return None;
+        }
+        let seats = self.seats_of(event)?;
+        let seats = seats.read().unwrap_or_else(|e| e.into_inner());
+        Some(seats.seats.contains_key(seat))
+    }
+}

@@ -1,0 +1,99 @@
+//! How loaded the core is, as the pacer needs to know it: the intake's own reports (hold
+//! latency, work in flight) from a plain NATS subject, and the intents backlog from the intake
+//! consumer's JetStream info, read once a second.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use boxoffice_nats::{Namespace, health::IntakeHealth, seat::UnixMillis};
+use futures::StreamExt;
+
+/// What the pacer sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CoreLoad {
+    /// Intents published and not yet delivered to the intake.
+    pub backlog: u64,
+    /// Intents delivered and not yet acknowledged (holds and starts in progress).
+    pub in_flight: u64,
+    /// Worst recent hold p99 over the intake processes reporting, ms (`None`: nobody reports).
+    pub hold_p99_ms: Option<u32>,
+    /// Intake processes that reported in the last few seconds.
+    pub reporters: usize,
+}
+
+/// The collector. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct CoreHealth {
+    reports: Arc<RwLock<HashMap<String, IntakeHealth>>>,
+    consumer: Arc<RwLock<(u64, u64)>>,
+}
+
+/// Reports older than this are ignored.
+const FRESH_MS: i64 = 5_000;
+
+impl CoreHealth {
+    /// Starts collecting in the background.
+    pub fn start(client: async_nats::Client, ns: Namespace) -> Self {
+        let health = Self::default();
+        let reports = health.reports.clone();
+        let subject = ns.intake_health_subject();
+        let sub_client = client.clone();
+        tokio::spawn(async move {
+            loop {
+                match sub_client.subscribe(subject.clone()).await {
+                    Ok(mut sub) => {
+                        while let Some(msg) = sub.next().await {
+                            if let Ok(report) = serde_json::from_slice::<IntakeHealth>(&msg.payload)
+                            {
+                                reports
+                                    .write()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .insert(report.worker.clone(), report);
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot subscribe to intake health"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        let consumer = health.consumer.clone();
+        let js = async_nats::jetstream::new(client);
+        tokio::spawn(async move {
+            loop {
+                if let Ok(mut c) = js
+                    .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+                        "intake",
+                        ns.intents_stream(),
+                    )
+                    .await
+                    && let Ok(info) = c.info().await
+                {
+                    *consumer.write().unwrap_or_else(|e| e.into_inner()) =
+                        (info.num_pending, info.num_ack_pending as u64);
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        health
+    }
+
+    /// The load as of `now`.
+    pub fn load(&self, now: UnixMillis) -> CoreLoad {
+        let (backlog, in_flight) = *self.consumer.read().unwrap_or_else(|e| e.into_inner());
+        let reports = self.reports.read().unwrap_or_else(|e| e.into_inner());
+        let fresh: Vec<&IntakeHealth> = reports
+            .values()
+            .filter(|r| now - r.at <= FRESH_MS)
+            .collect();
+        CoreLoad {
+            backlog,
+            in_flight,
+            hold_p99_ms: fresh.iter().map(|r| r.hold_p99_ms).max(),
+            reporters: fresh.len(),
+        }
+    }
+}

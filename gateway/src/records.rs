@@ -1,0 +1,182 @@
+//! The gateway's order records in JetStream: first-writer-wins records (a publish that expects
+//! the subject to be empty) and the intents they lead to.
+//!
+//! - `key`: the order a buyer's `Idempotency-Key` made, with the request's hash and the whole
+//!   intent, so a retry returns the same order and republishes the intent if it never landed;
+//! - `admission`: the one order an admission was used for;
+//! - `order`: which event and buyer an order belongs to, so `GET /orders/{id}` finds its status
+//!   subject without the event in the path.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self, context::PublishErrorKind, message::PublishMessage, stream::DirectGetErrorKind,
+};
+use boxoffice_nats::{BuyerId, EventId, Namespace};
+use boxoffice_workflows::domain::{PurchaseIntent, SeatRequest};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::error::ApiError;
+
+const ACK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The order an idempotency key made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// SHA-256 of the request (event and canonical seat request).
+    pub request_hash: String,
+    /// The admission (queue entry) it used.
+    pub entry: u64,
+    /// The intent, as published.
+    pub intent: PurchaseIntent,
+}
+
+/// The order an admission was used for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdmissionUse {
+    /// The order.
+    pub order_id: boxoffice_nats::OrderId,
+    /// SHA-256 of the idempotency key that used it.
+    pub key_hash: String,
+}
+
+/// Which event and buyer an order belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderIndex {
+    /// The event.
+    pub event_id: EventId,
+    /// The buyer.
+    pub buyer_id: BuyerId,
+    /// What was asked for (shown while the order is still `requested`).
+    pub request: SeatRequest,
+    /// When the gateway accepted it (Unix ms).
+    pub submitted_at: i64,
+}
+
+/// The outcome of a first-writer-wins write.
+pub enum Written<T> {
+    /// This call wrote it.
+    Created,
+    /// Someone wrote first; their record.
+    Exists(T),
+}
+
+/// Reads and writes the records. Cheap to clone.
+#[derive(Clone)]
+pub struct Records {
+    js: jetstream::Context,
+    client: async_nats::Client,
+    stream: jetstream::stream::Stream,
+    ns: Namespace,
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::unavailable(format!("{what}: {e}"))
+}
+
+impl Records {
+    /// Opens the order-keys stream.
+    pub async fn open(client: async_nats::Client, ns: Namespace) -> Result<Self, String> {
+        let js = jetstream::new(client.clone());
+        let stream = js
+            .get_stream(ns.order_keys_stream())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            js,
+            client,
+            stream,
+            ns,
+        })
+    }
+
+    /// The namespace.
+    pub fn ns(&self) -> &Namespace {
+        &self.ns
+    }
+
+    fn check_connected(&self) -> Result<(), ApiError> {
+        if self.client.connection_state() == async_nats::connection::State::Connected {
+            Ok(())
+        } else {
+            Err(ApiError::unavailable("not connected to NATS"))
+        }
+    }
+
+    /// Reads the record on `subject`.
+    pub async fn read<T: DeserializeOwned>(&self, subject: String) -> Result<Option<T>, ApiError> {
+        self.check_connected()?;
+        let got = tokio::time::timeout(ACK_TIMEOUT, self.stream.direct_get_last_for_subject(subject))
+            .await
+            .map_err(|_| ApiError::unavailable("NATS did not answer"))?;
+        match got {
+            Ok(msg) => serde_json::from_slice(&msg.payload)
+                .map(Some)
+                .map_err(|e| unavailable("unreadable record", e)),
+            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) => Err(unavailable("reading a record", e)),
+        }
+    }
+
+    /// Writes `value` on `subject` unless something is there already.
+    pub async fn create<T: Serialize + DeserializeOwned>(
+        &self,
+        subject: String,
+        value: &T,
+    ) -> Result<Written<T>, ApiError> {
+        self.check_connected()?;
+        let body = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
+        let ack = async {
+            self.js
+                .send_publish(
+                    subject.clone(),
+                    PublishMessage::build()
+                        .payload(body)
+                        .expected_last_subject_sequence(0),
+                )
+                .await
+                .map_err(|e| unavailable("writing a record", e))?
+                .await
+                .map(|_| true)
+                .or_else(|e| match e.kind() {
+                    PublishErrorKind::WrongLastSequence => Ok(false),
+                    _ => Err(unavailable("writing a record", e)),
+                })
+        };
+        let created = tokio::time::timeout(ACK_TIMEOUT, ack)
+            .await
+            .map_err(|_| ApiError::unavailable("NATS did not acknowledge"))??;
+        if created {
+            return Ok(Written::Created);
+        }
+        match self.read(subject).await? {
+            Some(existing) => Ok(Written::Exists(existing)),
+            None => Err(ApiError::unavailable("a record vanished while being read")),
+        }
+    }
+
+    /// Publishes an intent for the order intake, deduplicated by `msg_id`.
+    pub async fn publish_intent(&self, intent: &PurchaseIntent, msg_id: &str) -> Result<(), ApiError> {
+        self.check_connected()?;
+        let started = std::time::Instant::now();
+        let body = Bytes::from(serde_json::to_vec(intent).unwrap_or_default());
+        let ack = async {
+            self.js
+                .send_publish(
+                    self.ns.intent_subject(intent.event_id),
+                    PublishMessage::build().payload(body).message_id(msg_id),
+                )
+                .await
+                .map_err(|e| unavailable("publishing the intent", e))?
+                .await
+                .map_err(|e| unavailable("publishing the intent", e))
+        };
+        tokio::time::timeout(ACK_TIMEOUT, ack)
+            .await
+            .map_err(|_| ApiError::unavailable("NATS did not acknowledge the intent"))??;
+        metrics::histogram!("boxoffice_intent_publish_seconds")
+            .record(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+}

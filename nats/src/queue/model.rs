@@ -1,0 +1,574 @@
+//! The waiting room as data: what is stored in NATS, and the pure rules that turn the stored
+//! order of messages into positions and answers. No I/O here, so every rule is unit-tested and
+//! every gateway, given the same messages, computes the same answers.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{ids::BuyerId, seat::UnixMillis};
+
+/// Where an event's waiting room is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Not open yet: joins are taken and will be drawn at the opening.
+    Pending,
+    /// Admitting.
+    Open,
+    /// Admission stopped by the organizer; the queue keeps its order.
+    Paused,
+    /// Every seat is held or sold; waiting entries are told so, and admission resumes in order
+    /// if seats come back.
+    SoldOut,
+    /// The sale is over; every waiting entry is closed.
+    Closed,
+}
+
+/// The draw that orders everyone who joined before the opening. Anyone can recompute it from
+/// the seed and the joins stored before the control message that carries it
+/// ([`draw_key`]), which is what makes the shuffle auditable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draw {
+    /// 32 random bytes, hex.
+    pub seed: String,
+    /// When the sale opened.
+    pub at: UnixMillis,
+}
+
+/// One control message: the whole admission state of an event's room. Published only by a
+/// compare-and-swap on the control subject's last sequence, so any number of pacers (one per
+/// gateway) can run and each change builds on the latest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Control {
+    /// The room's phase.
+    pub phase: Phase,
+    /// Set once, by the opening.
+    pub draw: Option<Draw>,
+    /// Positions `1..=admitted_through` are admitted.
+    pub admitted_through: u64,
+    /// Fractional admissions carried to the next tick.
+    pub credit: f64,
+    /// Current admission rate (buyers per second) the pacer settled on.
+    pub rate_per_s: f64,
+    /// The organizer's cap on that rate.
+    pub cap_per_s: f64,
+    /// Why the rate is what it is (`cap`, `ramping`, `intake_backlog`, `hold_latency`,
+    /// `in_flight`, `no_health`, `paused`, `sold_out`, `closed`, `not_open`, `queue_empty`).
+    pub reason: String,
+    /// How long an admission may be used, from the moment it is granted.
+    pub admission_ttl_s: u32,
+    /// When this control was written.
+    pub at: UnixMillis,
+}
+
+impl Control {
+    /// The state of a room nobody has touched yet.
+    pub fn initial(cap_per_s: f64, admission_ttl_s: u32, now: UnixMillis) -> Self {
+        Self {
+            phase: Phase::Pending,
+            draw: None,
+            admitted_through: 0,
+            credit: 0.0,
+            rate_per_s: 0.0,
+            cap_per_s,
+            reason: "not_open".into(),
+            admission_ttl_s,
+            at: now,
+        }
+    }
+}
+
+/// A join, stored on the buyer's own subject of the event's room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRecord {
+    /// Who joined.
+    pub buyer: BuyerId,
+    /// When (the gateway's clock; ordering comes from the stream sequence, not from this).
+    pub joined_at: UnixMillis,
+    /// 1 for the first join, +1 for each rejoin after a lapsed admission.
+    pub attempt: u32,
+}
+
+/// The draw's sort key of one buyer: SHA-256 of the seed's bytes followed by the buyer id's 16
+/// bytes. Pre-opening joins are admitted in ascending key order.
+pub fn draw_key(seed_hex: &str, buyer: BuyerId) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(hex::decode(seed_hex).unwrap_or_else(|_| seed_hex.as_bytes().to_vec()));
+    h.update(buyer.as_uuid().as_bytes());
+    h.finalize().into()
+}
+
+/// The order the draw gives `buyers` (the audit's recomputation, and the replica's).
+pub fn drawn_order(seed_hex: &str, buyers: &[BuyerId]) -> Vec<BuyerId> {
+    let mut keyed: Vec<([u8; 32], BuyerId)> =
+        buyers.iter().map(|b| (draw_key(seed_hex, *b), *b)).collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, b)| b).collect()
+}
+
+/// Where a live entry stands in the room's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rank {
+    /// Joined before the opening: index into `pre` (arrival order until the draw, drawn
+    /// order after it).
+    Pre(usize),
+    /// Joined after the opening: index into `post`, first come first served.
+    Post(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    seq: u64,
+    attempt: u32,
+    joined_at: UnixMillis,
+    rank: Rank,
+}
+
+/// One event's room as rebuilt from its stream: entries in order and the control history.
+#[derive(Debug, Default)]
+pub struct Book {
+    slots: HashMap<BuyerId, Slot>,
+    pre: Vec<BuyerId>,
+    post: Vec<BuyerId>,
+    /// Sequence of the control message that carried the draw.
+    drawn_at_seq: Option<u64>,
+    control: Option<(u64, Control)>,
+    /// `(admitted_through, at)` each time the frontier moved: when a position was admitted.
+    steps: Vec<(u64, UnixMillis)>,
+}
+
+/// A buyer's entry as stored: its sequence (the queue ticket's number) and attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef {
+    /// Stream sequence of the join.
+    pub seq: u64,
+    /// Join attempt.
+    pub attempt: u32,
+}
+
+/// What a buyer's entry is, right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryState {
+    /// In line.
+    Waiting,
+    /// May order now, with the admission token the answer carries.
+    Admitted,
+    /// The admission lapsed unused; joining again puts the buyer at the back.
+    Expired,
+    /// Nothing left to sell for now (admission resumes in order if seats come back).
+    SoldOut,
+    /// The sale is over.
+    Closed,
+}
+
+/// The answer to "where am I?".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryView {
+    /// The join's stream sequence.
+    pub seq: u64,
+    /// State.
+    pub state: EntryState,
+    /// 1-based place in line; `None` until the pre-opening draw has placed the entry.
+    pub position: Option<u64>,
+    /// Entries still waiting in front.
+    pub ahead: Option<u64>,
+    /// Seconds until admission at the current rate; `None` when not moving.
+    pub estimated_wait_s: Option<u64>,
+    /// When to ask again.
+    pub poll_after_ms: u64,
+    /// When the admission was granted and when it lapses (admitted or expired entries).
+    pub admitted_at: Option<UnixMillis>,
+    /// When the admission lapses.
+    pub admission_expires_at: Option<UnixMillis>,
+}
+
+/// How often entries are told to poll: roughly `polls_per_wait` times over their expected
+/// wait, never more often than `min_ms` and never less than `max_ms`, so the total polling
+/// rate stays about `polls_per_wait × admission rate × ln(queue length) + length / max_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct PollPolicy {
+    /// Shortest interval.
+    pub min_ms: u64,
+    /// Longest interval.
+    pub max_ms: u64,
+    /// Polls over the expected wait.
+    pub polls_per_wait: u64,
+}
+
+impl Default for PollPolicy {
+    fn default() -> Self {
+        Self {
+            min_ms: 1_000,
+            max_ms: 60_000,
+            polls_per_wait: 4,
+        }
+    }
+}
+
+impl PollPolicy {
+    fn after(&self, wait_ms: u64) -> u64 {
+        (wait_ms / self.polls_per_wait.max(1)).clamp(self.min_ms, self.max_ms)
+    }
+}
+
+/// The room's totals, for metrics, the pacer and the admin side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// The latest control message and its sequence, if any.
+    pub control: Option<(u64, Control)>,
+    /// Positions handed out (joins placed in line, rejoins included).
+    pub positions: u64,
+    /// Entries placed in line and not yet reached by the frontier.
+    pub waiting: u64,
+    /// Joins taken before the opening.
+    pub pre_open: u64,
+    /// Live entries (one per buyer).
+    pub entries: u64,
+}
+
+impl Book {
+    /// Applies a join stored at `seq`. A later join of the same buyer supersedes the earlier
+    /// one (its old place stays counted, behind the frontier).
+    pub fn apply_join(&mut self, seq: u64, join: &JoinRecord) {
+        if self.slots.get(&join.buyer).is_some_and(|s| s.seq >= seq) {
+            return; // a redelivery of something already applied
+        }
+        let rank = if self.drawn_at_seq.is_some() {
+            self.post.push(join.buyer);
+            Rank::Post(self.post.len() - 1)
+        } else {
+            self.pre.push(join.buyer);
+            Rank::Pre(self.pre.len() - 1)
+        };
+        self.slots.insert(
+            join.buyer,
+            Slot {
+                seq,
+                attempt: join.attempt,
+                joined_at: join.joined_at,
+                rank,
+            },
+        );
+    }
+
+    /// Applies a control message stored at `seq`. The first one with a draw shuffles every
+    /// entry that joined before it.
+    pub fn apply_control(&mut self, seq: u64, control: Control) {
+        if self.control.as_ref().is_some_and(|(s, _)| *s >= seq) {
+            return;
+        }
+        if self.drawn_at_seq.is_none()
+            && let Some(draw) = &control.draw
+        {
+            self.pre = drawn_order(&draw.seed, &self.pre);
+            for (i, buyer) in self.pre.iter().enumerate() {
+                if let Some(slot) = self.slots.get_mut(buyer) {
+                    slot.rank = Rank::Pre(i);
+                }
+            }
+            self.drawn_at_seq = Some(seq);
+        }
+        if self
+            .steps
+            .last()
+            .is_none_or(|(through, _)| control.admitted_through > *through)
+        {
+            self.steps.push((control.admitted_through, control.at));
+        }
+        self.control = Some((seq, control));
+    }
+
+    /// The latest control and its sequence.
+    pub fn control(&self) -> Option<&(u64, Control)> {
+        self.control.as_ref()
+    }
+
+    /// Positions handed out so far (0 before the draw).
+    pub fn positions(&self) -> u64 {
+        if self.drawn_at_seq.is_some() {
+            (self.pre.len() + self.post.len()) as u64
+        } else {
+            0
+        }
+    }
+
+    /// The buyer's live entry.
+    pub fn entry(&self, buyer: BuyerId) -> Option<EntryRef> {
+        self.slots.get(&buyer).map(|s| EntryRef {
+            seq: s.seq,
+            attempt: s.attempt,
+        })
+    }
+
+    /// Buyers who joined before the opening, in arrival order if not drawn yet, else in drawn
+    /// order; and the draw's seed.
+    pub fn pre_open(&self) -> (&[BuyerId], Option<&str>) {
+        let seed = self
+            .control
+            .as_ref()
+            .and_then(|(_, c)| c.draw.as_ref())
+            .map(|d| d.seed.as_str());
+        (&self.pre, seed)
+    }
+
+    /// Buyers in line order (drawn pre-opening entries, then later arrivals), superseded places
+    /// included; for audits and tests.
+    pub fn line(&self) -> Vec<BuyerId> {
+        self.pre.iter().chain(self.post.iter()).copied().collect()
+    }
+
+    /// Totals.
+    pub fn summary(&self) -> Summary {
+        let positions = self.positions();
+        let through = self.control.as_ref().map_or(0, |(_, c)| c.admitted_through);
+        Summary {
+            control: self.control.clone(),
+            positions,
+            waiting: positions.saturating_sub(through),
+            pre_open: self.pre.len() as u64,
+            entries: self.slots.len() as u64,
+        }
+    }
+
+    fn position(&self, slot: &Slot) -> Option<u64> {
+        match slot.rank {
+            Rank::Pre(i) => self.drawn_at_seq.map(|_| i as u64 + 1),
+            Rank::Post(i) => Some((self.pre.len() + i) as u64 + 1),
+        }
+    }
+
+    /// When position `p` was admitted (the first frontier step that reached it).
+    fn admitted_at(&self, p: u64) -> Option<UnixMillis> {
+        let i = self.steps.partition_point(|(through, _)| *through < p);
+        self.steps.get(i).map(|(_, at)| *at)
+    }
+
+    /// The buyer's entry as of `now`. `until_open_ms`: how long until the scheduled opening,
+    /// if known (pending rooms tell entries to come back around then).
+    pub fn view(
+        &self,
+        buyer: BuyerId,
+        now: UnixMillis,
+        until_open_ms: Option<u64>,
+        poll: &PollPolicy,
+    ) -> Option<EntryView> {
+        let slot = self.slots.get(&buyer)?;
+        let control = self.control.as_ref().map(|(_, c)| c);
+        let phase = control.map_or(Phase::Pending, |c| c.phase);
+        let through = control.map_or(0, |c| c.admitted_through);
+        let position = self.position(slot);
+        let mut view = EntryView {
+            seq: slot.seq,
+            state: EntryState::Waiting,
+            position,
+            ahead: None,
+            estimated_wait_s: None,
+            poll_after_ms: poll.min_ms,
+            admitted_at: None,
+            admission_expires_at: None,
+        };
+        if phase == Phase::Closed {
+            view.state = EntryState::Closed;
+            view.poll_after_ms = poll.max_ms;
+            return Some(view);
+        }
+        let Some(p) = position else {
+            // Joined before the opening; the draw places it. Come back around the opening,
+            // spread over a few seconds so the whole room does not return in the same instant.
+            let spread = slot.joined_at.rem_euclid(5_000) as u64;
+            view.poll_after_ms = until_open_ms
+                .map_or(poll.max_ms / 4, |ms| ms + spread)
+                .clamp(poll.min_ms, poll.max_ms);
+            return Some(view);
+        };
+        if p <= through
+            && let Some(at) = self.admitted_at(p)
+        {
+            let ttl = control.map_or(0, |c| c.admission_ttl_s) as i64 * 1_000;
+            view.admitted_at = Some(at);
+            view.admission_expires_at = Some(at + ttl);
+            view.ahead = Some(0);
+            view.estimated_wait_s = Some(0);
+            if now < at + ttl {
+                view.state = EntryState::Admitted;
+                view.poll_after_ms = ((at + ttl - now) as u64).clamp(poll.min_ms, poll.max_ms);
+            } else {
+                view.state = EntryState::Expired;
+                view.poll_after_ms = poll.max_ms;
+            }
+            return Some(view);
+        }
+        let ahead = p.saturating_sub(through + 1);
+        view.ahead = Some(ahead);
+        let rate = control.map_or(0.0, |c| c.rate_per_s);
+        match phase {
+            Phase::SoldOut => {
+                view.state = EntryState::SoldOut;
+                // Seats may come back from lapsed holds: check now and then.
+                view.poll_after_ms = (poll.max_ms / 2).max(poll.min_ms);
+            }
+            Phase::Open if rate > 0.0 => {
+                let wait_ms = ((ahead + 1) as f64 / rate * 1_000.0) as u64;
+                view.estimated_wait_s = Some(wait_ms.div_ceil(1_000));
+                view.poll_after_ms = poll.after(wait_ms);
+            }
+            _ => {
+                // Paused, or open with nothing moving yet: no honest estimate; poll at a pace
+                // that grows with the distance to the front.
+                view.poll_after_ms = poll.after(ahead.saturating_mul(1_000));
+            }
+        }
+        Some(view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn join(book: &mut Book, seq: u64, buyer: BuyerId) {
+        book.apply_join(
+            seq,
+            &JoinRecord {
+                buyer,
+                joined_at: 0,
+                attempt: 1,
+            },
+        );
+    }
+
+    fn open(through: u64, at: UnixMillis) -> Control {
+        Control {
+            phase: Phase::Open,
+            draw: Some(Draw {
+                seed: "00".repeat(32),
+                at: 0,
+            }),
+            admitted_through: through,
+            credit: 0.0,
+            rate_per_s: 10.0,
+            cap_per_s: 10.0,
+            reason: "cap".into(),
+            admission_ttl_s: 60,
+            at,
+        }
+    }
+
+    #[test]
+    fn pre_opening_joins_are_drawn_then_later_ones_queue_in_arrival_order() {
+        let mut book = Book::default();
+        let early: Vec<BuyerId> = (0..50).map(|_| BuyerId::new()).collect();
+        for (i, b) in early.iter().enumerate() {
+            join(&mut book, i as u64 + 1, *b);
+        }
+        assert_eq!(book.positions(), 0);
+        book.apply_control(100, open(0, 1_000));
+        let late: Vec<BuyerId> = (0..5).map(|_| BuyerId::new()).collect();
+        for (i, b) in late.iter().enumerate() {
+            join(&mut book, 101 + i as u64, *b);
+        }
+        let line = book.line();
+        assert_eq!(&line[..50], drawn_order(&"00".repeat(32), &early).as_slice());
+        assert_ne!(&line[..50], early.as_slice(), "the draw shuffles");
+        assert_eq!(&line[50..], late.as_slice());
+        let p = |b| {
+            book.view(b, 0, None, &PollPolicy::default())
+                .unwrap()
+                .position
+                .unwrap()
+        };
+        assert_eq!(p(line[0]), 1);
+        assert_eq!(p(late[0]), 51);
+    }
+
+    #[test]
+    fn the_frontier_admits_and_admissions_lapse_after_their_ttl() {
+        let mut book = Book::default();
+        let buyers: Vec<BuyerId> = (0..3).map(|_| BuyerId::new()).collect();
+        book.apply_control(1, open(0, 0));
+        for (i, b) in buyers.iter().enumerate() {
+            join(&mut book, 2 + i as u64, *b);
+        }
+        book.apply_control(10, open(2, 5_000));
+        let poll = PollPolicy::default();
+        let first = book.view(buyers[0], 6_000, None, &poll).unwrap();
+        assert_eq!(first.state, EntryState::Admitted);
+        assert_eq!(first.admission_expires_at, Some(65_000));
+        let third = book.view(buyers[2], 6_000, None, &poll).unwrap();
+        assert_eq!(third.state, EntryState::Waiting);
+        assert_eq!(third.ahead, Some(0));
+        assert_eq!(
+            book.view(buyers[0], 65_000, None, &poll).unwrap().state,
+            EntryState::Expired
+        );
+    }
+
+    #[test]
+    fn sold_out_and_closed_reach_every_waiting_entry() {
+        let mut book = Book::default();
+        book.apply_control(1, open(0, 0));
+        let buyers: Vec<BuyerId> = (0..100).map(|_| BuyerId::new()).collect();
+        for (i, b) in buyers.iter().enumerate() {
+            join(&mut book, 2 + i as u64, *b);
+        }
+        let mut c = open(10, 1);
+        c.phase = Phase::SoldOut;
+        book.apply_control(500, c.clone());
+        let poll = PollPolicy::default();
+        for b in &buyers[10..] {
+            assert_eq!(book.view(*b, 2, None, &poll).unwrap().state, EntryState::SoldOut);
+        }
+        assert_eq!(
+            book.view(buyers[0], 2, None, &poll).unwrap().state,
+            EntryState::Admitted
+        );
+        c.phase = Phase::Closed;
+        book.apply_control(501, c);
+        for b in &buyers {
+            assert_eq!(book.view(*b, 2, None, &poll).unwrap().state, EntryState::Closed);
+        }
+    }
+
+    #[test]
+    fn poll_intervals_grow_with_the_distance_to_the_front() {
+        let mut book = Book::default();
+        book.apply_control(1, open(0, 0));
+        let buyers: Vec<BuyerId> = (0..10_000).map(|_| BuyerId::new()).collect();
+        for (i, b) in buyers.iter().enumerate() {
+            join(&mut book, 2 + i as u64, *b);
+        }
+        let poll = PollPolicy::default();
+        let at = |i: usize| book.view(buyers[i], 0, None, &poll).unwrap().poll_after_ms;
+        assert_eq!(at(0), poll.min_ms);
+        assert!(at(100) < at(1_000) && at(1_000) <= at(9_999));
+        assert_eq!(at(9_999), poll.max_ms);
+    }
+
+    #[test]
+    fn a_rejoin_supersedes_and_goes_to_the_back() {
+        let mut book = Book::default();
+        let a = BuyerId::new();
+        let b = BuyerId::new();
+        book.apply_control(1, open(0, 0));
+        join(&mut book, 2, a);
+        join(&mut book, 3, b);
+        book.apply_join(
+            4,
+            &JoinRecord {
+                buyer: a,
+                joined_at: 0,
+                attempt: 2,
+            },
+        );
+        let poll = PollPolicy::default();
+        assert_eq!(book.view(a, 0, None, &poll).unwrap().position, Some(3));
+        assert_eq!(book.entry(a).unwrap().attempt, 2);
+        // A redelivery of the first join changes nothing.
+        join(&mut book, 2, a);
+        assert_eq!(book.view(a, 0, None, &poll).unwrap().position, Some(3));
+    }
+}

@@ -1,0 +1,347 @@
+//! The waiting room on JetStream: joins and control messages in one stream, and a replica of
+//! every event's [`Book`] in each process that serves the room, followed from that stream.
+//!
+//! - A join is a publish on the buyer's own subject `<prefix>.queue.<event>.join.<buyer>`,
+//!   conditional on that subject being empty (or, for a rejoin after a lapsed admission, on its
+//!   last sequence): a retry, a refresh or a second tab cannot add a second place, whichever
+//!   gateway it reaches. The stream sequence is the arrival order.
+//! - Control messages (`<prefix>.queue.<event>.control`) carry the whole admission state and
+//!   are published by compare-and-swap on the subject's last sequence.
+//! - Every process follows the stream with an ordered consumer and applies each message to its
+//!   books in sequence order, so all of them compute the same positions.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use async_nats::jetstream::{
+    self,
+    consumer::{DeliverPolicy, push::OrderedConfig},
+    context::PublishErrorKind,
+    message::PublishMessage,
+    stream::{self, DirectGetErrorKind},
+};
+use bytes::Bytes;
+use futures::StreamExt;
+
+use super::model::{Book, Control, EntryRef, JoinRecord, Summary};
+use crate::{
+    Namespace,
+    ids::{BuyerId, EventId},
+    seat::UnixMillis,
+};
+
+/// The room could not be read or written: NATS unreachable, slow, or the stream missing.
+/// Nothing was changed when a write returns this (or the change is complete and a retry finds
+/// it).
+#[derive(Debug, thiserror::Error)]
+#[error("waiting room: {0}")]
+pub struct QueueError(String);
+
+impl QueueError {
+    fn new(what: &str, e: impl std::fmt::Display) -> Self {
+        Self(format!("{what}: {e}"))
+    }
+}
+
+/// How long a write may wait for its acknowledgement before the caller is told NATS is down.
+const ACK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The outcome of a join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Joined {
+    /// The buyer's live entry.
+    pub entry: EntryRef,
+    /// `true` if this call created it; `false` if it already existed.
+    pub created: bool,
+}
+
+/// The waiting rooms of every event, as seen by this process. Cheap to clone.
+#[derive(Clone)]
+pub struct WaitingRoom {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    js: jetstream::Context,
+    client: async_nats::Client,
+    ns: Namespace,
+    stream: stream::Stream,
+    books: RwLock<HashMap<EventId, Book>>,
+    applied: tokio::sync::watch::Sender<u64>,
+}
+
+impl WaitingRoom {
+    /// Opens the room over the namespace's queue stream, replays it, and follows it from a
+    /// background task. Returns once the replica has caught up with the stream as it was.
+    pub async fn start(client: async_nats::Client, ns: Namespace) -> Result<Self, QueueError> {
+        let js = jetstream::new(client.clone());
+        let mut stream = js
+            .get_stream(ns.queue_stream())
+            .await
+            .map_err(|e| QueueError::new("opening the queue stream", e))?;
+        let last = stream
+            .info()
+            .await
+            .map_err(|e| QueueError::new("reading the queue stream", e))?
+            .state
+            .last_sequence;
+        let (applied, _) = tokio::sync::watch::channel(0);
+        let room = Self {
+            inner: Arc::new(Inner {
+                js,
+                client,
+                ns,
+                stream,
+                books: RwLock::new(HashMap::new()),
+                applied,
+            }),
+        };
+        let consumer = room
+            .inner
+            .stream
+            .create_consumer(OrderedConfig {
+                deliver_subject: room.inner.client.new_inbox(),
+                filter_subject: format!("{}.queue.>", room.inner.ns.prefix()),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| QueueError::new("following the queue", e))?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| QueueError::new("following the queue", e))?;
+        tokio::spawn(follow(Arc::downgrade(&room.inner), messages));
+        if !room.caught_up_to(last, Duration::from_secs(60)).await {
+            return Err(QueueError("replaying the queue timed out".into()));
+        }
+        Ok(room)
+    }
+
+    /// Waits until the replica has applied `seq` (or `timeout` passes; `false` then).
+    pub async fn caught_up_to(&self, seq: u64, timeout: Duration) -> bool {
+        let mut rx = self.inner.applied.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|applied| *applied >= seq))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The highest stream sequence applied to the replica.
+    pub fn applied(&self) -> u64 {
+        *self.inner.applied.borrow()
+    }
+
+    /// Reads the event's book under a lock held only for `f`.
+    pub fn read<T>(&self, event: EventId, f: impl FnOnce(Option<&Book>) -> T) -> T {
+        let books = self.inner.books.read().unwrap_or_else(|e| e.into_inner());
+        f(books.get(&event))
+    }
+
+    /// Totals of every event with a room.
+    pub fn summaries(&self) -> Vec<(EventId, Summary)> {
+        let books = self.inner.books.read().unwrap_or_else(|e| e.into_inner());
+        books.iter().map(|(e, b)| (*e, b.summary())).collect()
+    }
+
+    /// Whether the connection to NATS is up (writes fail fast when it is not).
+    pub fn connected(&self) -> bool {
+        self.inner.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    async fn publish(
+        &self,
+        subject: String,
+        body: Bytes,
+        expected_last: u64,
+    ) -> Result<Option<u64>, QueueError> {
+        if !self.connected() {
+            return Err(QueueError("not connected to NATS".into()));
+        }
+        let ack = async {
+            self.inner
+                .js
+                .send_publish(
+                    subject,
+                    PublishMessage::build()
+                        .payload(body)
+                        .expected_last_subject_sequence(expected_last),
+                )
+                .await
+                .map_err(|e| QueueError::new("publishing", e))?
+                .await
+                .map(|a| Some(a.sequence))
+                .or_else(|e| match e.kind() {
+                    PublishErrorKind::WrongLastSequence => Ok(None),
+                    _ => Err(QueueError::new("publishing", e)),
+                })
+        };
+        tokio::time::timeout(ACK_TIMEOUT, ack)
+            .await
+            .map_err(|_| QueueError("no acknowledgement from NATS".into()))?
+    }
+
+    /// Joins `buyer` to the event's room, or returns the entry it already has. A buyer whose
+    /// admission lapsed (`rejoin_over` is its entry) is placed again at the back. Waits (up to
+    /// 2 s) for the replica to apply the entry, so its position can be answered at once.
+    pub async fn join(
+        &self,
+        event: EventId,
+        buyer: BuyerId,
+        rejoin_over: Option<EntryRef>,
+        now: UnixMillis,
+    ) -> Result<Joined, QueueError> {
+        let subject = self.inner.ns.queue_join_subject(event, buyer);
+        let attempt = rejoin_over.map_or(1, |e| e.attempt + 1);
+        let record = JoinRecord {
+            buyer,
+            joined_at: now,
+            attempt,
+        };
+        // A plain struct: serialising cannot fail.
+        let body = Bytes::from(serde_json::to_vec(&record).unwrap_or_default());
+        let expected = rejoin_over.map_or(0, |e| e.seq);
+        let (entry, created) = match self.publish(subject.clone(), body, expected).await? {
+            Some(seq) => (EntryRef { seq, attempt }, true),
+            None => {
+                // Someone got there first (another tab, another gateway, a retry whose first
+                // try was stored): that entry is the buyer's.
+                let msg = self
+                    .inner
+                    .stream
+                    .direct_get_last_for_subject(subject)
+                    .await
+                    .map_err(|e| QueueError::new("reading the entry", e))?;
+                let existing: JoinRecord = serde_json::from_slice(&msg.payload)
+                    .map_err(|e| QueueError::new("decoding the entry", e))?;
+                (
+                    EntryRef {
+                        seq: msg.sequence,
+                        attempt: existing.attempt,
+                    },
+                    false,
+                )
+            }
+        };
+        self.caught_up_to(entry.seq, Duration::from_secs(2)).await;
+        Ok(Joined { entry, created })
+    }
+
+    /// Publishes `control` if the event's last control message is still `expected` (its
+    /// sequence; 0 for none). `Ok(None)`: another writer moved first; read and try again.
+    pub async fn write_control(
+        &self,
+        event: EventId,
+        expected: u64,
+        control: &Control,
+    ) -> Result<Option<u64>, QueueError> {
+        let body = Bytes::from(serde_json::to_vec(control).unwrap_or_default());
+        let seq = self
+            .publish(self.inner.ns.queue_control_subject(event), body, expected)
+            .await?;
+        if let Some(seq) = seq {
+            self.caught_up_to(seq, Duration::from_secs(2)).await;
+        }
+        Ok(seq)
+    }
+
+    /// Changes the event's control with `f` by compare-and-swap, retrying on conflicts until it
+    /// lands (`f` sees the latest control, or `None` for a room never written). `f` returning
+    /// `None` means no change is needed. Returns the control in force afterwards.
+    pub async fn update_control(
+        &self,
+        event: EventId,
+        mut f: impl FnMut(Option<&Control>) -> Option<Control>,
+    ) -> Result<Option<Control>, QueueError> {
+        for _ in 0..32 {
+            // Read the latest from the server, not the replica, so a conflict loop converges.
+            let (expected, current) = self.latest_control(event).await?;
+            let Some(next) = f(current.as_ref()) else {
+                return Ok(current);
+            };
+            if self.write_control(event, expected, &next).await?.is_some() {
+                return Ok(Some(next));
+            }
+        }
+        Err(QueueError("control kept changing under the update".into()))
+    }
+
+    /// The event's latest control message from the server, with its sequence (0 if none).
+    pub async fn latest_control(
+        &self,
+        event: EventId,
+    ) -> Result<(u64, Option<Control>), QueueError> {
+        match self
+            .inner
+            .stream
+            .direct_get_last_for_subject(self.inner.ns.queue_control_subject(event))
+            .await
+        {
+            Ok(msg) => Ok((
+                msg.sequence,
+                Some(
+                    serde_json::from_slice(&msg.payload)
+                        .map_err(|e| QueueError::new("decoding control", e))?,
+                ),
+            )),
+            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok((0, None)),
+            Err(e) => Err(QueueError::new("reading control", e)),
+        }
+    }
+}
+
+/// What a queue subject is about.
+enum Message {
+    Join(EventId, JoinRecord),
+    Control(EventId, Control),
+}
+
+fn decode(prefix: &str, subject: &str, payload: &[u8]) -> Option<Message> {
+    let rest = subject.strip_prefix(prefix)?.strip_prefix(".queue.")?;
+    let mut parts = rest.split('.');
+    let event: EventId = parts.next()?.parse().ok()?;
+    match parts.next()? {
+        "join" => Some(Message::Join(event, serde_json::from_slice(payload).ok()?)),
+        "control" => Some(Message::Control(
+            event,
+            serde_json::from_slice(payload).ok()?,
+        )),
+        _ => None,
+    }
+}
+
+/// Applies every message of the queue stream to the books, in order, until the room is dropped.
+async fn follow(
+    room: std::sync::Weak<Inner>,
+    mut messages: async_nats::jetstream::consumer::push::Ordered,
+) {
+    while let Some(msg) = messages.next().await {
+        let Some(inner) = room.upgrade() else { return };
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                // The ordered consumer recreates itself after gaps and reconnects; errors here
+                // are reported and the loop goes on.
+                tracing::warn!(error = %e, "queue follower");
+                continue;
+            }
+        };
+        let Ok(info) = msg.info() else { continue };
+        let seq = info.stream_sequence;
+        match decode(inner.ns.prefix(), &msg.subject, &msg.payload) {
+            Some(Message::Join(event, join)) => {
+                let mut books = inner.books.write().unwrap_or_else(|e| e.into_inner());
+                books.entry(event).or_default().apply_join(seq, &join);
+            }
+            Some(Message::Control(event, control)) => {
+                let mut books = inner.books.write().unwrap_or_else(|e| e.into_inner());
+                books.entry(event).or_default().apply_control(seq, control);
+            }
+            None => tracing::warn!(subject = %msg.subject, seq, "unreadable queue message skipped"),
+        }
+        inner.applied.send_replace(seq);
+    }
+    tracing::warn!("queue follower ended");
+}
