@@ -59,9 +59,9 @@ impl Namespace {
         format!("{}_QUEUE", self.prefix.to_uppercase())
     }
 
-    /// Subject of one buyer's entry in an event's waiting room.
-    pub fn queue_join_subject(&self, event: EventId, buyer: BuyerId) -> String {
-        format!("{}.queue.{event}.join.{buyer}", self.prefix)
+    /// Subject of an event's waiting-room join batches.
+    pub fn queue_joins_subject(&self, event: EventId) -> String {
+        format!("{}.queue.{event}.joins", self.prefix)
     }
 
     /// Subject of an event's waiting-room control messages.

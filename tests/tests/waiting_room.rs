@@ -268,6 +268,15 @@ async fn two_gateways_serve_one_queue_with_one_order_of_positions() {
     }
     positions.sort_unstable();
     assert_eq!(positions, (1..=60).collect::<Vec<_>>());
+    // Twins at the same instant on both gateways (two tabs behind a load balancer): one place.
+    for _ in 0..20 {
+        let b = Buyer::new(&gateways[0]).await;
+        let twin = b.on(&gateways[1]);
+        let (x, y) = tokio::join!(b.join(p.event), twin.join(p.event));
+        assert_eq!((x.0, y.0), (202, 202));
+        assert_eq!(x.1["queue_ticket"], y.1["queue_ticket"], "{} vs {}", x.1, y.1);
+        assert_eq!(x.1["position"], y.1["position"]);
+    }
     stop.cancel();
 }
 

@@ -77,10 +77,10 @@ fn status(state: &AppState, event: EventId, buyer: BuyerId, v: &EntryView) -> Qu
         .and_then(chrono::DateTime::from_timestamp_millis);
     let admission_token = (v.state == EntryState::Admitted).then(|| {
         let exp = v.admission_expires_at.unwrap_or_default().div_euclid(1_000);
-        state.buyer.tokens.admission(buyer, event, v.seq, exp)
+        state.buyer.tokens.admission(buyer, event, v.id, exp)
     });
     QueueStatus {
-        queue_ticket: ticket(event, v.seq),
+        queue_ticket: ticket(event, v.id),
         event_id: event,
         state: v.state,
         position: v.position,
@@ -150,10 +150,10 @@ pub async fn join(
     metrics::counter!("boxoffice_queue_joins_total", "outcome" => outcome).increment(1);
     tracing::Span::current().record("outcome", outcome);
     let v = view_of(&state, &event, buyer)
-        .filter(|v| v.seq == joined.entry.seq)
+        .filter(|v| v.id == joined.entry.id)
         .unwrap_or(EntryView {
             // The replica has not applied the join yet (it is stored): answer what is known.
-            seq: joined.entry.seq,
+            id: joined.entry.id,
             state: EntryState::Waiting,
             position: None,
             ahead: None,
@@ -184,11 +184,12 @@ pub async fn poll(
     Session(buyer): Session,
     ApiPath(queue_ticket): ApiPath<String>,
 ) -> Result<Json<QueueStatus>, ApiError> {
-    let (event_id, seq) = parse_ticket(&queue_ticket).ok_or_else(|| {
+    let (event_id, id) = parse_ticket(&queue_ticket).ok_or_else(|| {
         ApiError::bad_request("malformed_ticket", "a queue ticket looks like <event_id>.<n>")
     })?;
     let event = published(&state, event_id.as_uuid())?;
     let room = &state.buyer.room;
+    let seq = boxoffice_nats::queue::batch_seq(id);
     if room.applied() < seq {
         // Joined through another gateway a moment ago: let the replica catch up.
         room.caught_up_to(seq, Duration::from_secs(1)).await;
@@ -197,13 +198,13 @@ pub async fn poll(
     let entry = room
         .read(event_id, |b| b.and_then(|b| b.entry(buyer)))
         .ok_or_else(unknown)?;
-    if entry.seq > seq {
+    if entry.id > id {
         return Err(ApiError::gone(
             "queue_ticket_superseded",
             "this buyer joined again; use the newer ticket",
         ));
     }
-    if entry.seq != seq {
+    if entry.id != id {
         return Err(unknown());
     }
     let v = view_of(&state, &event, buyer).ok_or_else(unknown)?;

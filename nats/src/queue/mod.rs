@@ -9,7 +9,7 @@ pub mod model;
 pub mod room;
 
 pub use model::{
-    Book, Control, Draw, EntryRef, EntryState, EntryView, JoinRecord, Phase, PollPolicy, Summary,
-    draw_key, drawn_order,
+    Book, Control, Draw, EntryRef, EntryState, EntryView, JoinBatch, JoinRecord, MAX_BATCH, Phase,
+    PollPolicy, Summary, batch_seq, draw_key, drawn_order, entry_id,
 };
 pub use room::{Joined, QueueError, WaitingRoom};

@@ -80,15 +80,41 @@ impl Control {
     }
 }
 
-/// A join, stored on the buyer's own subject of the event's room.
+/// One join, as stored inside a [`JoinBatch`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinRecord {
     /// Who joined.
     pub buyer: BuyerId,
-    /// When (the gateway's clock; ordering comes from the stream sequence, not from this).
+    /// When (the gateway's clock; ordering comes from the stream, not from this).
     pub joined_at: UnixMillis,
     /// 1 for the first join, +1 for each rejoin after a lapsed admission.
     pub attempt: u32,
+    /// For a rejoin: the entry it replaces. It takes effect only if that entry is still the
+    /// buyer's when the batch is applied, so two tabs rejoining make one new place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<u64>,
+}
+
+/// Joins published together: one stream message (one write, one fsync) for every join a
+/// gateway collected while its previous batches were being acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinBatch {
+    /// The joins, in the order they were taken.
+    pub joins: Vec<JoinRecord>,
+}
+
+/// Most joins in one batch (an entry id keeps the index in its low 16 bits).
+pub const MAX_BATCH: usize = 4_096;
+
+/// The id of the `index`th join of the batch stored at stream sequence `seq`: ids sort in
+/// arrival order, and the stream sequence is recoverable from them ([`batch_seq`]).
+pub const fn entry_id(seq: u64, index: usize) -> u64 {
+    (seq << 16) | index as u64
+}
+
+/// The stream sequence of the batch an entry id belongs to.
+pub const fn batch_seq(id: u64) -> u64 {
+    id >> 16
 }
 
 /// The draw's sort key of one buyer: SHA-256 of the seed's bytes followed by the buyer id's 16
@@ -120,7 +146,7 @@ enum Rank {
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {
-    seq: u64,
+    id: u64,
     attempt: u32,
     joined_at: UnixMillis,
     rank: Rank,
@@ -139,11 +165,11 @@ pub struct Book {
     steps: Vec<(u64, UnixMillis)>,
 }
 
-/// A buyer's entry as stored: its sequence (the queue ticket's number) and attempt.
+/// A buyer's entry as stored: its id (the queue ticket's number) and attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryRef {
-    /// Stream sequence of the join.
-    pub seq: u64,
+    /// The entry's id ([`entry_id`]).
+    pub id: u64,
     /// Join attempt.
     pub attempt: u32,
 }
@@ -167,8 +193,8 @@ pub enum EntryState {
 /// The answer to "where am I?".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EntryView {
-    /// The join's stream sequence.
-    pub seq: u64,
+    /// The entry's id ([`entry_id`]).
+    pub id: u64,
     /// State.
     pub state: EntryState,
     /// 1-based place in line; `None` until the pre-opening draw has placed the entry.
@@ -230,11 +256,26 @@ pub struct Summary {
 }
 
 impl Book {
-    /// Applies a join stored at `seq`. A later join of the same buyer supersedes the earlier
-    /// one (its old place stays counted, behind the frontier).
-    pub fn apply_join(&mut self, seq: u64, join: &JoinRecord) {
-        if self.slots.get(&join.buyer).is_some_and(|s| s.seq >= seq) {
-            return; // a redelivery of something already applied
+    /// Applies a batch stored at stream sequence `seq`.
+    pub fn apply_batch(&mut self, seq: u64, batch: &JoinBatch) {
+        for (i, join) in batch.joins.iter().enumerate().take(MAX_BATCH) {
+            self.apply_join(entry_id(seq, i), join);
+        }
+    }
+
+    /// Applies one join with entry id `id`. The first join of a buyer wins (a twin from
+    /// another tab or gateway changes nothing); a rejoin replaces the buyer's entry only if it
+    /// names it (the old place stays counted, behind the frontier).
+    pub fn apply_join(&mut self, id: u64, join: &JoinRecord) {
+        let current = self.slots.get(&join.buyer).map(|s| s.id);
+        let applies = match (current, join.supersedes) {
+            (Some(c), _) if c >= id => false, // a redelivery of something already applied
+            (None, None) => true,
+            (Some(c), Some(old)) => c == old,
+            (Some(_), None) | (None, Some(_)) => false,
+        };
+        if !applies {
+            return;
         }
         let rank = if self.drawn_at_seq.is_some() {
             self.post.push(join.buyer);
@@ -246,7 +287,7 @@ impl Book {
         self.slots.insert(
             join.buyer,
             Slot {
-                seq,
+                id,
                 attempt: join.attempt,
                 joined_at: join.joined_at,
                 rank,
@@ -298,7 +339,7 @@ impl Book {
     /// The buyer's live entry.
     pub fn entry(&self, buyer: BuyerId) -> Option<EntryRef> {
         self.slots.get(&buyer).map(|s| EntryRef {
-            seq: s.seq,
+            id: s.id,
             attempt: s.attempt,
         })
     }
@@ -361,7 +402,7 @@ impl Book {
         let through = control.map_or(0, |c| c.admitted_through);
         let position = self.position(slot);
         let mut view = EntryView {
-            seq: slot.seq,
+            id: slot.id,
             state: EntryState::Waiting,
             position,
             ahead: None,
@@ -430,13 +471,20 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn record(buyer: BuyerId) -> JoinRecord {
+        JoinRecord {
+            buyer,
+            joined_at: 0,
+            attempt: 1,
+            supersedes: None,
+        }
+    }
+
     fn join(book: &mut Book, seq: u64, buyer: BuyerId) {
-        book.apply_join(
+        book.apply_batch(
             seq,
-            &JoinRecord {
-                buyer,
-                joined_at: 0,
-                attempt: 1,
+            &JoinBatch {
+                joins: vec![record(buyer)],
             },
         );
     }
@@ -556,19 +604,23 @@ mod tests {
         book.apply_control(1, open(0, 0));
         join(&mut book, 2, a);
         join(&mut book, 3, b);
-        book.apply_join(
-            4,
-            &JoinRecord {
-                buyer: a,
-                joined_at: 0,
-                attempt: 2,
-            },
-        );
+        let first = book.entry(a).unwrap().id;
+        let rejoin = |supersedes| JoinRecord {
+            attempt: 2,
+            supersedes: Some(supersedes),
+            ..record(a)
+        };
+        // Two tabs rejoin in one batch: the first replaces the entry, the second names an entry
+        // that is no longer the buyer's and changes nothing.
+        book.apply_batch(4, &JoinBatch { joins: vec![rejoin(first), rejoin(first)] });
         let poll = PollPolicy::default();
         assert_eq!(book.view(a, 0, None, &poll).unwrap().position, Some(3));
+        assert_eq!(book.entry(a).unwrap().id, entry_id(4, 0));
         assert_eq!(book.entry(a).unwrap().attempt, 2);
-        // A redelivery of the first join changes nothing.
+        // A redelivery of the first join, and a plain twin join, change nothing.
         join(&mut book, 2, a);
+        join(&mut book, 5, a);
         assert_eq!(book.view(a, 0, None, &poll).unwrap().position, Some(3));
+        assert_eq!(book.positions(), 3);
     }
 }

@@ -1,10 +1,14 @@
 //! The waiting room on JetStream: joins and control messages in one stream, and a replica of
 //! every event's [`Book`] in each process that serves the room, followed from that stream.
 //!
-//! - A join is a publish on the buyer's own subject `<prefix>.queue.<event>.join.<buyer>`,
-//!   conditional on that subject being empty (or, for a rejoin after a lapsed admission, on its
-//!   last sequence): a retry, a refresh or a second tab cannot add a second place, whichever
-//!   gateway it reaches. The stream sequence is the arrival order.
+//! - Joins are published in batches on `<prefix>.queue.<event>.joins`: each process collects
+//!   the joins that arrive while its previous batches are being acknowledged and writes them as
+//!   one message (group commit: one write and one fsync for many joins). An entry's id is the
+//!   batch's stream sequence and its index in the batch, so ids sort in arrival order. The
+//!   replica keeps a buyer's first entry and ignores twins (a retry, a refresh, a second tab,
+//!   on any gateway); a rejoin after a lapsed admission names the entry it replaces and takes
+//!   effect only if that entry is still the buyer's. Every replica applies the same rules to
+//!   the same messages in the same order, so they agree on every buyer's one entry.
 //! - Control messages (`<prefix>.queue.<event>.control`) carry the whole admission state and
 //!   are published by compare-and-swap on the subject's last sequence.
 //! - Every process follows the stream with an ordered consumer and applies each message to its
@@ -26,7 +30,9 @@ use async_nats::jetstream::{
 use bytes::Bytes;
 use futures::StreamExt;
 
-use super::model::{Book, Control, EntryRef, JoinRecord, Summary};
+use super::model::{
+    Book, Control, EntryRef, JoinBatch, JoinRecord, MAX_BATCH, Summary, batch_seq, entry_id,
+};
 use crate::{
     Namespace,
     ids::{BuyerId, EventId},
@@ -64,7 +70,18 @@ pub struct WaitingRoom {
     inner: Arc<Inner>,
 }
 
+/// One join waiting for its batch to be acknowledged.
+struct Pending {
+    event: EventId,
+    record: JoinRecord,
+    reply: tokio::sync::oneshot::Sender<Result<u64, QueueError>>,
+}
+
+/// Batches being acknowledged at once; while all are in flight, new joins gather into the next.
+const BATCHES_IN_FLIGHT: usize = 4;
+
 struct Inner {
+    joins: tokio::sync::mpsc::Sender<Pending>,
     js: jetstream::Context,
     client: async_nats::Client,
     ns: Namespace,
@@ -89,8 +106,10 @@ impl WaitingRoom {
             .state
             .last_sequence;
         let (applied, _) = tokio::sync::watch::channel(0);
+        let (joins, pending) = tokio::sync::mpsc::channel(64 * 1024);
         let room = Self {
             inner: Arc::new(Inner {
+                joins,
                 js,
                 client,
                 ns,
@@ -115,6 +134,7 @@ impl WaitingRoom {
             .await
             .map_err(|e| QueueError::new("following the queue", e))?;
         tokio::spawn(follow(Arc::downgrade(&room.inner), messages));
+        tokio::spawn(batch_joins(Arc::downgrade(&room.inner), pending));
         if !room.caught_up_to(last, Duration::from_secs(60)).await {
             return Err(QueueError("replaying the queue timed out".into()));
         }
@@ -184,8 +204,9 @@ impl WaitingRoom {
     }
 
     /// Joins `buyer` to the event's room, or returns the entry it already has. A buyer whose
-    /// admission lapsed (`rejoin_over` is its entry) is placed again at the back. Waits (up to
-    /// 2 s) for the replica to apply the entry, so its position can be answered at once.
+    /// admission lapsed (`rejoin_over` is its entry) is placed again at the back. Returns once
+    /// the join is stored and the replica has applied it (up to 2 s), so its position can be
+    /// answered at once.
     pub async fn join(
         &self,
         event: EventId,
@@ -193,40 +214,46 @@ impl WaitingRoom {
         rejoin_over: Option<EntryRef>,
         now: UnixMillis,
     ) -> Result<Joined, QueueError> {
-        let subject = self.inner.ns.queue_join_subject(event, buyer);
-        let attempt = rejoin_over.map_or(1, |e| e.attempt + 1);
+        if !self.connected() {
+            return Err(QueueError("not connected to NATS".into()));
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
         let record = JoinRecord {
             buyer,
             joined_at: now,
-            attempt,
+            attempt: rejoin_over.map_or(1, |e| e.attempt + 1),
+            supersedes: rejoin_over.map(|e| e.id),
         };
-        // A plain struct: serialising cannot fail.
-        let body = Bytes::from(serde_json::to_vec(&record).unwrap_or_default());
-        let expected = rejoin_over.map_or(0, |e| e.seq);
-        let (entry, created) = match self.publish(subject.clone(), body, expected).await? {
-            Some(seq) => (EntryRef { seq, attempt }, true),
-            None => {
-                // Someone got there first (another tab, another gateway, a retry whose first
-                // try was stored): that entry is the buyer's.
-                let msg = self
-                    .inner
-                    .stream
-                    .direct_get_last_for_subject(subject)
-                    .await
-                    .map_err(|e| QueueError::new("reading the entry", e))?;
-                let existing: JoinRecord = serde_json::from_slice(&msg.payload)
-                    .map_err(|e| QueueError::new("decoding the entry", e))?;
-                (
-                    EntryRef {
-                        seq: msg.sequence,
-                        attempt: existing.attempt,
-                    },
-                    false,
-                )
-            }
-        };
-        self.caught_up_to(entry.seq, Duration::from_secs(2)).await;
-        Ok(Joined { entry, created })
+        self.inner
+            .joins
+            .send(Pending {
+                event,
+                record,
+                reply,
+            })
+            .await
+            .map_err(|_| QueueError("the join batcher stopped".into()))?;
+        let id = answer
+            .await
+            .map_err(|_| QueueError("the join batcher stopped".into()))??;
+        if !self.caught_up_to(batch_seq(id), Duration::from_secs(2)).await {
+            // Stored, not applied yet: the entry is this one unless a twin got there first.
+            return Ok(Joined {
+                entry: EntryRef {
+                    id,
+                    attempt: rejoin_over.map_or(1, |e| e.attempt + 1),
+                },
+                created: true,
+            });
+        }
+        // The replica decides which of any concurrent twins is the buyer's entry.
+        let entry = self
+            .read(event, |b| b.and_then(|b| b.entry(buyer)))
+            .ok_or_else(|| QueueError("the join was stored but not applied".into()))?;
+        Ok(Joined {
+            created: entry.id == id,
+            entry,
+        })
     }
 
     /// Publishes `control` if the event's last control message is still `expected` (its
@@ -294,7 +321,7 @@ impl WaitingRoom {
 
 /// What a queue subject is about.
 enum Message {
-    Join(EventId, JoinRecord),
+    Joins(EventId, JoinBatch),
     Control(EventId, Control),
 }
 
@@ -303,7 +330,7 @@ fn decode(prefix: &str, subject: &str, payload: &[u8]) -> Option<Message> {
     let mut parts = rest.split('.');
     let event: EventId = parts.next()?.parse().ok()?;
     match parts.next()? {
-        "join" => Some(Message::Join(event, serde_json::from_slice(payload).ok()?)),
+        "joins" => Some(Message::Joins(event, serde_json::from_slice(payload).ok()?)),
         "control" => Some(Message::Control(
             event,
             serde_json::from_slice(payload).ok()?,
@@ -331,9 +358,9 @@ async fn follow(
         let Ok(info) = msg.info() else { continue };
         let seq = info.stream_sequence;
         match decode(inner.ns.prefix(), &msg.subject, &msg.payload) {
-            Some(Message::Join(event, join)) => {
+            Some(Message::Joins(event, batch)) => {
                 let mut books = inner.books.write().unwrap_or_else(|e| e.into_inner());
-                books.entry(event).or_default().apply_join(seq, &join);
+                books.entry(event).or_default().apply_batch(seq, &batch);
             }
             Some(Message::Control(event, control)) => {
                 let mut books = inner.books.write().unwrap_or_else(|e| e.into_inner());
@@ -344,4 +371,69 @@ async fn follow(
         inner.applied.send_replace(seq);
     }
     tracing::warn!("queue follower ended");
+}
+
+/// Gathers joins into batches: whatever arrived while earlier batches were in flight goes out
+/// as one message per event, at most [`BATCHES_IN_FLIGHT`] at a time. At low load a batch is
+/// one join and nothing waits; under load batches grow until the store keeps up.
+async fn batch_joins(room: std::sync::Weak<Inner>, mut pending: tokio::sync::mpsc::Receiver<Pending>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT));
+    while let Some(first) = pending.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let Some(inner) = room.upgrade() else { return };
+        let mut by_event: HashMap<EventId, Vec<Pending>> = HashMap::new();
+        by_event.entry(first.event).or_default().push(first);
+        let mut taken = 1;
+        while taken < MAX_BATCH {
+            match pending.try_recv() {
+                Ok(p) => {
+                    by_event.entry(p.event).or_default().push(p);
+                    taken += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        metrics::histogram!("boxoffice_queue_join_batch_size").record(taken as f64);
+        tokio::spawn(async move {
+            let _permit = permit;
+            for (event, joins) in by_event {
+                publish_batch(&inner, event, joins).await;
+            }
+        });
+    }
+}
+
+async fn publish_batch(inner: &Inner, event: EventId, joins: Vec<Pending>) {
+    let batch = JoinBatch {
+        joins: joins.iter().map(|p| p.record.clone()).collect(),
+    };
+    // A plain struct: serialising cannot fail.
+    let body = Bytes::from(serde_json::to_vec(&batch).unwrap_or_default());
+    let subject = inner.ns.queue_joins_subject(event);
+    let ack = async {
+        inner
+            .js
+            .send_publish(subject, PublishMessage::build().payload(body))
+            .await
+            .map_err(|e| QueueError::new("publishing joins", e))?
+            .await
+            .map_err(|e| QueueError::new("publishing joins", e))
+    };
+    match tokio::time::timeout(ACK_TIMEOUT, ack).await {
+        Ok(Ok(ack)) => {
+            for (i, p) in joins.into_iter().enumerate() {
+                let _ = p.reply.send(Ok(entry_id(ack.sequence, i)));
+            }
+        }
+        Ok(Err(e)) => {
+            for p in joins {
+                let _ = p.reply.send(Err(QueueError(e.0.clone())));
+            }
+        }
+        Err(_) => {
+            for p in joins {
+                let _ = p.reply.send(Err(QueueError("no acknowledgement from NATS".into())));
+            }
+        }
+    }
 }
