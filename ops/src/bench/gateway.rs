@@ -148,8 +148,16 @@ fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> anyhow::Resu
     Ok(())
 }
 
-async fn stream_messages(js: &async_nats::jetstream::Context, name: &str) -> anyhow::Result<u64> {
-    Ok(js.get_stream(name).await?.info().await?.state.messages)
+/// Entries in the event's room, once a replica of our own has caught up with the stream.
+async fn entries(
+    room: &boxoffice_nats::queue::WaitingRoom,
+    js: &async_nats::jetstream::Context,
+    ns: &Namespace,
+    event: EventId,
+) -> anyhow::Result<u64> {
+    let last = js.get_stream(ns.queue_stream()).await?.info().await?.state.last_sequence;
+    room.caught_up_to(last, Duration::from_secs(30)).await;
+    Ok(room.read(event, |b| b.map_or(0, |b| b.summary().entries)))
 }
 
 /// Runs the benchmark and returns the JSON report (medians over runs).
@@ -158,7 +166,7 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
     let db = sqlx::PgPool::connect(&db_url).await?;
     let ns = Namespace::for_test();
     let nats = async_nats::connect(&args.nats_url).await?;
-    let js = async_nats::jetstream::new(nats);
+    let js = async_nats::jetstream::new(nats.clone());
     let topology = Topology::provision(js.clone(), ns.clone(), 1).await?;
     let seats = SeatStore::new(topology.seats.clone(), SeatStoreOptions::default());
     let event: EventId = crate::demo::create(&db, &seats, "x").await?;
@@ -237,6 +245,7 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
     let ping = script(&dir, "ping", "GET", &poll_files, "\"/api/v1/ping\"")?;
     let poll = script(&dir, "poll", "GET", &poll_files, "\"/api/v1/queue/\" .. arg")?;
 
+    let room = boxoffice_nats::queue::WaitingRoom::start(nats, ns.clone()).await?;
     let mut runs = Vec::new();
     for run in 0..args.runs {
         let baseline = wrk(args, &ping, &base)?;
@@ -249,9 +258,9 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
             write_lines(f, (0..args.join_pool / args.threads).map(|_| keys.new_session(now).1))?;
         }
         let join_script = script(&dir, &format!("join-{run}"), "POST", &join_files, &queue_path)?;
-        let before = stream_messages(&js, &ns.queue_stream()).await?;
+        let before = entries(&room, &js, &ns, event).await?;
         let join = wrk(args, &join_script, &base)?;
-        let created = stream_messages(&js, &ns.queue_stream()).await? - before;
+        let created = entries(&room, &js, &ns, event).await? - before;
         let polled = wrk(args, &poll, &base)?;
         eprintln!(
             "run {}: baseline {:.0}/s p99 {:.1} ms | join {:.0}/s p99 {:.1} ms ({} new entries of {} requests, {} errors) | poll {:.0}/s p99 {:.1} ms ({} errors) | join ratio {:.2}, poll ratio {:.2}",

@@ -24,7 +24,7 @@ enum Bench {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter("warn")
+        .with_env_filter("warn,boxoffice_gateway=error")
         .with_writer(std::io::stderr)
         .init();
     let report = match Cli::parse().bench {
