@@ -147,7 +147,9 @@ pub async fn run(
     let tokens = tokens::TokenKeys::new(&config.token_keys, config.session_ttl_s)
         .map_err(|e| GatewayError::Config(e.to_string()))?;
     if config.token_keys.iter().any(|k| k == config::DEV_TOKEN_KEY) {
-        tracing::warn!("signing tokens with the development key: set BOXOFFICE_TOKEN_KEYS in production");
+        tracing::warn!(
+            "signing tokens with the development key: set BOXOFFICE_TOKEN_KEYS in production"
+        );
     }
     let room = WaitingRoom::start(nats.clone(), ns.clone())
         .await

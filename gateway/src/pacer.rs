@@ -151,7 +151,12 @@ pub fn step(current: &Control, input: &Inputs, cfg: &PacerConfig, seed: &str) ->
         };
         next.rate_per_s = rate.clamp(cfg.min_rate, cap);
         if !overloaded {
-            next.reason = if next.rate_per_s >= cap { "cap" } else { "ramping" }.into();
+            next.reason = if next.rate_per_s >= cap {
+                "cap"
+            } else {
+                "ramping"
+            }
+            .into();
         }
         next.credit = current.credit + next.rate_per_s * dt;
         let advance = next.credit.floor() as u64;
@@ -319,8 +324,16 @@ mod tests {
         assert_eq!(later.draw, opened.draw, "the draw never changes");
         assert!(later.rate_per_s <= 100.0);
         // Admitted over 20 s at a rate ramping to the cap: no more than cap × time.
-        assert!(later.admitted_through <= 2_000, "{}", later.admitted_through);
-        assert!(later.admitted_through >= 1_500, "{}", later.admitted_through);
+        assert!(
+            later.admitted_through <= 2_000,
+            "{}",
+            later.admitted_through
+        );
+        assert!(
+            later.admitted_through >= 1_500,
+            "{}",
+            later.admitted_through
+        );
     }
 
     #[test]
@@ -345,16 +358,28 @@ mod tests {
     #[test]
     fn pause_sold_out_and_close_stop_the_frontier() {
         let cfg = PacerConfig::default();
-        let mut c = step(&Control::initial(100.0, 300, 0), &inputs(0, 1_000), &cfg, "s").unwrap();
+        let mut c = step(
+            &Control::initial(100.0, 300, 0),
+            &inputs(0, 1_000),
+            &cfg,
+            "s",
+        )
+        .unwrap();
         c = run(c, inputs(0, 1_000), 2, &cfg);
         let mut paused = inputs(c.at, 1_000);
         paused.wanted = Phase::Paused;
         let p = run(c.clone(), paused, 3, &cfg);
-        assert_eq!((p.phase, p.admitted_through), (Phase::Paused, c.admitted_through));
+        assert_eq!(
+            (p.phase, p.admitted_through),
+            (Phase::Paused, c.admitted_through)
+        );
         let mut gone = inputs(c.at, 1_000);
         gone.available = Some(0);
         let s = run(c.clone(), gone, 3, &cfg);
-        assert_eq!((s.phase, s.admitted_through), (Phase::SoldOut, c.admitted_through));
+        assert_eq!(
+            (s.phase, s.admitted_through),
+            (Phase::SoldOut, c.admitted_through)
+        );
         let back = run(s.clone(), inputs(s.at, 1_000), 1, &cfg);
         assert_eq!(back.phase, Phase::Open);
         assert!(back.admitted_through > s.admitted_through);
@@ -362,7 +387,12 @@ mod tests {
         closed.wanted = Phase::Closed;
         let x = step(&c, &closed, &cfg, "s").unwrap();
         assert_eq!(x.phase, Phase::Closed);
-        assert_eq!(step(&x, &inputs(c.at + 1_000, 1_000), &cfg, "s").unwrap_or(x.clone()).phase, Phase::Closed);
+        assert_eq!(
+            step(&x, &inputs(c.at + 1_000, 1_000), &cfg, "s")
+                .unwrap_or(x.clone())
+                .phase,
+            Phase::Closed
+        );
     }
 
     #[test]

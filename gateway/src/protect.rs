@@ -70,10 +70,10 @@ pub fn with_shedding<S: Clone + Send + Sync + 'static>(
 ) -> axum::Router<S> {
     router.layer(
         tower::ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(|_: BoxError| async {
-            metrics::counter!("boxoffice_http_shed_total").increment(1);
-            ApiError::too_many("overloaded", "the gateway is at capacity; retry shortly", 1)
-        }))
+            .layer(HandleErrorLayer::new(|_: BoxError| async {
+                metrics::counter!("boxoffice_http_shed_total").increment(1);
+                ApiError::too_many("overloaded", "the gateway is at capacity; retry shortly", 1)
+            }))
             .load_shed()
             .concurrency_limit(max_in_flight),
     )

@@ -107,9 +107,12 @@ impl Records {
     /// Reads the record on `subject`.
     pub async fn read<T: DeserializeOwned>(&self, subject: String) -> Result<Option<T>, ApiError> {
         self.check_connected()?;
-        let got = tokio::time::timeout(ACK_TIMEOUT, self.stream.direct_get_last_for_subject(subject))
-            .await
-            .map_err(|_| ApiError::unavailable("NATS did not answer"))?;
+        let got = tokio::time::timeout(
+            ACK_TIMEOUT,
+            self.stream.direct_get_last_for_subject(subject),
+        )
+        .await
+        .map_err(|_| ApiError::unavailable("NATS did not answer"))?;
         match got {
             Ok(msg) => serde_json::from_slice(&msg.payload)
                 .map(Some)
@@ -157,7 +160,11 @@ impl Records {
     }
 
     /// Publishes an intent for the order intake, deduplicated by `msg_id`.
-    pub async fn publish_intent(&self, intent: &PurchaseIntent, msg_id: &str) -> Result<(), ApiError> {
+    pub async fn publish_intent(
+        &self,
+        intent: &PurchaseIntent,
+        msg_id: &str,
+    ) -> Result<(), ApiError> {
         self.check_connected()?;
         let started = std::time::Instant::now();
         let body = Bytes::from(serde_json::to_vec(intent).unwrap_or_default());

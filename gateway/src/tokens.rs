@@ -222,12 +222,18 @@ mod tests {
         forged.pop();
         forged.push(if token.ends_with('A') { 'B' } else { 'A' });
         assert_eq!(keys.session(&forged).unwrap_err(), TokenError::Invalid);
-        assert_eq!(keys.session("not a token").unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            keys.session("not a token").unwrap_err(),
+            TokenError::Invalid
+        );
         let (_, old, _) = keys.new_session(now() - 7200);
         assert_eq!(keys.session(&old).unwrap_err(), TokenError::Expired);
         let admission = keys.admission(BuyerId::new(), EventId::new(), 7, now() + 60);
         assert_eq!(keys.session(&admission).unwrap_err(), TokenError::Invalid);
-        assert_eq!(keys.check_admission(&token).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            keys.check_admission(&token).unwrap_err(),
+            TokenError::Invalid
+        );
         let other = TokenKeys::new(&["a:another-secret-of-thirty-two-bytes!!".into()], 60).unwrap();
         assert_eq!(other.session(&token).unwrap_err(), TokenError::Invalid);
     }

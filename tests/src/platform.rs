@@ -493,17 +493,15 @@ pub async fn create_event(db: &sqlx::PgPool, opts: &PlatformOptions) -> EventId 
             currency: "EUR".into(),
             max_tickets_per_buyer: opts.max_per_buyer,
             hold_seconds: 600,
-            sections: vec![
-                NewSection {
-                    code: SectionCode::parse("A").unwrap(),
-                    name: "Stalls".into(),
-                    layout: SectionLayout::Seated {
-                        rows: row_labels(opts.rows),
-                        seats_per_row: opts.seats_per_row,
-                    },
-                    price_cents: 4_500,
+            sections: vec![NewSection {
+                code: SectionCode::parse("A").unwrap(),
+                name: "Stalls".into(),
+                layout: SectionLayout::Seated {
+                    rows: row_labels(opts.rows),
+                    seats_per_row: opts.seats_per_row,
                 },
-            ]
+                price_cents: 4_500,
+            }]
             .into_iter()
             .chain(opts.floor_capacity.map(|capacity| NewSection {
                 code: SectionCode::parse("FLOOR").unwrap(),

@@ -17,7 +17,9 @@ async fn schemathesis_finds_no_server_error_in_the_buyer_api() {
     let p = Platform::start(PlatformOptions::default()).await;
     // A real session and a real place in line, so generated requests also reach past auth.
     let buyer = Buyer::new(&p.gateway_url).await;
-    let _ = buyer.admitted(p.event, std::time::Duration::from_secs(10)).await;
+    let _ = buyer
+        .admitted(p.event, std::time::Duration::from_secs(10))
+        .await;
     let out = tokio::process::Command::new(bin)
         .args([
             "run",
@@ -42,5 +44,8 @@ async fn schemathesis_finds_no_server_error_in_the_buyer_api() {
         out.status.success(),
         "schemathesis found server errors (or failed to run):\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("passed"), "schemathesis ran nothing:\n{stdout}");
+    assert!(
+        stdout.contains("passed"),
+        "schemathesis ran nothing:\n{stdout}"
+    );
 }

@@ -42,7 +42,12 @@ async fn the_catalog_and_seat_map_are_served_live_and_unknowns_are_clean_4xx() {
     let b = Buyer::new(&p.gateway_url).await;
     let (status, list) = b.get("/api/v1/events").await;
     assert_eq!(status, 200);
-    assert!(list.as_array().unwrap().iter().any(|e| e["event_id"] == p.event.to_string()));
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event_id"] == p.event.to_string())
+    );
     let mut event = Value::Null;
     for _ in 0..50 {
         event = b.get(&format!("/api/v1/events/{}", p.event)).await.1;
@@ -51,23 +56,54 @@ async fn the_catalog_and_seat_map_are_served_live_and_unknowns_are_clean_4xx() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(event["availability"]["available"], 70, "20 seats + 50 floor: {event}");
+    assert_eq!(
+        event["availability"]["available"], 70,
+        "20 seats + 50 floor: {event}"
+    );
     assert_eq!(event["sections"][0]["code"], "A");
     assert_eq!(event["sections"][0]["price_cents"], 4500);
-    let (status, map) = b.get(&format!("/api/v1/events/{}/seats?section=A", p.event)).await;
+    let (status, map) = b
+        .get(&format!("/api/v1/events/{}/seats?section=A", p.event))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(map["seats"].as_array().unwrap().len(), 20);
-    assert!(map["seats"].as_array().unwrap().iter().all(|s| s["state"] == "free"));
+    assert!(
+        map["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["state"] == "free")
+    );
 
     for (path, want, want_code) in [
-        (format!("/api/v1/events/{}", EventId::new()), 404, "event_unknown"),
+        (
+            format!("/api/v1/events/{}", EventId::new()),
+            404,
+            "event_unknown",
+        ),
         ("/api/v1/events/not-a-uuid".into(), 400, "malformed_path"),
-        (format!("/api/v1/events/{}/seats?section=ZZ", p.event), 404, "section_unknown"),
-        (format!("/api/v1/events/{}/seats?section=no%20spaces", p.event), 400, "malformed_section"),
+        (
+            format!("/api/v1/events/{}/seats?section=ZZ", p.event),
+            404,
+            "section_unknown",
+        ),
+        (
+            format!("/api/v1/events/{}/seats?section=no%20spaces", p.event),
+            400,
+            "malformed_section",
+        ),
         ("/api/v1/nothing-here".into(), 404, "not_found"),
         ("/api/v1/queue/garbage".into(), 400, "malformed_ticket"),
-        (format!("/api/v1/queue/{}.99999", p.event), 404, "queue_ticket_unknown"),
-        (format!("/api/v1/orders/{}", uuid::Uuid::now_v7()), 404, "order_unknown"),
+        (
+            format!("/api/v1/queue/{}.99999", p.event),
+            404,
+            "queue_ticket_unknown",
+        ),
+        (
+            format!("/api/v1/orders/{}", uuid::Uuid::now_v7()),
+            404,
+            "order_unknown",
+        ),
     ] {
         let (status, body) = b.get(&path).await;
         assert_eq!((status, code(&body)), (want, want_code), "{path}: {body}");
@@ -100,11 +136,18 @@ async fn the_catalog_and_seat_map_are_served_live_and_unknowns_are_clean_4xx() {
         .await
         .unwrap();
     assert_eq!(r.status(), 405);
-    assert_eq!(code(&r.json::<Value>().await.unwrap()), "method_not_allowed");
+    assert_eq!(
+        code(&r.json::<Value>().await.unwrap()),
+        "method_not_allowed"
+    );
     let (status, spec) = b.get("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert!(spec["paths"]["/api/v1/events/{event_id}/orders"]["post"].is_object());
-    let docs = http.get(format!("{}/api/docs/", p.gateway_url)).send().await.unwrap();
+    let docs = http
+        .get(format!("{}/api/docs/", p.gateway_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(docs.status(), 200, "the browsable page");
 }
 
@@ -145,13 +188,21 @@ async fn forged_expired_foreign_wrong_event_and_reused_admissions_are_refused() 
     assert_eq!(status, 202, "{first}");
     let order = first["order_id"].as_str().unwrap().to_owned();
     let (status, again) = a.order(p.event, &token, "k1", &seat).await;
-    assert_eq!((status, again["order_id"].as_str()), (202, Some(order.as_str())), "same key, same order");
+    assert_eq!(
+        (status, again["order_id"].as_str()),
+        (202, Some(order.as_str())),
+        "same key, same order"
+    );
     let (status, body) = a
         .order(p.event, &token, "k1", &json!({ "seats": ["A:A-2"] }))
         .await;
     assert_eq!((status, code(&body)), (422, "idempotency_key_reused"));
     let (status, body) = a.order(p.event, &token, "k2", &seat).await;
-    assert_eq!((status, code(&body)), (409, "admission_used"), "one order per admission");
+    assert_eq!(
+        (status, code(&body)),
+        (409, "admission_used"),
+        "one order per admission"
+    );
     // Ten tabs racing one admission with ten keys: one order at most (it is used already).
     let keys: Vec<String> = (0..10).map(|i| format!("race-{i}")).collect();
     let racers =
@@ -159,7 +210,11 @@ async fn forged_expired_foreign_wrong_event_and_reused_admissions_are_refused() 
     assert!(racers.iter().all(|(s, _)| *s == 409));
     assert_eq!(intents(&p).await, 1, "one intent for one order");
     let (status, view) = a.get(&format!("/api/v1/orders/{order}")).await;
-    assert_eq!((status, view["state"].as_str()), (200, Some("requested")), "{view}");
+    assert_eq!(
+        (status, view["state"].as_str()),
+        (200, Some("requested")),
+        "{view}"
+    );
     let (status, body) = b.get(&format!("/api/v1/orders/{order}")).await;
     assert_eq!((status, code(&body)), (403, "order_not_yours"));
 }
@@ -203,7 +258,10 @@ async fn bad_input_gets_a_precise_4xx_and_writes_nothing() {
         }
         async move {
             let r = r.send().await.unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
         }
     };
     let json_t = "application/json";
@@ -240,7 +298,12 @@ async fn bad_input_gets_a_precise_4xx_and_writes_nothing() {
     assert_eq!(intents(&p).await, 0, "no bad request published anything");
     // And the admission is still unused: the first good request is the order.
     let (status, body) = a
-        .order(p.event, &token, "good", &json!({ "section": "FLOOR", "quantity": 2 }))
+        .order(
+            p.event,
+            &token,
+            "good",
+            &json!({ "section": "FLOOR", "quantity": 2 }),
+        )
         .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(intents(&p).await, 1);
@@ -253,7 +316,12 @@ async fn an_order_placed_through_the_api_is_followed_paid_issued_and_another_can
     let a = Buyer::new(&p.gateway_url).await;
     let token = a.admitted(p.event, Duration::from_secs(10)).await;
     let (status, accepted) = a
-        .order(p.event, &token, "buy-1", &json!({ "seats": ["A:A-1", "A:A-2"] }))
+        .order(
+            p.event,
+            &token,
+            "buy-1",
+            &json!({ "seats": ["A:A-1", "A:A-2"] }),
+        )
         .await;
     assert_eq!(status, 202, "{accepted}");
     let order = accepted["order_id"].as_str().unwrap().to_owned();
@@ -268,7 +336,12 @@ async fn an_order_placed_through_the_api_is_followed_paid_issued_and_another_can
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
-    assert!(stream.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     tokio::spawn(async move {
         let mut body = stream.bytes_stream();
@@ -285,7 +358,9 @@ async fn an_order_placed_through_the_api_is_followed_paid_issued_and_another_can
         }
     });
 
-    let waiting = a.wait_order(&order, "awaiting_payment", Duration::from_secs(30)).await;
+    let waiting = a
+        .wait_order(&order, "awaiting_payment", Duration::from_secs(30))
+        .await;
     assert_eq!(waiting["amount_cents"], 9000);
     assert!(waiting["hold_expires_at"].is_string());
     let intent_id = waiting["payment"]["checkout_url"]
@@ -296,7 +371,9 @@ async fn an_order_placed_through_the_api_is_followed_paid_issued_and_another_can
         .unwrap()
         .to_owned();
     assert_eq!(p.pay(&intent_id, "succeed").await, 200);
-    let issued = a.wait_order(&order, "issued", Duration::from_secs(30)).await;
+    let issued = a
+        .wait_order(&order, "issued", Duration::from_secs(30))
+        .await;
     assert_eq!(issued["tickets"].as_array().unwrap().len(), 2);
 
     let mut seen = Vec::new();
@@ -318,16 +395,22 @@ async fn an_order_placed_through_the_api_is_followed_paid_issued_and_another_can
         .await;
     assert_eq!(status, 202);
     let order_b = accepted["order_id"].as_str().unwrap().to_owned();
-    b.wait_order(&order_b, "awaiting_payment", Duration::from_secs(30)).await;
+    b.wait_order(&order_b, "awaiting_payment", Duration::from_secs(30))
+        .await;
     let (status, _) = a.post(&format!("/api/v1/orders/{order_b}/cancel")).await;
     assert_eq!(status, 403, "not yours to cancel");
     let (status, body) = b.post(&format!("/api/v1/orders/{order_b}/cancel")).await;
     assert_eq!(status, 202, "{body}");
-    b.wait_order(&order_b, "canceled", Duration::from_secs(30)).await;
+    b.wait_order(&order_b, "canceled", Duration::from_secs(30))
+        .await;
     let (status, body) = b.post(&format!("/api/v1/orders/{order_b}/cancel")).await;
     assert_eq!((status, code(&body)), (409, "order_not_cancelable"));
     let (status, body) = a.post(&format!("/api/v1/orders/{order}/cancel")).await;
-    assert_eq!((status, code(&body)), (409, "order_not_cancelable"), "a paid order");
+    assert_eq!(
+        (status, code(&body)),
+        (409, "order_not_cancelable"),
+        "a paid order"
+    );
     let state_of = |map: &Value, seat: &str| {
         map["seats"]
             .as_array()
@@ -339,12 +422,18 @@ async fn an_order_placed_through_the_api_is_followed_paid_issued_and_another_can
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let map = a.get(&format!("/api/v1/events/{}/seats?section=A", p.event)).await.1;
+        let map = a
+            .get(&format!("/api/v1/events/{}/seats?section=A", p.event))
+            .await
+            .1;
         if state_of(&map, "A:A-3") == "free" {
             assert_eq!(state_of(&map, "A:A-1"), "sold");
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the canceled hold is back: {map}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the canceled hold is back: {map}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

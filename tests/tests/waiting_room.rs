@@ -37,7 +37,10 @@ async fn until<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(
 ) {
     let deadline = tokio::time::Instant::now() + within;
     while !f().await {
-        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {within:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -100,7 +103,10 @@ async fn the_pre_opening_draw_is_reproducible_from_its_seed_and_later_arrivals_q
         let (status, body) = b.join(p.event).await;
         assert_eq!(status, 202, "{body}");
         assert_eq!(body["state"], "waiting");
-        assert!(body["position"].is_null(), "no place before the draw: {body}");
+        assert!(
+            body["position"].is_null(),
+            "no place before the draw: {body}"
+        );
         assert!(body["poll_after_ms"].as_u64().unwrap() >= 1_000);
         early.push((b, body["queue_ticket"].as_str().unwrap().to_owned()));
     }
@@ -115,7 +121,11 @@ async fn the_pre_opening_draw_is_reproducible_from_its_seed_and_later_arrivals_q
         let body = b.join(p.event).await.1;
         late.push(body["position"].as_u64().unwrap());
     }
-    assert_eq!(late, vec![31, 32, 33, 34, 35], "first come, first served after the opening");
+    assert_eq!(
+        late,
+        vec![31, 32, 33, 34, 35],
+        "first come, first served after the opening"
+    );
 
     let room = replica(&p).await;
     let seed = control(&room, &p).await.unwrap().draw.unwrap().seed;
@@ -205,14 +215,18 @@ async fn sold_out_reaches_every_waiting_entry_and_returning_seats_readmit_in_ord
         .hold(&taker, &p.all_seats(), Duration::from_secs(600))
         .await
         .unwrap();
-    until("sold out for everyone waiting", Duration::from_secs(10), || async {
-        let mut all = true;
-        for (b, t) in &line {
-            let s = b.poll(t).await.1;
-            all &= s["state"] == "sold_out" || s["state"] == "admitted";
-        }
-        all
-    })
+    until(
+        "sold out for everyone waiting",
+        Duration::from_secs(10),
+        || async {
+            let mut all = true;
+            for (b, t) in &line {
+                let s = b.poll(t).await.1;
+                all &= s["state"] == "sold_out" || s["state"] == "admitted";
+            }
+            all
+        },
+    )
     .await;
     let room = replica(&p).await;
     let frozen = control(&room, &p).await.unwrap();
@@ -229,10 +243,16 @@ async fn sold_out_reaches_every_waiting_entry_and_returning_seats_readmit_in_ord
     let mut states = Vec::new();
     for (b, t) in &line {
         let s = b.poll(t).await.1;
-        states.push((s["position"].as_u64().unwrap(), s["state"].as_str().unwrap().to_owned()));
+        states.push((
+            s["position"].as_u64().unwrap(),
+            s["state"].as_str().unwrap().to_owned(),
+        ));
     }
     states.sort();
-    let first_waiting = states.iter().position(|(_, s)| s != "admitted").unwrap_or(states.len());
+    let first_waiting = states
+        .iter()
+        .position(|(_, s)| s != "admitted")
+        .unwrap_or(states.len());
     assert!(
         states[first_waiting..].iter().all(|(_, s)| s == "waiting"),
         "in order: {states:?}"
@@ -274,7 +294,11 @@ async fn two_gateways_serve_one_queue_with_one_order_of_positions() {
         let twin = b.on(&gateways[1]);
         let (x, y) = tokio::join!(b.join(p.event), twin.join(p.event));
         assert_eq!((x.0, y.0), (202, 202));
-        assert_eq!(x.1["queue_ticket"], y.1["queue_ticket"], "{} vs {}", x.1, y.1);
+        assert_eq!(
+            x.1["queue_ticket"], y.1["queue_ticket"],
+            "{} vs {}",
+            x.1, y.1
+        );
         assert_eq!(x.1["position"], y.1["position"]);
     }
     stop.cancel();
@@ -289,16 +313,31 @@ async fn an_admission_that_lapses_is_refused_and_the_buyer_can_rejoin() {
     .await;
     let b = Buyer::new(&p.gateway_url).await;
     let token = b.admitted(p.event, Duration::from_secs(10)).await;
-    let ticket = b.join(p.event).await.1["queue_ticket"].as_str().unwrap().to_owned();
+    let ticket = b.join(p.event).await.1["queue_ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(b.poll(&ticket).await.1["state"], "expired");
     let (status, body) = b
-        .order(p.event, &token, "k1", &serde_json::json!({ "seats": ["A:A-1"] }))
+        .order(
+            p.event,
+            &token,
+            "k1",
+            &serde_json::json!({ "seats": ["A:A-1"] }),
+        )
         .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (410, Some("admission_expired")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (410, Some("admission_expired"))
+    );
     let (status, again) = b.join(p.event).await;
     assert_eq!(status, 202);
-    assert_ne!(again["queue_ticket"].as_str().unwrap(), ticket, "a new place");
+    assert_ne!(
+        again["queue_ticket"].as_str().unwrap(),
+        ticket,
+        "a new place"
+    );
     assert_eq!(b.poll(&ticket).await.0, 410, "the old ticket is superseded");
     b.admitted(p.event, Duration::from_secs(10)).await;
 }
@@ -315,15 +354,26 @@ async fn nats_killed_mid_join_gives_503s_and_every_acknowledged_join_survives() 
     let prefix = boxoffice_nats::Namespace::for_test();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    spawn_gateway(listener, &server.url(), prefix.prefix(), &db_url, &[], std::future::pending());
+    spawn_gateway(
+        listener,
+        &server.url(),
+        prefix.prefix(),
+        &db_url,
+        &[],
+        std::future::pending(),
+    );
     wait_http(&base).await;
 
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let statuses = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let stop = tokio_util::sync::CancellationToken::new();
     let joiner = {
-        let (acknowledged, statuses, stop, base) =
-            (acknowledged.clone(), statuses.clone(), stop.clone(), base.clone());
+        let (acknowledged, statuses, stop, base) = (
+            acknowledged.clone(),
+            statuses.clone(),
+            stop.clone(),
+            base.clone(),
+        );
         tokio::spawn(async move {
             for _ in 0..100_000 {
                 if stop.is_cancelled() {
@@ -340,28 +390,43 @@ async fn nats_killed_mid_join_gives_503s_and_every_acknowledged_join_survives() 
             }
         })
     };
-    let count = |v: &std::sync::Arc<std::sync::Mutex<Vec<(Buyer, String)>>>| v.lock().unwrap().len();
-    until("joins before the cut", Duration::from_secs(20), || async { count(&acknowledged) >= 30 }).await;
+    let count =
+        |v: &std::sync::Arc<std::sync::Mutex<Vec<(Buyer, String)>>>| v.lock().unwrap().len();
+    until("joins before the cut", Duration::from_secs(20), || async {
+        count(&acknowledged) >= 30
+    })
+    .await;
     server.kill();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let during = count(&acknowledged);
     server.restart();
-    until("joins after the restart", Duration::from_secs(30), || async {
-        count(&acknowledged) >= during + 30
-    })
+    until(
+        "joins after the restart",
+        Duration::from_secs(30),
+        || async { count(&acknowledged) >= during + 30 },
+    )
     .await;
     stop.cancel();
     joiner.await.unwrap();
 
     let seen = statuses.lock().unwrap().clone();
     assert!(seen.contains(&503), "NATS down answers 503: {seen:?}");
-    assert!(seen.iter().all(|s| *s == 202 || *s == 503), "only 202 or 503: {seen:?}");
+    assert!(
+        seen.iter().all(|s| *s == 202 || *s == 503),
+        "only 202 or 503: {seen:?}"
+    );
     let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
     let mut positions = HashSet::new();
     for (b, ticket) in &acknowledged {
         let (status, body) = b.poll(ticket).await;
-        assert_eq!(status, 200, "every acknowledged join is still there: {body}");
-        assert!(positions.insert(body["position"].as_u64().unwrap()), "one place each");
+        assert_eq!(
+            status, 200,
+            "every acknowledged join is still there: {body}"
+        );
+        assert!(
+            positions.insert(body["position"].as_u64().unwrap()),
+            "one place each"
+        );
     }
 }
 
@@ -393,13 +458,23 @@ async fn overload_is_shed_with_429_and_retry_after_and_a_shed_join_writes_nothin
     .await;
     let shed: Vec<_> = answers.iter().filter(|(s, _, _)| *s == 429).collect();
     let admitted = answers.iter().filter(|(s, _, _)| *s == 202).count();
-    assert!(!shed.is_empty(), "a hundred at once past a limit of two sheds some");
-    assert_eq!(admitted + shed.len(), answers.len(), "nothing but 202 or 429");
+    assert!(
+        !shed.is_empty(),
+        "a hundred at once past a limit of two sheds some"
+    );
+    assert_eq!(
+        admitted + shed.len(),
+        answers.len(),
+        "nothing but 202 or 429"
+    );
     for (_, retry, body) in &shed {
         assert!(retry.is_some(), "429 carries Retry-After");
         assert_eq!(body["error"]["code"], "overloaded");
     }
     let room = replica(&p).await;
     let entries = room.read(p.event, |b| b.map_or(0, |b| b.summary().entries));
-    assert_eq!(entries as usize, admitted, "a shed join left no entry behind");
+    assert_eq!(
+        entries as usize, admitted,
+        "a shed join left no entry behind"
+    );
 }

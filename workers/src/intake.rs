@@ -132,15 +132,21 @@ impl Stages {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            let mut samples = std::mem::take(&mut *self.window.lock().unwrap_or_else(|e| e.into_inner()));
+            let mut samples =
+                std::mem::take(&mut *self.window.lock().unwrap_or_else(|e| e.into_inner()));
             samples.sort_unstable();
             let pct = |p: f64| -> u32 {
-                if samples.is_empty() { 0 } else { samples[((samples.len() - 1) as f64 * p) as usize] }
+                if samples.is_empty() {
+                    0
+                } else {
+                    samples[((samples.len() - 1) as f64 * p) as usize]
+                }
             };
             let report = boxoffice_nats::health::IntakeHealth {
                 worker: worker.clone(),
                 holds_in_flight: (self.intake.opts.holds - self.holds.available_permits()) as u32,
-                starts_in_flight: (self.intake.opts.starts - self.starts.available_permits()) as u32,
+                starts_in_flight: (self.intake.opts.starts - self.starts.available_permits())
+                    as u32,
                 holds: samples.len() as u32,
                 hold_p50_ms: pct(0.5),
                 hold_p99_ms: pct(0.99),

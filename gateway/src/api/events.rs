@@ -113,7 +113,10 @@ pub(super) fn view(state: &AppState, event: &Event) -> EventView {
 }
 
 /// Looks an event up in the published catalog (404 otherwise).
-pub(super) fn published(state: &AppState, id: uuid::Uuid) -> Result<std::sync::Arc<Event>, ApiError> {
+pub(super) fn published(
+    state: &AppState,
+    id: uuid::Uuid,
+) -> Result<std::sync::Arc<Event>, ApiError> {
     state
         .buyer
         .catalog

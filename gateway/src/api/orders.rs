@@ -205,9 +205,9 @@ fn seat_request(
             }
             let mut parsed = Vec::with_capacity(seats.len());
             for s in &seats {
-                let seat: SeatId = s
-                    .parse()
-                    .map_err(|e: boxoffice_nats::IdError| ApiError::unprocessable("seat_invalid", e.to_string()))?;
+                let seat: SeatId = s.parse().map_err(|e: boxoffice_nats::IdError| {
+                    ApiError::unprocessable("seat_invalid", e.to_string())
+                })?;
                 match state.buyer.availability.has_seat(event.event_id, &seat) {
                     Some(true) => {}
                     Some(false) => {
@@ -265,7 +265,10 @@ fn seat_request(
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let raw = headers.get("idempotency-key").ok_or_else(|| {
-        ApiError::bad_request("idempotency_key_missing", "an Idempotency-Key header is required")
+        ApiError::bad_request(
+            "idempotency_key_missing",
+            "an Idempotency-Key header is required",
+        )
     })?;
     let key = raw
         .to_str()
@@ -302,9 +305,10 @@ fn admission(
         .tokens
         .check_admission(token.trim())
         .map_err(|e| match e {
-            TokenError::Expired => {
-                ApiError::gone("admission_expired", "the admission has expired; join the queue again")
-            }
+            TokenError::Expired => ApiError::gone(
+                "admission_expired",
+                "the admission has expired; join the queue again",
+            ),
             TokenError::Invalid => {
                 ApiError::unauthorized("admission_invalid", "the admission token is not valid")
             }
@@ -489,14 +493,21 @@ async fn replay(
 }
 
 /// Finds the order's index and checks it is the buyer's.
-async fn own_order(state: &AppState, order: OrderId, buyer: BuyerId) -> Result<OrderIndex, ApiError> {
+async fn own_order(
+    state: &AppState,
+    order: OrderId,
+    buyer: BuyerId,
+) -> Result<OrderIndex, ApiError> {
     let records = &state.buyer.records;
     let index: OrderIndex = records
         .read(records.ns().order_index_subject(order))
         .await?
         .ok_or_else(|| ApiError::not_found("order_unknown", format!("no order {order}")))?;
     if index.buyer_id != buyer {
-        return Err(ApiError::forbidden("order_not_yours", "this order is another buyer's"));
+        return Err(ApiError::forbidden(
+            "order_not_yours",
+            "this order is another buyer's",
+        ));
     }
     Ok(index)
 }
@@ -557,7 +568,11 @@ pub async fn events(
     let order = OrderId::from_uuid(order_id);
     let index = own_order(&state, order, buyer).await?;
     // Subscribe before reading, so no change falls between the two.
-    let subject = state.buyer.records.ns().order_event_subject(index.event_id, order);
+    let subject = state
+        .buyer
+        .records
+        .ns()
+        .order_event_subject(index.event_id, order);
     let live = state
         .buyer
         .nats
@@ -638,12 +653,18 @@ pub async fn cancel(
         .await
         .map_err(ApiError::unavailable)?
         .ok_or_else(|| {
-            ApiError::conflict("order_not_ready", "the order is not held yet; retry in a moment")
+            ApiError::conflict(
+                "order_not_ready",
+                "the order is not held yet; retry in a moment",
+            )
         })?;
     if !matches!(status.state, OrderState::Held | OrderState::AwaitingPayment) {
         return Err(ApiError::conflict(
             "order_not_cancelable",
-            format!("the order is {}; only an unpaid hold can be canceled", status.state.as_str()),
+            format!(
+                "the order is {}; only an unpaid hold can be canceled",
+                status.state.as_str()
+            ),
         ));
     }
     let client = state

@@ -141,7 +141,8 @@ pub async fn join(
         .join(id, buyer, rejoin, chrono::Utc::now().timestamp_millis())
         .await
         .map_err(ApiError::unavailable)?;
-    metrics::histogram!("boxoffice_queue_join_publish_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("boxoffice_queue_join_publish_seconds")
+        .record(started.elapsed().as_secs_f64());
     let outcome = match (joined.created, rejoin.is_some()) {
         (true, true) => "rejoined",
         (true, false) => "created",
@@ -185,7 +186,10 @@ pub async fn poll(
     ApiPath(queue_ticket): ApiPath<String>,
 ) -> Result<Json<QueueStatus>, ApiError> {
     let (event_id, id) = parse_ticket(&queue_ticket).ok_or_else(|| {
-        ApiError::bad_request("malformed_ticket", "a queue ticket looks like <event_id>.<n>")
+        ApiError::bad_request(
+            "malformed_ticket",
+            "a queue ticket looks like <event_id>.<n>",
+        )
     })?;
     let event = published(&state, event_id.as_uuid())?;
     let room = &state.buyer.room;

@@ -128,8 +128,10 @@ pub fn draw_key(seed_hex: &str, buyer: BuyerId) -> [u8; 32] {
 
 /// The order the draw gives `buyers` (the audit's recomputation, and the replica's).
 pub fn drawn_order(seed_hex: &str, buyers: &[BuyerId]) -> Vec<BuyerId> {
-    let mut keyed: Vec<([u8; 32], BuyerId)> =
-        buyers.iter().map(|b| (draw_key(seed_hex, *b), *b)).collect();
+    let mut keyed: Vec<([u8; 32], BuyerId)> = buyers
+        .iter()
+        .map(|b| (draw_key(seed_hex, *b), *b))
+        .collect();
     keyed.sort_unstable();
     keyed.into_iter().map(|(_, b)| b).collect()
 }
@@ -520,7 +522,10 @@ mod tests {
             join(&mut book, 101 + i as u64, *b);
         }
         let line = book.line();
-        assert_eq!(&line[..50], drawn_order(&"00".repeat(32), &early).as_slice());
+        assert_eq!(
+            &line[..50],
+            drawn_order(&"00".repeat(32), &early).as_slice()
+        );
         assert_ne!(&line[..50], early.as_slice(), "the draw shuffles");
         assert_eq!(&line[50..], late.as_slice());
         let p = |b| {
@@ -568,7 +573,10 @@ mod tests {
         book.apply_control(500, c.clone());
         let poll = PollPolicy::default();
         for b in &buyers[10..] {
-            assert_eq!(book.view(*b, 2, None, &poll).unwrap().state, EntryState::SoldOut);
+            assert_eq!(
+                book.view(*b, 2, None, &poll).unwrap().state,
+                EntryState::SoldOut
+            );
         }
         assert_eq!(
             book.view(buyers[0], 2, None, &poll).unwrap().state,
@@ -577,7 +585,10 @@ mod tests {
         c.phase = Phase::Closed;
         book.apply_control(501, c);
         for b in &buyers {
-            assert_eq!(book.view(*b, 2, None, &poll).unwrap().state, EntryState::Closed);
+            assert_eq!(
+                book.view(*b, 2, None, &poll).unwrap().state,
+                EntryState::Closed
+            );
         }
     }
 
@@ -612,7 +623,12 @@ mod tests {
         };
         // Two tabs rejoin in one batch: the first replaces the entry, the second names an entry
         // that is no longer the buyer's and changes nothing.
-        book.apply_batch(4, &JoinBatch { joins: vec![rejoin(first), rejoin(first)] });
+        book.apply_batch(
+            4,
+            &JoinBatch {
+                joins: vec![rejoin(first), rejoin(first)],
+            },
+        );
         let poll = PollPolicy::default();
         assert_eq!(book.view(a, 0, None, &poll).unwrap().position, Some(3));
         assert_eq!(book.entry(a).unwrap().id, entry_id(4, 0));

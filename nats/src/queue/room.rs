@@ -236,7 +236,10 @@ impl WaitingRoom {
         let id = answer
             .await
             .map_err(|_| QueueError("the join batcher stopped".into()))??;
-        if !self.caught_up_to(batch_seq(id), Duration::from_secs(2)).await {
+        if !self
+            .caught_up_to(batch_seq(id), Duration::from_secs(2))
+            .await
+        {
             // Stored, not applied yet: the entry is this one unless a twin got there first.
             return Ok(Joined {
                 entry: EntryRef {
@@ -376,10 +379,15 @@ async fn follow(
 /// Gathers joins into batches: whatever arrived while earlier batches were in flight goes out
 /// as one message per event, at most [`BATCHES_IN_FLIGHT`] at a time. At low load a batch is
 /// one join and nothing waits; under load batches grow until the store keeps up.
-async fn batch_joins(room: std::sync::Weak<Inner>, mut pending: tokio::sync::mpsc::Receiver<Pending>) {
+async fn batch_joins(
+    room: std::sync::Weak<Inner>,
+    mut pending: tokio::sync::mpsc::Receiver<Pending>,
+) {
     let slots = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT));
     while let Some(first) = pending.recv().await {
-        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let Some(inner) = room.upgrade() else { return };
         let mut by_event: HashMap<EventId, Vec<Pending>> = HashMap::new();
         by_event.entry(first.event).or_default().push(first);
@@ -432,7 +440,9 @@ async fn publish_batch(inner: &Inner, event: EventId, joins: Vec<Pending>) {
         }
         Err(_) => {
             for p in joins {
-                let _ = p.reply.send(Err(QueueError("no acknowledgement from NATS".into())));
+                let _ = p
+                    .reply
+                    .send(Err(QueueError("no acknowledgement from NATS".into())));
             }
         }
     }

@@ -109,7 +109,13 @@ fn wrk(args: &GatewayArgs, script: &Path, url: &str) -> anyhow::Result<Wrk> {
 }
 
 /// A wrk script: each thread loads its own file of request lines and cycles through them.
-fn script(dir: &Path, name: &str, method: &str, files: &[std::path::PathBuf], path_of: &str) -> anyhow::Result<std::path::PathBuf> {
+fn script(
+    dir: &Path,
+    name: &str,
+    method: &str,
+    files: &[std::path::PathBuf],
+    path_of: &str,
+) -> anyhow::Result<std::path::PathBuf> {
     let list = files
         .iter()
         .map(|f| format!("{:?}", f.display().to_string()))
@@ -155,7 +161,13 @@ async fn entries(
     ns: &Namespace,
     event: EventId,
 ) -> anyhow::Result<u64> {
-    let last = js.get_stream(ns.queue_stream()).await?.info().await?.state.last_sequence;
+    let last = js
+        .get_stream(ns.queue_stream())
+        .await?
+        .info()
+        .await?
+        .state
+        .last_sequence;
     room.caught_up_to(last, Duration::from_secs(30)).await;
     Ok(room.read(event, |b| b.map_or(0, |b| b.summary().entries)))
 }
@@ -189,10 +201,19 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
         "--temporal-url",
         "http://127.0.0.1:1",
     ])?;
-    tokio::spawn(boxoffice_gateway::run(gateway, listener, std::future::pending()));
+    tokio::spawn(boxoffice_gateway::run(
+        gateway,
+        listener,
+        std::future::pending(),
+    ));
     let http = reqwest::Client::new();
     for i in 0.. {
-        if http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             break;
         }
         if i > 200 {
@@ -201,7 +222,10 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let keys = TokenKeys::new(&[boxoffice_gateway::config::DEV_TOKEN_KEY.to_owned()], 6 * 3600)?;
+    let keys = TokenKeys::new(
+        &[boxoffice_gateway::config::DEV_TOKEN_KEY.to_owned()],
+        6 * 3600,
+    )?;
     let dir = std::env::temp_dir().join(format!("bench-gateway-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     let queue_path = format!("\"/api/v1/events/{event}/queue\"");
@@ -232,7 +256,9 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
         .await
         .into_iter()
         .collect::<anyhow::Result<_>>()?;
-    let poll_files: Vec<_> = (0..args.threads).map(|t| dir.join(format!("poll-{t}.txt"))).collect();
+    let poll_files: Vec<_> = (0..args.threads)
+        .map(|t| dir.join(format!("poll-{t}.txt")))
+        .collect();
     for (t, f) in poll_files.iter().enumerate() {
         write_lines(
             f,
@@ -243,7 +269,13 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
         )?;
     }
     let ping = script(&dir, "ping", "GET", &poll_files, "\"/api/v1/ping\"")?;
-    let poll = script(&dir, "poll", "GET", &poll_files, "\"/api/v1/queue/\" .. arg")?;
+    let poll = script(
+        &dir,
+        "poll",
+        "GET",
+        &poll_files,
+        "\"/api/v1/queue/\" .. arg",
+    )?;
 
     let room = boxoffice_nats::queue::WaitingRoom::start(nats, ns.clone()).await?;
     let mut runs = Vec::new();
@@ -255,9 +287,18 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
             .map(|t| dir.join(format!("join-{run}-{t}.txt")))
             .collect();
         for f in &join_files {
-            write_lines(f, (0..args.join_pool / args.threads).map(|_| keys.new_session(now).1))?;
+            write_lines(
+                f,
+                (0..args.join_pool / args.threads).map(|_| keys.new_session(now).1),
+            )?;
         }
-        let join_script = script(&dir, &format!("join-{run}"), "POST", &join_files, &queue_path)?;
+        let join_script = script(
+            &dir,
+            &format!("join-{run}"),
+            "POST",
+            &join_files,
+            &queue_path,
+        )?;
         let before = entries(&room, &js, &ns, event).await?;
         let join = wrk(args, &join_script, &base)?;
         let created = entries(&room, &js, &ns, event).await? - before;
@@ -279,7 +320,10 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
             polled.rps / baseline.rps
         );
         if created < join.requests * 9 / 10 {
-            eprintln!("warning: the join pool ran out ({created} new of {}); raise --join-pool", join.requests);
+            eprintln!(
+                "warning: the join pool ran out ({created} new of {}); raise --join-pool",
+                join.requests
+            );
         }
         for f in &join_files {
             let _ = std::fs::remove_file(f);
