@@ -63,17 +63,26 @@ impl CoreHealth {
         let consumer = health.consumer.clone();
         let js = async_nats::jetstream::new(client);
         tokio::spawn(async move {
+            // One handle, its info refreshed each second; looked up again only after a failure.
+            let mut handle = None;
             loop {
-                if let Ok(mut c) = js
-                    .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
-                        "intake",
-                        ns.intents_stream(),
-                    )
-                    .await
-                    && let Ok(info) = c.info().await
-                {
-                    *consumer.write().unwrap_or_else(|e| e.into_inner()) =
-                        (info.num_pending, info.num_ack_pending as u64);
+                if handle.is_none() {
+                    handle = js
+                        .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+                            boxoffice_nats::topology::INTAKE_CONSUMER,
+                            ns.intents_stream(),
+                        )
+                        .await
+                        .ok();
+                }
+                if let Some(c) = handle.as_mut() {
+                    match c.info().await {
+                        Ok(info) => {
+                            *consumer.write().unwrap_or_else(|e| e.into_inner()) =
+                                (info.num_pending, info.num_ack_pending as u64);
+                        }
+                        Err(_) => handle = None,
+                    }
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }

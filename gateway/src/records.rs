@@ -7,19 +7,16 @@
 //! - `order`: which event and buyer an order belongs to, so `GET /orders/{id}` finds its status
 //!   subject without the event in the path.
 
-use std::time::Duration;
-
-use async_nats::jetstream::{
-    self, context::PublishErrorKind, message::PublishMessage, stream::DirectGetErrorKind,
+use async_nats::jetstream::{self, message::PublishMessage, stream::DirectGetErrorKind};
+use boxoffice_nats::{
+    BuyerId, EventId, Namespace,
+    publish::{self, Published},
 };
-use boxoffice_nats::{BuyerId, EventId, Namespace};
 use boxoffice_workflows::domain::{PurchaseIntent, SeatRequest};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::ApiError;
-
-const ACK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The order an idempotency key made.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,7 +63,6 @@ pub enum Written<T> {
 #[derive(Clone)]
 pub struct Records {
     js: jetstream::Context,
-    client: async_nats::Client,
     stream: jetstream::stream::Stream,
     ns: Namespace,
 }
@@ -78,17 +74,12 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
 impl Records {
     /// Opens the order-keys stream.
     pub async fn open(client: async_nats::Client, ns: Namespace) -> Result<Self, String> {
-        let js = jetstream::new(client.clone());
+        let js = jetstream::new(client);
         let stream = js
             .get_stream(ns.order_keys_stream())
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Self {
-            js,
-            client,
-            stream,
-            ns,
-        })
+        Ok(Self { js, stream, ns })
     }
 
     /// The namespace.
@@ -96,19 +87,13 @@ impl Records {
         &self.ns
     }
 
-    fn check_connected(&self) -> Result<(), ApiError> {
-        if self.client.connection_state() == async_nats::connection::State::Connected {
-            Ok(())
-        } else {
-            Err(ApiError::unavailable("not connected to NATS"))
-        }
-    }
-
     /// Reads the record on `subject`.
     pub async fn read<T: DeserializeOwned>(&self, subject: String) -> Result<Option<T>, ApiError> {
-        self.check_connected()?;
+        if !publish::connected(&self.js) {
+            return Err(ApiError::unavailable("not connected to NATS"));
+        }
         let got = tokio::time::timeout(
-            ACK_TIMEOUT,
+            publish::ACK_TIMEOUT,
             self.stream.direct_get_last_for_subject(subject),
         )
         .await
@@ -128,28 +113,14 @@ impl Records {
         subject: String,
         value: &T,
     ) -> Result<Written<T>, ApiError> {
-        self.check_connected()?;
         let body = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
-        let ack = async {
-            self.js
-                .send_publish(
-                    subject.clone(),
-                    PublishMessage::build()
-                        .payload(body)
-                        .expected_last_subject_sequence(0),
-                )
-                .await
-                .map_err(|e| unavailable("writing a record", e))?
-                .await
-                .map(|_| true)
-                .or_else(|e| match e.kind() {
-                    PublishErrorKind::WrongLastSequence => Ok(false),
-                    _ => Err(unavailable("writing a record", e)),
-                })
-        };
-        let created = tokio::time::timeout(ACK_TIMEOUT, ack)
+        let message = PublishMessage::build()
+            .payload(body)
+            .expected_last_subject_sequence(0);
+        let created = publish::publish(&self.js, subject.clone(), message)
             .await
-            .map_err(|_| ApiError::unavailable("NATS did not acknowledge"))??;
+            .map_err(|e| unavailable("writing a record", e))?
+            != Published::Conflict;
         if created {
             return Ok(Written::Created);
         }
@@ -165,23 +136,12 @@ impl Records {
         intent: &PurchaseIntent,
         msg_id: &str,
     ) -> Result<(), ApiError> {
-        self.check_connected()?;
         let started = std::time::Instant::now();
         let body = Bytes::from(serde_json::to_vec(intent).unwrap_or_default());
-        let ack = async {
-            self.js
-                .send_publish(
-                    self.ns.intent_subject(intent.event_id),
-                    PublishMessage::build().payload(body).message_id(msg_id),
-                )
-                .await
-                .map_err(|e| unavailable("publishing the intent", e))?
-                .await
-                .map_err(|e| unavailable("publishing the intent", e))
-        };
-        tokio::time::timeout(ACK_TIMEOUT, ack)
+        let message = PublishMessage::build().payload(body).message_id(msg_id);
+        publish::publish(&self.js, self.ns.intent_subject(intent.event_id), message)
             .await
-            .map_err(|_| ApiError::unavailable("NATS did not acknowledge the intent"))??;
+            .map_err(|e| unavailable("publishing the intent", e))?;
         metrics::histogram!("boxoffice_intent_publish_seconds")
             .record(started.elapsed().as_secs_f64());
         Ok(())

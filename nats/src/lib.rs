@@ -16,6 +16,7 @@ pub mod config;
 pub mod health;
 pub mod ids;
 pub mod namespace;
+pub mod publish;
 pub mod queue;
 pub mod seat;
 pub mod topology;

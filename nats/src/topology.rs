@@ -77,6 +77,10 @@ impl Topology {
     }
 }
 
+/// The durable consumer through which the order intake reads the intents stream (the pacer
+/// reads its backlog from the same name).
+pub const INTAKE_CONSUMER: &str = "intake";
+
 /// The seat bucket: one permanent key per seat, only the latest value kept (the history of a
 /// seat is the order log in PostgreSQL), file storage, no TTLs: a lapsed hold is a value whose
 /// `expires_at` has passed, never a vanished key (KV `create` over deletes has had races:

@@ -36,7 +36,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// Name of the intake's durable consumer.
-pub const CONSUMER: &str = "intake";
+pub const CONSUMER: &str = boxoffice_nats::topology::INTAKE_CONSUMER;
 
 /// Tuning of the intake.
 #[derive(Debug, Clone, clap::Args)]

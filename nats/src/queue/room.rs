@@ -23,7 +23,6 @@ use std::{
 use async_nats::jetstream::{
     self,
     consumer::{DeliverPolicy, push::OrderedConfig},
-    context::PublishErrorKind,
     message::PublishMessage,
     stream::{self, DirectGetErrorKind},
 };
@@ -36,6 +35,7 @@ use super::model::{
 use crate::{
     Namespace,
     ids::{BuyerId, EventId},
+    publish::Published,
     seat::UnixMillis,
 };
 
@@ -51,9 +51,6 @@ impl QueueError {
         Self(format!("{what}: {e}"))
     }
 }
-
-/// How long a write may wait for its acknowledgement before the caller is told NATS is down.
-const ACK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The outcome of a join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +165,7 @@ impl WaitingRoom {
 
     /// Whether the connection to NATS is up (writes fail fast when it is not).
     pub fn connected(&self) -> bool {
-        self.inner.client.connection_state() == async_nats::connection::State::Connected
+        crate::publish::connected(&self.inner.js)
     }
 
     async fn publish(
@@ -177,30 +174,14 @@ impl WaitingRoom {
         body: Bytes,
         expected_last: u64,
     ) -> Result<Option<u64>, QueueError> {
-        if !self.connected() {
-            return Err(QueueError("not connected to NATS".into()));
+        let message = PublishMessage::build()
+            .payload(body)
+            .expected_last_subject_sequence(expected_last);
+        match crate::publish::publish(&self.inner.js, subject, message).await {
+            Ok(Published::Stored(seq)) => Ok(Some(seq)),
+            Ok(Published::Conflict) => Ok(None),
+            Err(e) => Err(QueueError(e.0)),
         }
-        let ack = async {
-            self.inner
-                .js
-                .send_publish(
-                    subject,
-                    PublishMessage::build()
-                        .payload(body)
-                        .expected_last_subject_sequence(expected_last),
-                )
-                .await
-                .map_err(|e| QueueError::new("publishing", e))?
-                .await
-                .map(|a| Some(a.sequence))
-                .or_else(|e| match e.kind() {
-                    PublishErrorKind::WrongLastSequence => Ok(None),
-                    _ => Err(QueueError::new("publishing", e)),
-                })
-        };
-        tokio::time::timeout(ACK_TIMEOUT, ack)
-            .await
-            .map_err(|_| QueueError("no acknowledgement from NATS".into()))?
     }
 
     /// Joins `buyer` to the event's room, or returns the entry it already has. A buyer whose
@@ -418,31 +399,21 @@ async fn publish_batch(inner: &Inner, event: EventId, joins: Vec<Pending>) {
     // A plain struct: serialising cannot fail.
     let body = Bytes::from(serde_json::to_vec(&batch).unwrap_or_default());
     let subject = inner.ns.queue_joins_subject(event);
-    let ack = async {
-        inner
-            .js
-            .send_publish(subject, PublishMessage::build().payload(body))
-            .await
-            .map_err(|e| QueueError::new("publishing joins", e))?
-            .await
-            .map_err(|e| QueueError::new("publishing joins", e))
-    };
-    match tokio::time::timeout(ACK_TIMEOUT, ack).await {
-        Ok(Ok(ack)) => {
+    let stored =
+        crate::publish::publish(&inner.js, subject, PublishMessage::build().payload(body)).await;
+    match stored {
+        Ok(Published::Stored(seq)) => {
             for (i, p) in joins.into_iter().enumerate() {
-                let _ = p.reply.send(Ok(entry_id(ack.sequence, i)));
+                let _ = p.reply.send(Ok(entry_id(seq, i)));
             }
         }
-        Ok(Err(e)) => {
+        failed => {
+            // A batch sets no expectation, so a conflict would be the server's refusal.
+            let why = failed
+                .err()
+                .map_or("the join batch was refused".into(), |e| e.0);
             for p in joins {
-                let _ = p.reply.send(Err(QueueError(e.0.clone())));
-            }
-        }
-        Err(_) => {
-            for p in joins {
-                let _ = p
-                    .reply
-                    .send(Err(QueueError("no acknowledgement from NATS".into())));
+                let _ = p.reply.send(Err(QueueError(why.clone())));
             }
         }
     }
