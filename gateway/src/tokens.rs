@@ -191,7 +191,14 @@ impl TokenKeys {
     /// Checks an admission token's signature and expiry (binding to buyer and event is the
     /// caller's, who knows both).
     pub fn check_admission(&self, token: &str) -> Result<AdmissionClaims, TokenError> {
-        self.verify(token, &self.admission_validation)
+        let claims: AdmissionClaims = self.verify(token, &self.admission_validation)?;
+        // JWT expiry is in whole seconds and the library accepts a token during its `exp`
+        // second; the entry's admission lapses at a millisecond (`exp` is its floor), so the
+        // token ends at the start of that second, never after the entry it stands for.
+        if claims.exp <= chrono::Utc::now().timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
     }
 }
 
