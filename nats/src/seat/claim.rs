@@ -19,6 +19,8 @@ use crate::{
 
 /// Scans of a general-admission section before a pick reports it sold out.
 const PICK_PASSES: usize = 3;
+/// Fresh starts of a pick that came up short while the section still counted enough units.
+const PICK_ATTEMPTS: usize = 6;
 
 /// One seat claimed for an order.
 struct Claimed {
@@ -182,53 +184,34 @@ impl SeatStore {
             buyer: order.buyer,
             expires_at,
         };
-        let mut claimed: Vec<HeldSeat> = Vec::with_capacity(quantity as usize);
         // Near sell-out, units are briefly held by picks that will give them back (a pick that
         // came up short compensates). Before calling the section sold out, let those settle and
-        // look again with a fresh snapshot, a bounded number of times.
-        for pass in 0..PICK_PASSES {
-            let start = rand::rng().random_range(0..units);
-            for i in 0..units {
-                if claimed.len() == quantity as usize {
-                    break;
-                }
-                let seat = SeatId::general_admission(section, (start + i) % units + 1);
-                let key = keys::seat(order.event, &seat);
-                let Some(snap) = self.inner.cache.get(&key).map(|s| s.clone()) else {
-                    continue;
-                };
-                if !snap.state.is_claimable(self.now()) {
-                    continue;
-                }
-                match self.swap("pick", &key, &held, snap.revision).await {
-                    Ok(Some(revision)) => claimed.push(HeldSeat { seat, revision }),
-                    // Someone else took it (or our view was stale): move on to the next unit.
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.undo_claims(order, &claimed).await;
-                        return Err(e);
-                    }
-                }
+        // look again with a fresh snapshot, a bounded number of times. If the pick still comes
+        // up short, it gives back what it took and counts again: many short picks holding each
+        // other's units must not all answer "sold out" while enough units are free, so while
+        // the fresh count says there are enough, it starts over after a random back-off.
+        let mut attempt = 0;
+        let mut claimed = loop {
+            let claimed = self
+                .pick_passes(order, section, units, quantity, &held)
+                .await?;
+            if claimed.len() == quantity as usize {
+                break claimed;
             }
-            if claimed.len() == quantity as usize || pass + 1 == PICK_PASSES {
-                break;
-            }
-            let jitter = rand::rng().random_range(0..20);
-            tokio::time::sleep(Duration::from_millis(20 * (pass as u64 + 1) + jitter)).await;
-            if let Err(e) = self.list_section(order.event, section).await {
-                self.undo_claims(order, &claimed).await;
-                return Err(e);
-            }
-        }
-        if claimed.len() < quantity as usize {
             self.undo_claims(order, &claimed).await;
+            self.list_section(order.event, section).await?;
             let available = self.count_claimable(order.event, section, units);
-            return Err(SeatError::SoldOut {
-                section: section.clone(),
-                requested: quantity,
-                available,
-            });
-        }
+            attempt += 1;
+            if available < quantity || attempt == PICK_ATTEMPTS {
+                return Err(SeatError::SoldOut {
+                    section: section.clone(),
+                    requested: quantity,
+                    available,
+                });
+            }
+            let backoff = rand::rng().random_range(10..60 * attempt as u64);
+            tokio::time::sleep(Duration::from_millis(backoff)).await;
+        };
         if let Err(e) = self
             .reserve(
                 order,
@@ -512,6 +495,55 @@ impl SeatStore {
                 tracing::error!(seat = %h.seat, error = %e, "could not undo a confirm");
             }
         }
+    }
+
+    /// Claims up to `quantity` units of a general-admission section from a random start, in
+    /// [`PICK_PASSES`] scans that keep what they took; returns the claims (fewer than asked
+    /// when the section looked short). On an error, what was taken is given back.
+    async fn pick_passes(
+        &self,
+        order: &OrderRef,
+        section: &SectionCode,
+        units: u32,
+        quantity: u32,
+        held: &SeatState,
+    ) -> Result<Vec<HeldSeat>, SeatError> {
+        let mut claimed: Vec<HeldSeat> = Vec::with_capacity(quantity as usize);
+        for pass in 0..PICK_PASSES {
+            let start = rand::rng().random_range(0..units);
+            for i in 0..units {
+                if claimed.len() == quantity as usize {
+                    break;
+                }
+                let seat = SeatId::general_admission(section, (start + i) % units + 1);
+                let key = keys::seat(order.event, &seat);
+                let Some(snap) = self.inner.cache.get(&key).map(|s| s.clone()) else {
+                    continue;
+                };
+                if !snap.state.is_claimable(self.now()) {
+                    continue;
+                }
+                match self.swap("pick", &key, held, snap.revision).await {
+                    Ok(Some(revision)) => claimed.push(HeldSeat { seat, revision }),
+                    // Someone else took it (or our view was stale): move on to the next unit.
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.undo_claims(order, &claimed).await;
+                        return Err(e);
+                    }
+                }
+            }
+            if claimed.len() == quantity as usize || pass + 1 == PICK_PASSES {
+                break;
+            }
+            let jitter = rand::rng().random_range(0..20);
+            tokio::time::sleep(Duration::from_millis(20 * (pass as u64 + 1) + jitter)).await;
+            if let Err(e) = self.list_section(order.event, section).await {
+                self.undo_claims(order, &claimed).await;
+                return Err(e);
+            }
+        }
+        Ok(claimed)
     }
 
     fn count_claimable(&self, event: crate::EventId, section: &SectionCode, units: u32) -> u32 {
