@@ -11,6 +11,7 @@ source "$(dirname "$0")/lib/common.sh"
 source "$BOXOFFICE_ROOT/ops/lib/services.sh"
 
 ensure_deps
+ensure_browser
 # The API fuzzing test runs schemathesis against the gateway's OpenAPI document.
 SCHEMATHESIS_VERSION=4.32.5
 if ! "$BOXOFFICE_VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then

@@ -44,11 +44,25 @@ struct EventSeats {
     ready: bool,
 }
 
+/// One seat's change, as the watch delivered it.
+#[derive(Debug, Clone)]
+pub struct SeatChange {
+    /// The event.
+    pub event: EventId,
+    /// The seat.
+    pub seat: SeatId,
+    /// Its new state.
+    pub state: SeatState,
+}
+
 /// The tracker. Cheap to clone.
 #[derive(Clone)]
 pub struct Availability {
     store: SeatStore,
     events: Arc<RwLock<HashMap<EventId, Arc<RwLock<EventSeats>>>>>,
+    /// Every change of every followed event, for live dashboards (a slow reader lags and
+    /// resynchronises from a snapshot; the watch never waits for it).
+    changes: tokio::sync::broadcast::Sender<SeatChange>,
 }
 
 impl Availability {
@@ -57,7 +71,29 @@ impl Availability {
         Self {
             store,
             events: Arc::default(),
+            changes: tokio::sync::broadcast::channel(8_192).0,
         }
+    }
+
+    /// Seat changes from now on (of every followed event).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<SeatChange> {
+        self.changes.subscribe()
+    }
+
+    /// Every seat of the event with its full state (`None` until the view is complete).
+    pub fn states(&self, event: EventId) -> Option<Vec<(SeatId, SeatState)>> {
+        if !self.ensure(event) {
+            return None;
+        }
+        let seats = self.seats_of(event)?;
+        let seats = seats.read().unwrap_or_else(|e| e.into_inner());
+        Some(
+            seats
+                .seats
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
     }
 
     /// The store's clock (expiry decisions use the same time as holds do).
@@ -117,10 +153,16 @@ impl Availability {
             match change {
                 Ok(change) => {
                     let mut s = seats.write().unwrap_or_else(|e| e.into_inner());
-                    s.seats.insert(change.seat, change.state);
+                    s.seats.insert(change.seat.clone(), change.state.clone());
                     if !s.ready && s.seats.len() as u32 >= total {
                         s.ready = true;
                     }
+                    drop(s);
+                    let _ = self.changes.send(SeatChange {
+                        event,
+                        seat: change.seat,
+                        state: change.state,
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(%event, error = %e, "seat watch failed");

@@ -114,6 +114,9 @@ pub struct GatewayConfig {
     /// Logging.
     #[command(flatten)]
     pub log: LogConfig,
+    /// The organizer side.
+    #[command(flatten)]
+    pub admin: crate::admin::AdminConfig,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! `/metrics`). Every dependency it reads per request is in memory or one JetStream round trip
 //! away; PostgreSQL is read in the background (the catalog) and by the webhooks only.
 
+pub mod admin;
 pub mod api;
 pub mod availability;
 pub mod catalog;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub temporal: Arc<tokio::sync::OnceCell<temporalio_client::Client>>,
     /// The buyer API's shared parts.
     pub buyer: Arc<api::BuyerState>,
+    /// The organizer side's shared parts.
+    pub admin: Arc<admin::AdminState>,
 }
 
 /// How provider callbacks are checked and recorded.
@@ -65,6 +68,7 @@ pub fn router(state: AppState, probes: Probes, limits: &protect::Limits) -> Rout
     let app = Router::new()
         .merge(buyer)
         .merge(api::docs())
+        .merge(admin::router())
         .merge(webhooks::router())
         .merge(probes.router())
         .fallback(protect::not_found)
@@ -212,15 +216,20 @@ pub async fn run(
             webhooks,
             temporal,
             buyer,
+            admin: admin::AdminState::new(config.admin.clone(), &config.temporal),
         },
         probes,
         &limits,
     );
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(GatewayError::Serve)
+    // The client address is kept for per-address limits (admin sign-in).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(GatewayError::Serve)
 }
 
 /// Connects to Temporal in the background, retrying, so the gateway never waits for it.

@@ -32,6 +32,16 @@ ensure_debian_tool() {
     die "could not install $2: run 'apt-get install -y $2' as root and retry"
 }
 
+# Debian's chromium and chromium-driver, for the admin UI's browser tests.
+ensure_browser() {
+  if ! [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; then
+    say "installing Debian packages: chromium chromium-driver"
+    { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1 ||
+      die "could not install chromium chromium-driver: run 'apt-get install -y chromium chromium-driver' as root and retry"
+  fi
+  export BOXOFFICE_CHROMIUM_BIN=/usr/bin/chromium BOXOFFICE_CHROMEDRIVER_BIN=/usr/bin/chromedriver
+}
+
 ensure_deps() {
   local pkgs=()
   [[ -x "$(pg_bin_dir)/initdb" ]] || pkgs+=(postgresql)

@@ -440,6 +440,12 @@ pub fn spawn_gateway(
         &services().temporal_url,
         "--pacer-tick-ms",
         "100",
+        // The platform's workers serve this task queue (on-sale workflows start on it).
+        "--task-queue",
+        &format!("orders-{prefix}"),
+        // Plain HTTP on loopback: the admin cookie cannot be Secure-only here.
+        "--admin-cookie-secure",
+        "false",
     ]
     .iter()
     .map(|s| s.to_string())

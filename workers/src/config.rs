@@ -99,4 +99,13 @@ pub struct WorkerTuning {
     /// Local-activity slots; SDK default when unset.
     #[arg(long = "local-activity-slots", env = "BOXOFFICE_LOCAL_ACTIVITY_SLOTS")]
     pub local_activity_slots: Option<usize>,
+    /// How long a workflow task waits on a worker's sticky queue before any worker may take
+    /// it, milliseconds. After a worker dies, its workflows' next steps (a sale's opening
+    /// timer, an order's payment) wait this long: the SDK's 10 s is too long for an on-sale.
+    #[arg(
+        long = "sticky-timeout-ms",
+        env = "BOXOFFICE_STICKY_TIMEOUT_MS",
+        default_value_t = 2_000
+    )]
+    pub sticky_timeout_ms: u64,
 }

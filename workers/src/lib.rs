@@ -210,13 +210,23 @@ pub fn worker_options(
     activities: boxoffice_workflows::order::OrderActivities,
     reconciler: boxoffice_workflows::reconcile::Reconciler,
 ) -> Result<temporalio_sdk::WorkerOptions, WorkerError> {
-    use boxoffice_workflows::reconcile::workflow::{ReconcileActivities, ReconcileWorkflow};
+    use boxoffice_workflows::{
+        onsale::{OnSaleActivities, OnSaleWorkflow},
+        reconcile::workflow::{ReconcileActivities, ReconcileWorkflow},
+    };
+    let onsale = OnSaleActivities {
+        db: activities.db.clone(),
+        seats: activities.seats.clone(),
+    };
     let options = temporalio_sdk::WorkerOptions::new(task_queue)
         .register_workflow::<boxoffice_workflows::order::OrderWorkflow>()
         .map_err(|e| WorkerError::Config(e.to_string()))?
         .register_workflow::<ReconcileWorkflow>()
         .map_err(|e| WorkerError::Config(e.to_string()))?
+        .register_workflow::<OnSaleWorkflow>()
+        .map_err(|e| WorkerError::Config(e.to_string()))?
         .register_activities(activities)
+        .register_activities(onsale)
         .register_activities(ReconcileActivities { reconciler })
         .build();
     Ok(tune(options, tuning))
@@ -235,6 +245,8 @@ pub fn tune(
     // The SDK's default: 100 slots of each kind.
     const DEFAULT_SLOTS: usize = 100;
     options.max_cached_workflows = tuning.max_cached_workflows;
+    options.sticky_queue_schedule_to_start_timeout =
+        std::time::Duration::from_millis(tuning.sticky_timeout_ms.max(1_000));
     if let Some(n) = tuning.workflow_pollers {
         options.workflow_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(n.max(2)));
     }

@@ -10,6 +10,7 @@
 //! domain plus thin calls into `store` and `boxoffice_nats`).
 
 pub mod domain;
+pub mod onsale;
 pub mod order;
 pub mod payments;
 pub mod reconcile;

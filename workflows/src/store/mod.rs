@@ -3,6 +3,7 @@
 //! Queries are plain `sqlx::query` with binds, exercised by the integration tests against a
 //! real database (see `docs/adr/0005-sqlx-runtime-queries.md` for why not `query!` yet).
 
+pub mod accounts;
 mod catalog;
 mod db;
 mod orders;

@@ -1,0 +1,396 @@
+//! Admin sign-in: argon2 passwords, server-side sessions in a cookie, CSRF, login limits.
+
+use std::{net::IpAddr, num::NonZeroU32, sync::Arc};
+
+use axum::{
+    Json,
+    extract::{ConnectInfo, FromRequestParts, State},
+    http::{HeaderMap, HeaderValue, Method, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use boxoffice_workflows::store::accounts::{self, Account, Role};
+use cookie::{Cookie, SameSite};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::{AppState, api::extract::ApiJson, error::ApiError};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "bo_admin";
+/// The header a state-changing request carries its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Login attempts allowed per account and per client address (each a token bucket, refilled
+/// per minute), so neither one address guessing many accounts nor many addresses guessing
+/// one account gets far.
+pub struct LoginLimiter {
+    by_account: DefaultKeyedRateLimiter<String>,
+    by_address: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl LoginLimiter {
+    /// `per_minute` attempts per account; six times that per address.
+    pub fn new(per_minute: u32) -> Self {
+        let n = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let m = NonZeroU32::new(per_minute.max(1).saturating_mul(6)).unwrap_or(NonZeroU32::MIN);
+        Self {
+            by_account: RateLimiter::keyed(Quota::per_minute(n)),
+            by_address: RateLimiter::keyed(Quota::per_minute(m)),
+        }
+    }
+
+    /// Takes one attempt for this account from this address, or says how long to wait.
+    pub fn check(&self, email: &str, from: IpAddr) -> Result<(), u32> {
+        use governor::clock::{Clock, DefaultClock};
+        let wait = |e: governor::NotUntil<_>| {
+            e.wait_time_from(DefaultClock::default().now()).as_secs() as u32 + 1
+        };
+        self.by_address.check_key(&from).map_err(wait)?;
+        self.by_account
+            .check_key(&email.trim().to_lowercase())
+            .map_err(wait)?;
+        if self.by_account.len() > 100_000 {
+            self.by_account.retain_recent();
+            self.by_address.retain_recent();
+        }
+        Ok(())
+    }
+}
+
+/// A signed-in account.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    /// Who.
+    pub account: Account,
+    /// The session's CSRF token (pages embed it; requests echo it).
+    pub csrf: String,
+}
+
+impl Admin {
+    /// Whether this account may see everyone's events.
+    pub fn is_operator(&self) -> bool {
+        self.account.role == Role::Operator
+    }
+
+    /// The organizer a query is limited to (`None`: an operator sees all).
+    pub fn scope(&self) -> Option<Uuid> {
+        (!self.is_operator()).then_some(self.account.id)
+    }
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn random_hex() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age_s: i64) -> HeaderValue {
+    let cookie = Cookie::build((COOKIE, value.to_owned()))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.admin.config.cookie_secure)
+        .path("/admin")
+        .max_age(cookie::time::Duration::seconds(max_age_s))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// A state-changing request from another origin is refused whatever it carries (defence in
+/// depth beside `SameSite=Strict` and the CSRF token).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true; // non-browser clients send none; the CSRF token still applies
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest == host)
+}
+
+/// Creates a session for `account`; returns its cookie header and CSRF token.
+pub async fn open_session(
+    state: &AppState,
+    account: &Account,
+    user_agent: Option<&str>,
+) -> Result<(HeaderValue, String), ApiError> {
+    let token = random_hex();
+    let csrf = random_hex();
+    let ttl = state.admin.config.session_ttl_s;
+    sqlx::query(
+        "insert into admin_sessions (token_hash, organizer_id, csrf_token, expires_at, user_agent)
+         values ($1, $2, $3, now() + make_interval(secs => $4), $5)",
+    )
+    .bind(token_hash(&token))
+    .bind(account.id)
+    .bind(&csrf)
+    .bind(ttl as f64)
+    .bind(user_agent.map(|u| u.chars().take(200).collect::<String>()))
+    .execute(&state.db)
+    .await
+    .map_err(ApiError::unavailable)?;
+    // Expired sessions are swept as new ones open: no job to run.
+    let _ = sqlx::query("delete from admin_sessions where expires_at < now() - interval '1 day'")
+        .execute(&state.db)
+        .await;
+    Ok((session_cookie(state, &token, ttl), csrf))
+}
+
+/// The session behind the request's cookie, if any and unexpired.
+pub async fn current(parts: &Parts, state: &AppState) -> Result<Option<Admin>, ApiError> {
+    let Some(token) = cookie_value(&parts.headers) else {
+        return Ok(None);
+    };
+    let row = sqlx::query(
+        "select o.organizer_id, o.email, o.display_name, o.role, s.csrf_token
+         from admin_sessions s join organizers o using (organizer_id)
+         where s.token_hash = $1 and s.expires_at > now()",
+    )
+    .bind(token_hash(&token))
+    .fetch_optional(&state.db)
+    .await
+    .map_err(ApiError::unavailable)?;
+    Ok(row.and_then(|r| {
+        Some(Admin {
+            account: Account {
+                id: r.get("organizer_id"),
+                email: r.get("email"),
+                display_name: r.get("display_name"),
+                role: Role::parse(r.get("role"))?,
+            },
+            csrf: r.get("csrf_token"),
+        })
+    }))
+}
+
+fn safe_method(m: &Method) -> bool {
+    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The admin API's extractor: a signed-in account; for a state-changing method, also the
+/// session's CSRF token in `X-CSRF-Token` and no foreign `Origin`.
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let admin = current(parts, state).await?.ok_or_else(|| {
+            ApiError::unauthorized("admin_login_required", "sign in at /admin/login first")
+        })?;
+        if !safe_method(&parts.method) {
+            if !same_origin(&parts.headers) {
+                return Err(ApiError::forbidden(
+                    "cross_origin",
+                    "a request from another origin is refused",
+                ));
+            }
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let ok: bool =
+                subtle_eq(sent.as_bytes(), admin.csrf.as_bytes()) && !admin.csrf.is_empty();
+            if !ok {
+                return Err(ApiError::forbidden(
+                    "csrf_invalid",
+                    "the X-CSRF-Token header is missing or does not match the session",
+                ));
+            }
+        }
+        Ok(admin)
+    }
+}
+
+/// Constant-time equality (no early exit on the first differing byte).
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `POST /admin/api/v1/session` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// The account's email.
+    pub email: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// Checks a login: the rate limit first, then the password (the same argon2 work whether or
+/// not the account exists).
+pub async fn check_login(
+    state: &AppState,
+    login: &Login,
+    from: IpAddr,
+) -> Result<Account, ApiError> {
+    if login.email.len() > 320 || login.password.len() > 1_024 {
+        return Err(ApiError::unprocessable(
+            "invalid_login",
+            "email or password too long",
+        ));
+    }
+    state
+        .admin
+        .logins
+        .check(&login.email, from)
+        .map_err(|wait| {
+            metrics::counter!("boxoffice_admin_logins_total", "outcome" => "limited").increment(1);
+            ApiError::too_many(
+                "login_rate_limited",
+                "too many sign-in attempts; wait and try again",
+                wait,
+            )
+        })?;
+    let found = accounts::find_by_email(&state.db, &login.email)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let password = login.password.clone();
+    let (account, ok) = tokio::task::spawn_blocking(move || match found {
+        Some((account, hash)) => {
+            let ok = accounts::verify_password(&hash, &password);
+            (Some(account), ok)
+        }
+        None => {
+            let _ = accounts::verify_password(accounts::decoy_hash(), &password);
+            (None, false)
+        }
+    })
+    .await
+    .map_err(ApiError::unavailable)?;
+    match account {
+        Some(a) if ok => {
+            metrics::counter!("boxoffice_admin_logins_total", "outcome" => "ok").increment(1);
+            Ok(a)
+        }
+        _ => {
+            metrics::counter!("boxoffice_admin_logins_total", "outcome" => "refused").increment(1);
+            Err(ApiError::unauthorized(
+                "login_refused",
+                "that email and password do not match an account",
+            ))
+        }
+    }
+}
+
+fn client_ip(connect: Option<&ConnectInfo<std::net::SocketAddr>>) -> IpAddr {
+    connect.map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip())
+}
+
+/// The client's address, as the listener saw it.
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(
+            parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>(),
+        )))
+    }
+}
+
+/// `POST /admin/api/v1/session`: signs in; sets the cookie; returns the account and the CSRF
+/// token.
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(from): ClientIp,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Response, ApiError> {
+    if !same_origin(&headers) {
+        return Err(ApiError::forbidden(
+            "cross_origin",
+            "a request from another origin is refused",
+        ));
+    }
+    let account = check_login(&state, &body, from).await?;
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let (cookie, csrf) = open_session(&state, &account, ua).await?;
+    let mut response =
+        Json(serde_json::json!({ "account": account, "csrf_token": csrf })).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// `DELETE /admin/api/v1/session`: signs out (the session row is deleted, the cookie cleared).
+pub async fn logout(
+    State(state): State<AppState>,
+    admin: Admin,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    end_session(&state, &headers).await?;
+    let _ = admin;
+    let mut response = axum::http::StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, "", 0));
+    Ok(response)
+}
+
+/// Deletes the request's session, if any.
+pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(token) = cookie_value(headers) {
+        sqlx::query("delete from admin_sessions where token_hash = $1")
+            .bind(token_hash(&token))
+            .execute(&state.db)
+            .await
+            .map_err(ApiError::unavailable)?;
+    }
+    Ok(())
+}
+
+/// A cleared cookie (sign-out).
+pub fn cleared_cookie(state: &AppState) -> HeaderValue {
+    session_cookie(state, "", 0)
+}
+
+/// `GET /admin/api/v1/me`.
+pub async fn me(admin: Admin) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "account": admin.account, "csrf_token": admin.csrf }))
+}
+
+/// Shared handle for handlers that only need the state.
+pub type Shared = Arc<super::AdminState>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_refuses_the_sixth_attempt_in_a_minute_for_one_account() {
+        let l = LoginLimiter::new(5);
+        let ip = IpAddr::from([10, 0, 0, 1]);
+        for _ in 0..5 {
+            assert!(l.check("a@x.io", ip).is_ok());
+        }
+        assert!(l.check("A@x.io", ip).is_err(), "case does not dodge it");
+        assert!(l.check("b@x.io", ip).is_ok(), "another account is separate");
+    }
+
+    #[test]
+    fn constant_time_equality_is_equality() {
+        assert!(subtle_eq(b"abc", b"abc"));
+        assert!(!subtle_eq(b"abc", b"abd"));
+        assert!(!subtle_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,342 @@
+//! The live sales dashboard's feed: one task per watched event, shared by every viewer.
+//!
+//! The task turns the gateway's in-memory seat view (itself fed by the seat store's KV watch)
+//! into batched seat changes every 250 ms, and once a second computes the event's stats: seat
+//! counts per section and the queue from memory, orders by state, revenue and sales over time
+//! from four small PostgreSQL queries. Viewers get the frames over server-sent events. So a
+//! hundred people watching an on-sale cost what one does, and nobody polls the database; the
+//! task ends a second after its last viewer leaves.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    convert::Infallible,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    response::sse::{Event as SseEvent, KeepAlive, Sse},
+    routing::get,
+};
+use boxoffice_nats::{EventId, seat::Availability as Public};
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use sqlx::Row;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::{api::visible_event, auth::Admin};
+use crate::{
+    AppState,
+    api::extract::ApiPath,
+    availability::{Counts, SeatChange},
+    error::ApiError,
+};
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/api/v1/events/{id}/live", get(live))
+        .route("/admin/api/v1/events/{id}/stats", get(stats_now))
+}
+
+/// One frame for the browser: an SSE event name and its JSON.
+#[derive(Debug)]
+pub struct Frame {
+    /// `snapshot`, `seats` or `stats`.
+    pub name: &'static str,
+    /// JSON.
+    pub data: String,
+}
+
+struct Feed {
+    tx: broadcast::Sender<Arc<Frame>>,
+    last_stats: Arc<Mutex<Option<Arc<Frame>>>>,
+}
+
+/// The feeds of the events being watched.
+#[derive(Default)]
+pub struct LiveHub {
+    feeds: Mutex<HashMap<Uuid, Feed>>,
+}
+
+/// Counts of a section, with its code.
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionStats {
+    /// Code.
+    pub code: String,
+    /// Counts.
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// What the dashboard shows besides the map.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    /// When, Unix ms.
+    pub at: i64,
+    /// The event's sale status.
+    pub status: String,
+    /// The waiting room's phase (`pending`, `open`, ...), if it has one.
+    pub phase: Option<String>,
+    /// Per section (`None` until the seat store has the event).
+    pub sections: Vec<SectionStats>,
+    /// All sections.
+    pub total: Option<Counts>,
+    /// Captured less refunded, cents.
+    pub revenue_cents: i64,
+    /// Orders by state.
+    pub orders: BTreeMap<String, i64>,
+    /// Waiting in line.
+    pub queue_waiting: u64,
+    /// Entries in the room.
+    pub queue_entries: u64,
+    /// Admissions per second now.
+    pub admission_rate_per_s: f64,
+    /// The pacer's reason for that rate.
+    pub admission_reason: Option<String>,
+    /// Tickets issued per 10-second bucket over the last 30 minutes: `[bucket start ms, n]`.
+    pub sales: Vec<(i64, i64)>,
+}
+
+fn public(state: &boxoffice_nats::seat::SeatState, now: i64) -> &'static str {
+    match state.availability(now) {
+        Public::Free => "free",
+        Public::Held => "held",
+        Public::Sold => "sold",
+    }
+}
+
+fn snapshot(state: &AppState, event: EventId) -> Arc<Frame> {
+    let now = state.buyer.availability.now();
+    let seats: BTreeMap<String, &'static str> = state
+        .buyer
+        .availability
+        .states(event)
+        .unwrap_or_default()
+        .iter()
+        .map(|(seat, st)| (seat.to_string(), public(st, now)))
+        .collect();
+    Arc::new(Frame {
+        name: "snapshot",
+        data: serde_json::json!({ "seats": seats }).to_string(),
+    })
+}
+
+/// Computes the event's stats now.
+pub async fn stats(state: &AppState, event: Uuid) -> Result<Stats, ApiError> {
+    let id = EventId::from_uuid(event);
+    let db = &state.db;
+    let fail = ApiError::unavailable;
+    let status: String = sqlx::query_scalar("select status from events where event_id = $1")
+        .bind(event)
+        .fetch_one(db)
+        .await
+        .map_err(fail)?;
+    let orders = sqlx::query(
+        "select state, count(*) from orders where event_id = $1 group by state order by state",
+    )
+    .bind(event)
+    .fetch_all(db)
+    .await
+    .map_err(fail)?
+    .iter()
+    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+    .collect();
+    let revenue_cents: i64 = sqlx::query_scalar(
+        "select coalesce(sum(p.captured_cents - p.refunded_cents), 0)::bigint
+         from payments p join orders o using (order_id) where o.event_id = $1",
+    )
+    .bind(event)
+    .fetch_one(db)
+    .await
+    .map_err(fail)?;
+    let sales = sqlx::query(
+        "select (floor(extract(epoch from issued_at) / 10) * 10000)::bigint as b, count(*)
+         from tickets where event_id = $1 and issued_at > now() - interval '30 minutes'
+         group by b order by b",
+    )
+    .bind(event)
+    .fetch_all(db)
+    .await
+    .map_err(fail)?
+    .iter()
+    .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
+    .collect();
+    let counts = state.buyer.availability.counts(id);
+    let summary = state.buyer.room.read(id, |b| b.map(|b| b.summary()));
+    let control = summary
+        .as_ref()
+        .and_then(|s| s.control.clone())
+        .map(|c| c.1);
+    Ok(Stats {
+        at: chrono::Utc::now().timestamp_millis(),
+        status,
+        phase: control.as_ref().map(|c| {
+            serde_json::to_value(c.phase)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("{:?}", c.phase).to_lowercase())
+        }),
+        sections: counts
+            .as_ref()
+            .map(|(by, _)| {
+                by.iter()
+                    .map(|(code, c)| SectionStats {
+                        code: code.to_string(),
+                        counts: *c,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        total: counts.map(|(_, t)| t),
+        revenue_cents,
+        orders,
+        queue_waiting: summary.as_ref().map_or(0, |s| s.waiting),
+        queue_entries: summary.as_ref().map_or(0, |s| s.entries),
+        admission_rate_per_s: control.as_ref().map_or(0.0, |c| c.rate_per_s),
+        admission_reason: control.map(|c| c.reason),
+        sales,
+    })
+}
+
+impl LiveHub {
+    /// A receiver of the event's frames and the latest stats frame, starting the feed if none
+    /// runs.
+    fn subscribe(
+        &self,
+        state: &AppState,
+        event: Uuid,
+    ) -> (broadcast::Receiver<Arc<Frame>>, Option<Arc<Frame>>) {
+        let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = feeds.get(&event) {
+            let last = f
+                .last_stats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            return (f.tx.subscribe(), last);
+        }
+        let (tx, rx) = broadcast::channel(256);
+        let last_stats = Arc::new(Mutex::new(None));
+        feeds.insert(
+            event,
+            Feed {
+                tx: tx.clone(),
+                last_stats: last_stats.clone(),
+            },
+        );
+        tokio::spawn(feed(state.clone(), event, tx, last_stats));
+        (rx, None)
+    }
+
+    fn end(&self, event: Uuid) {
+        self.feeds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&event);
+    }
+}
+
+#[tracing::instrument(name = "admin.live_feed", skip_all, fields(%event))]
+async fn feed(
+    state: AppState,
+    event: Uuid,
+    tx: broadcast::Sender<Arc<Frame>>,
+    last_stats: Arc<Mutex<Option<Arc<Frame>>>>,
+) {
+    let id = EventId::from_uuid(event);
+    let mut changes = state.buyer.availability.subscribe();
+    let mut flush = tokio::time::interval(Duration::from_millis(250));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut pending: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut ticks = 0u64;
+    metrics::gauge!("boxoffice_admin_live_feeds").increment(1.0);
+    loop {
+        tokio::select! {
+            change = changes.recv() => match change {
+                Ok(SeatChange { event: e, seat, state: s }) if e == id => {
+                    pending.insert(seat.to_string(), public(&s, state.buyer.availability.now()));
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    pending.clear();
+                    let _ = tx.send(snapshot(&state, id));
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            _ = flush.tick() => {
+                if !pending.is_empty() {
+                    let data = serde_json::json!({ "seats": std::mem::take(&mut pending) }).to_string();
+                    let _ = tx.send(Arc::new(Frame { name: "seats", data }));
+                }
+            }
+            _ = tick.tick() => {
+                if tx.receiver_count() == 0 {
+                    break;
+                }
+                ticks += 1;
+                // Holds lapse by the clock, not by a write: a periodic snapshot shows them.
+                if ticks % 5 == 0 {
+                    let _ = tx.send(snapshot(&state, id));
+                }
+                match stats(&state, event).await {
+                    Ok(s) => {
+                        let frame = Arc::new(Frame {
+                            name: "stats",
+                            data: serde_json::to_string(&s).unwrap_or_default(),
+                        });
+                        *last_stats.lock().unwrap_or_else(|e| e.into_inner()) = Some(frame.clone());
+                        let _ = tx.send(frame);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "live stats unavailable"),
+                }
+            }
+        }
+    }
+    state.admin.live.end(event);
+    metrics::gauge!("boxoffice_admin_live_feeds").decrement(1.0);
+}
+
+fn sse(frame: &Frame) -> Result<SseEvent, Infallible> {
+    Ok(SseEvent::default()
+        .event(frame.name)
+        .data(frame.data.clone()))
+}
+
+/// `GET /admin/api/v1/events/{id}/live`: the dashboard's server-sent events (`snapshot` of
+/// every seat first, then `seats` changes and `stats` every second).
+async fn live(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    visible_event(&state, &admin, id).await?;
+    let (rx, last) = state.admin.live.subscribe(&state, id);
+    let first = snapshot(&state, EventId::from_uuid(id));
+    let head = futures::stream::iter(std::iter::once(first).chain(last).collect::<Vec<_>>());
+    let rest = futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(f) => return Some((f, rx)),
+                // A viewer that fell behind gets the next snapshot (sent every few seconds).
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let stream = head.chain(rest).map(|f| sse(&f));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// `GET /admin/api/v1/events/{id}/stats`: the dashboard's numbers, once.
+async fn stats_now(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Stats>, ApiError> {
+    visible_event(&state, &admin, id).await?;
+    Ok(Json(stats(&state, id).await?))
+}

@@ -1,0 +1,109 @@
+//! The organizer side: the admin UI (server-rendered pages under `/admin`) and the admin JSON
+//! API beside it (`/admin/api/v1`), brief section 6.
+//!
+//! Both sit behind one server-side session (an `HttpOnly`, `SameSite=Strict` cookie whose
+//! secret is stored only as a SHA-256 in PostgreSQL, so logout ends it at once) and one CSRF
+//! token per session that every state-changing request echoes. An organizer sees and changes
+//! only its own events and their orders; an operator sees every organizer's. A request for
+//! someone else's event answers 404, exactly as for an event that does not exist.
+//!
+//! The admin side reads PostgreSQL per request (its traffic is a handful of people, not the
+//! on-sale crowd); the live dashboard is the exception, fed from the gateway's in-memory seat
+//! view and one shared stats task per watched event, never a query per viewer ([`live`]).
+
+pub mod api;
+pub mod auth;
+pub mod live;
+pub mod orders;
+pub mod pages;
+pub mod seatspec;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::AppState;
+
+/// Admin settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdminConfig {
+    /// How long an admin session lasts, seconds.
+    #[arg(
+        id = "admin_session_ttl_s",
+        long = "admin-session-ttl-s",
+        env = "BOXOFFICE_ADMIN_SESSION_TTL_S",
+        default_value_t = 12 * 3600
+    )]
+    pub session_ttl_s: i64,
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Turn off only for plain-HTTP
+    /// development on loopback.
+    #[arg(
+        long = "admin-cookie-secure",
+        env = "BOXOFFICE_ADMIN_COOKIE_SECURE",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub cookie_secure: bool,
+    /// Failed-or-not login attempts allowed per account per minute.
+    #[arg(
+        long = "admin-login-per-minute",
+        env = "BOXOFFICE_ADMIN_LOGIN_PER_MINUTE",
+        default_value_t = 5
+    )]
+    pub login_per_minute: u32,
+    /// The Temporal Web UI, for links from order and sale pages.
+    #[arg(
+        long = "temporal-ui-url",
+        env = "BOXOFFICE_TEMPORAL_UI_URL",
+        default_value = "http://127.0.0.1:8233"
+    )]
+    pub temporal_ui_url: String,
+}
+
+/// What the admin handlers share.
+pub struct AdminState {
+    /// Settings.
+    pub config: AdminConfig,
+    /// Login attempts per account and per client address.
+    pub logins: auth::LoginLimiter,
+    /// Live dashboards.
+    pub live: live::LiveHub,
+    /// Temporal task queue of the on-sale and order workflows.
+    pub task_queue: String,
+    /// Temporal namespace (for links).
+    pub namespace: String,
+}
+
+impl AdminState {
+    /// From the settings.
+    pub fn new(
+        config: AdminConfig,
+        temporal: &boxoffice_workflows::service::TemporalConfig,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            logins: auth::LoginLimiter::new(config.login_per_minute),
+            live: live::LiveHub::default(),
+            task_queue: temporal.task_queue.clone(),
+            namespace: temporal.namespace.clone(),
+            config,
+        })
+    }
+
+    /// A link into the Temporal Web UI for a workflow.
+    pub fn temporal_link(&self, namespace: &str, workflow_id: &str) -> String {
+        format!(
+            "{}/namespaces/{namespace}/workflows/{workflow_id}",
+            self.config.temporal_ui_url.trim_end_matches('/')
+        )
+    }
+}
+
+/// The admin routes: pages, assets and the JSON API.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(pages::router())
+        .merge(api::router())
+        .merge(orders::router())
+        .merge(live::router())
+}

@@ -1,0 +1,147 @@
+//! The on-sale's activities: read the plan, open (load seats), move the status, check sell-out.
+
+use std::sync::Arc;
+
+use boxoffice_nats::{EventId, SeatStore, seat::SectionUnits};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Row};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use crate::store;
+
+/// What the on-sale activities reach.
+pub struct OnSaleActivities {
+    /// The catalog and tickets.
+    pub db: PgPool,
+    /// Seat ownership.
+    pub seats: SeatStore,
+}
+
+/// The event's sale as the database has it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// `draft`, `scheduled`, `on_sale`, `paused`, `closed`, `canceled` (`missing`: no event).
+    pub status: String,
+    /// Opens, Unix ms.
+    pub opens_at: Option<i64>,
+    /// Closes, Unix ms.
+    pub closes_at: Option<i64>,
+}
+
+/// A status move: only from one of `from`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusMove {
+    /// The event.
+    pub event: EventId,
+    /// Allowed current statuses.
+    pub from: Vec<String>,
+    /// The new one.
+    pub to: String,
+}
+
+fn fail(e: impl std::fmt::Display) -> ActivityError {
+    anyhow::anyhow!(e.to_string()).into()
+}
+
+#[activities]
+impl OnSaleActivities {
+    /// Reads the sale's status and window.
+    #[activity]
+    pub async fn plan(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        event: EventId,
+    ) -> Result<Plan, ActivityError> {
+        let row = sqlx::query("select status, opens_at, closes_at from events where event_id = $1")
+            .bind(event.as_uuid())
+            .fetch_optional(&self.db)
+            .await
+            .map_err(fail)?;
+        Ok(match row {
+            None => Plan {
+                status: "missing".into(),
+                opens_at: None,
+                closes_at: None,
+            },
+            Some(r) => Plan {
+                status: r.get("status"),
+                opens_at: r
+                    .get::<Option<chrono::DateTime<chrono::Utc>>, _>("opens_at")
+                    .map(|t| t.timestamp_millis()),
+                closes_at: r
+                    .get::<Option<chrono::DateTime<chrono::Utc>>, _>("closes_at")
+                    .map(|t| t.timestamp_millis()),
+            },
+        })
+    }
+
+    /// Loads the sellable inventory (catalog minus unreleased allocations) into the seat
+    /// store; additive, so a reload never frees a held or sold seat. Returns the units loaded.
+    #[activity]
+    pub async fn load(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        event: EventId,
+    ) -> Result<u64, ActivityError> {
+        let inventory = store::sellable_inventory(&self.db, event)
+            .await
+            .map_err(fail)?;
+        let report = self.seats.load_event(&inventory).await.map_err(fail)?;
+        tracing::info!(%event, created = report.created, existing = report.existing, "inventory loaded");
+        Ok(report.created + report.existing)
+    }
+
+    /// Moves `events.status` if it is one of `from`; whether it moved.
+    #[activity]
+    pub async fn set_status(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        m: StatusMove,
+    ) -> Result<bool, ActivityError> {
+        let moved =
+            sqlx::query("update events set status = $2 where event_id = $1 and status = any($3)")
+                .bind(m.event.as_uuid())
+                .bind(&m.to)
+                .bind(&m.from)
+                .execute(&self.db)
+                .await
+                .map_err(fail)?
+                .rows_affected()
+                > 0;
+        if moved {
+            metrics::counter!("boxoffice_onsale_transitions_total", "to" => m.to.clone())
+                .increment(1);
+            tracing::info!(event = %m.event, to = %m.to, "sale status moved");
+        }
+        Ok(moved)
+    }
+
+    /// Whether every sellable unit is sold (issued tickets cover the sellable inventory).
+    #[activity]
+    pub async fn sold_out(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        event: EventId,
+    ) -> Result<bool, ActivityError> {
+        let inventory = store::sellable_inventory(&self.db, event)
+            .await
+            .map_err(fail)?;
+        let units: i64 = inventory
+            .sections
+            .iter()
+            .map(|s| match &s.units {
+                SectionUnits::Seated(l) => l.len() as i64,
+                SectionUnits::GeneralAdmission(n) => i64::from(*n),
+            })
+            .sum();
+        let sold: i64 = sqlx::query_scalar(
+            "select count(*) from tickets where event_id = $1 and state = 'issued'",
+        )
+        .bind(event.as_uuid())
+        .fetch_one(&self.db)
+        .await
+        .map_err(fail)?;
+        Ok(units > 0 && sold >= units)
+    }
+}

@@ -1,0 +1,209 @@
+//! The on-sale workflow: deterministic, touching only `ctx` and the activities.
+//!
+//! ```text
+//! plan ─ draft/canceled/closed/missing → end
+//!      ─ scheduled → timer to opens_at | command → at opens_at: load seats, status on_sale
+//!      ─ on_sale/paused → timer to min(closes_at, next sell-out check) | command
+//!          pause/resume → status; reload → load seats; close or closes_at → closed, end;
+//!          sold out → closed, end
+//! ```
+
+use std::{
+    collections::VecDeque,
+    time::{Duration, UNIX_EPOCH},
+};
+
+use boxoffice_nats::EventId;
+use serde::{Deserialize, Serialize};
+use temporalio_common::{ActivityDefinition, RetryPolicy, data_converters::TemporalDeserializable};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowResult,
+};
+
+use super::{
+    OnSaleActivities, SaleCommand,
+    activities::{Plan, StatusMove},
+};
+
+/// How often a running sale checks for sell-out.
+const SOLD_OUT_CHECK: Duration = Duration::from_secs(5);
+/// Passes through the loop before the history is rolled over (continue-as-new).
+const MAX_PASSES: u32 = 300;
+
+/// The workflow's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnSaleInput {
+    /// The event.
+    pub event: EventId,
+}
+
+/// How the sale ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleEnd {
+    /// The event's status at the end.
+    pub status: String,
+    /// Why: `closed_by_organizer`, `closes_at`, `sold_out`, or the status found.
+    pub reason: String,
+}
+
+/// One event's on-sale.
+#[workflow]
+#[derive(Default)]
+pub struct OnSaleWorkflow {
+    commands: VecDeque<SaleCommand>,
+}
+
+fn now_ms(ctx: &WorkflowContext<OnSaleWorkflow>) -> i64 {
+    ctx.workflow_time()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+async fn act<AD>(
+    ctx: &WorkflowContext<OnSaleWorkflow>,
+    activity: AD,
+    input: impl Into<AD::Input>,
+) -> WorkflowResult<AD::Output>
+where
+    AD: ActivityDefinition,
+    AD::Output: TemporalDeserializable,
+{
+    let mut options = ActivityOptions::start_to_close_timeout(Duration::from_secs(60));
+    options.retry_policy = Some(
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_millis(500))
+            .backoff_coefficient(2.0)
+            .maximum_interval(Duration::from_secs(10))
+            .build(),
+    );
+    Ok(ctx.execute_activity(activity, input, options).await?)
+}
+
+async fn move_status(
+    ctx: &WorkflowContext<OnSaleWorkflow>,
+    event: EventId,
+    from: &[&str],
+    to: &str,
+) -> WorkflowResult<bool> {
+    act(
+        ctx,
+        OnSaleActivities::set_status,
+        StatusMove {
+            event,
+            from: from.iter().map(|s| (*s).to_owned()).collect(),
+            to: to.to_owned(),
+        },
+    )
+    .await
+}
+
+/// Waits `ms` or until a command arrives; returns the commands that arrived.
+async fn wait(ctx: &mut WorkflowContext<OnSaleWorkflow>, ms: i64) -> Vec<SaleCommand> {
+    let pending = |s: &OnSaleWorkflow| !s.commands.is_empty();
+    if ms > 0 && !ctx.state(pending) {
+        temporalio_sdk::workflows::select! {
+            _ = ctx.wait_condition(pending) => {},
+            _ = ctx.timer(Duration::from_millis(ms as u64)) => {},
+        };
+    }
+    ctx.state_mut(|s| s.commands.drain(..).collect())
+}
+
+async fn close(
+    ctx: &WorkflowContext<OnSaleWorkflow>,
+    event: EventId,
+    reason: &str,
+) -> WorkflowResult<SaleEnd> {
+    move_status(ctx, event, &["scheduled", "on_sale", "paused"], "closed").await?;
+    Ok(SaleEnd {
+        status: "closed".into(),
+        reason: reason.into(),
+    })
+}
+
+#[workflow_methods]
+impl OnSaleWorkflow {
+    /// Runs the event's sale from its schedule to its close.
+    #[run(name = "OnSale")]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: OnSaleInput,
+    ) -> WorkflowResult<SaleEnd> {
+        let event = input.event;
+        for _ in 0..MAX_PASSES {
+            let plan: Plan = act(ctx, OnSaleActivities::plan, event).await?;
+            let now = now_ms(ctx);
+            match plan.status.as_str() {
+                "scheduled" => {
+                    let Some(opens) = plan.opens_at else {
+                        // Scheduled without a time: wait for the organizer to set one.
+                        let cmds = wait(ctx, 3_600_000).await;
+                        if cmds.contains(&SaleCommand::Close) {
+                            return close(ctx, event, "closed_by_organizer").await;
+                        }
+                        continue;
+                    };
+                    if opens <= now {
+                        act(ctx, OnSaleActivities::load, event).await?;
+                        move_status(ctx, event, &["scheduled"], "on_sale").await?;
+                        continue;
+                    }
+                    let cmds = wait(ctx, opens - now).await;
+                    if cmds.contains(&SaleCommand::Close) {
+                        return close(ctx, event, "closed_by_organizer").await;
+                    }
+                }
+                "on_sale" | "paused" => {
+                    if plan.closes_at.is_some_and(|c| c <= now) {
+                        return close(ctx, event, "closes_at").await;
+                    }
+                    let until_close = plan.closes_at.map_or(i64::MAX, |c| c - now);
+                    let check = SOLD_OUT_CHECK.as_millis() as i64;
+                    let cmds = wait(ctx, until_close.min(check)).await;
+                    for cmd in &cmds {
+                        match cmd {
+                            SaleCommand::Close => {
+                                return close(ctx, event, "closed_by_organizer").await;
+                            }
+                            SaleCommand::Pause => {
+                                move_status(ctx, event, &["on_sale"], "paused").await?;
+                            }
+                            SaleCommand::Resume => {
+                                move_status(ctx, event, &["paused"], "on_sale").await?;
+                            }
+                            SaleCommand::Reload => {
+                                act(ctx, OnSaleActivities::load, event).await?;
+                            }
+                            SaleCommand::Reschedule => {}
+                        }
+                    }
+                    if cmds.is_empty()
+                        && plan.status == "on_sale"
+                        && act(ctx, OnSaleActivities::sold_out, event).await?
+                    {
+                        return close(ctx, event, "sold_out").await;
+                    }
+                }
+                other => {
+                    return Ok(SaleEnd {
+                        status: other.to_owned(),
+                        reason: other.to_owned(),
+                    });
+                }
+            }
+        }
+        // Roll the history over; commands not yet read are carried as signals are not, so
+        // the loop above drains them before each wait ends.
+        match ctx.continue_as_new(input, ContinueAsNewOptions::default()) {
+            Ok(never) => match never {},
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// An organizer's command.
+    #[signal(name = "command")]
+    pub fn command(&mut self, _ctx: &mut SyncWorkflowContext<Self>, cmd: SaleCommand) {
+        self.commands.push_back(cmd);
+    }
+}

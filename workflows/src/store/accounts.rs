@@ -1,0 +1,178 @@
+//! Organizer and operator accounts: argon2id password hashes, looked up by email.
+
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use super::StoreError;
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Sees and changes its own events and their orders.
+    Organizer,
+    /// Runs the platform: sees every organizer's events and orders.
+    Operator,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Organizer => "organizer",
+            Self::Operator => "operator",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "organizer" => Some(Self::Organizer),
+            "operator" => Some(Self::Operator),
+            _ => None,
+        }
+    }
+}
+
+/// An account as the admin side sees it (never its hash).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Account {
+    /// Its id (`organizers.organizer_id`).
+    pub id: Uuid,
+    /// Login, lowercased.
+    pub email: String,
+    /// Shown in the UI.
+    pub display_name: String,
+    /// What it may do.
+    pub role: Role,
+}
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+/// An argon2id PHC string for `password` (random salt, the crate's default parameters).
+pub fn hash_password(password: &str) -> Result<String, StoreError> {
+    Argon2::default()
+        .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Invalid(format!("cannot hash password: {e}")))
+}
+
+/// Whether `password` matches the PHC string `hash` (a malformed hash matches nothing).
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A hash of a password nobody has, verified against when the email is unknown so that a
+/// login takes as long whether or not the account exists.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("not a password anyone has").unwrap_or_default())
+}
+
+/// Creates an account, or with `update_existing` resets the name, password and role of the
+/// one with that email. Returns its id.
+pub async fn create_account(
+    pool: &PgPool,
+    email: &str,
+    display_name: &str,
+    password: &str,
+    role: Role,
+    update_existing: bool,
+) -> Result<Uuid, StoreError> {
+    let email = email.trim().to_lowercase();
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(StoreError::Invalid(format!(
+            "a password needs at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    let hash = hash_password(password)?;
+    let sql = if update_existing {
+        "insert into organizers (organizer_id, email, display_name, password_hash, role)
+         values ($1, $2, $3, $4, $5)
+         on conflict (email) do update set display_name = excluded.display_name,
+             password_hash = excluded.password_hash, role = excluded.role
+         returning organizer_id"
+    } else {
+        "insert into organizers (organizer_id, email, display_name, password_hash, role)
+         values ($1, $2, $3, $4, $5) returning organizer_id"
+    };
+    sqlx::query_scalar(sql)
+        .bind(Uuid::now_v7())
+        .bind(&email)
+        .bind(display_name.trim())
+        .bind(&hash)
+        .bind(role.as_str())
+        .fetch_one(pool)
+        .await
+        .map_err(|e| StoreError::classify(e, "account", &email))
+}
+
+/// The account with this email and its password hash.
+pub async fn find_by_email(
+    pool: &PgPool,
+    email: &str,
+) -> Result<Option<(Account, String)>, StoreError> {
+    let email = email.trim().to_lowercase();
+    let row = sqlx::query(
+        "select organizer_id, email, display_name, role, password_hash from organizers where email = $1",
+    )
+    .bind(&email)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| StoreError::classify(e, "account", &email))?;
+    Ok(row.and_then(|r| {
+        Some((
+            Account {
+                id: r.get("organizer_id"),
+                email: r.get("email"),
+                display_name: r.get("display_name"),
+                role: Role::parse(r.get("role"))?,
+            },
+            r.get("password_hash"),
+        ))
+    }))
+}
+
+/// Every account, by email.
+pub async fn list_accounts(pool: &PgPool) -> Result<Vec<Account>, StoreError> {
+    let rows = sqlx::query(
+        "select organizer_id, email, display_name, role from organizers order by email",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::Unavailable)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Account {
+                id: r.get("organizer_id"),
+                email: r.get("email"),
+                display_name: r.get("display_name"),
+                role: Role::parse(r.get("role"))?,
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_verifies_its_password_and_nothing_else() {
+        let h = hash_password("correct horse battery").unwrap_or_default();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(&h, "correct horse battery"));
+        assert!(!verify_password(&h, "correct horse batterY"));
+        assert!(!verify_password("not a phc string", "anything"));
+    }
+}
