@@ -67,6 +67,9 @@ export BOXOFFICE_TEMPORAL_URL="http://127.0.0.1:$TEMPORAL_PORT"
 export BOXOFFICE_HTTP_ADDR="127.0.0.1:$GATEWAY_PORT"
 export BOXOFFICE_WORKER_ADMIN_ADDR="127.0.0.1:$WORKER_PORT"
 export BOXOFFICE_PAYMENTS_URL="http://127.0.0.1:$PAYMENTS_PORT"
+export BOXOFFICE_TEMPORAL_UI_URL="http://127.0.0.1:$TEMPORAL_UI"
+# Plain HTTP on loopback for local development: the admin cookie cannot be HTTPS-only here.
+export BOXOFFICE_ADMIN_COOKIE_SECURE=false
 
 "$BIN/boxofficectl" migrate >/dev/null
 "$BIN/boxofficectl" provision >/dev/null
@@ -102,6 +105,7 @@ cat >"$DATA/urls.txt" <<URLS
   Temporal frontend       127.0.0.1:$TEMPORAL_PORT (gRPC)
   NATS                    nats://127.0.0.1:$NATS_PORT   monitoring http://127.0.0.1:$NATS_MON
   PostgreSQL              postgres://postgres@127.0.0.1:$PG_PORT/boxoffice
+  Admin UI (organizers)   http://127.0.0.1:$GATEWAY_PORT/admin/   (sign in as demo@boxoffice.local, password ${BOXOFFICE_DEMO_PASSWORD:-boxoffice-demo})
   Demo event              $EVENT   (organizer demo@boxoffice.local)
   Seat map (CLI)          BOXOFFICE_NATS_URL=nats://127.0.0.1:$NATS_PORT $BIN/boxofficectl seats --event $EVENT --section LOWER
   Buy a seat (HTTP)       G=http://127.0.0.1:$GATEWAY_PORT; T=\$(curl -s -XPOST \$G/api/v1/sessions | jq -r .token)

@@ -1,7 +1,8 @@
 //! Run with `cargo run -p boxoffice-ops --bin boxofficectl -- --help`.
 //!
-//! The operator CLI: migrate the database, provision JetStream, create the demo event, and
-//! inspect seat ownership, show an order's workflow, and run reconciliation now.
+//! The operator CLI: migrate the database, provision JetStream, create accounts and the demo
+//! event, list events, inspect seat ownership and a waiting room, show an order's workflow,
+//! and run reconciliation now.
 
 use anyhow::Context;
 use boxoffice_nats::{EventId, SectionCode, Topology, seat::SeatStore};
@@ -74,6 +75,39 @@ enum Command {
         /// Follow the status this long (seconds); 0 prints the order id and returns.
         #[arg(long, default_value_t = 900)]
         follow_s: u64,
+    },
+    /// Create an organizer or operator account (or, with --update, reset its password and role).
+    /// The password comes from BOXOFFICE_ACCOUNT_PASSWORD or, when that is unset, the first
+    /// line of standard input, so it never appears in the process list.
+    Account {
+        #[command(flatten)]
+        pg: PgConfig,
+        /// Sign-in email (stored lower-case).
+        #[arg(long)]
+        email: String,
+        /// Name shown in the admin UI.
+        #[arg(long)]
+        name: String,
+        /// `organizer` (its own events only) or `operator` (everything).
+        #[arg(long, default_value = "organizer", value_parser = ["organizer", "operator"])]
+        role: String,
+        /// Update the account if the email exists (otherwise that is an error).
+        #[arg(long)]
+        update: bool,
+    },
+    /// List events: status, sale window, organizer, tickets sold of capacity.
+    Events {
+        #[command(flatten)]
+        pg: PgConfig,
+    },
+    /// Show an event's waiting room as the queue stream has it: phase, draw seed, admission
+    /// frontier, rate and the pacer's reason, and how many wait.
+    Queue {
+        #[command(flatten)]
+        nats: boxoffice_nats::NatsConfig,
+        /// The event.
+        #[arg(long)]
+        event: EventId,
     },
     /// Run reconciliation now (through Temporal, like the schedule) and print its report.
     Reconcile {
@@ -168,6 +202,114 @@ async fn main() -> anyhow::Result<()> {
             follow_s,
         } => {
             intent(&pg, &nats, event, seats, section, quantity, follow_s).await?;
+        }
+        Command::Account {
+            pg,
+            email,
+            name,
+            role,
+            update,
+        } => {
+            use boxoffice_workflows::store::accounts::{Role, create_account};
+            let password = match std::env::var("BOXOFFICE_ACCOUNT_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let role = Role::parse(&role).context("role is organizer or operator")?;
+            let pool = store::connect(&pg)?;
+            let id = create_account(&pool, &email, &name, &password, role, update).await?;
+            println!("{} {id} {}", role.as_str(), email.trim().to_lowercase());
+        }
+        Command::Events { pg } => {
+            use sqlx::Row;
+            let pool = store::connect(&pg)?;
+            let rows = sqlx::query(
+                "select e.event_id, e.name, e.status, e.opens_at, e.closes_at, o.email,
+                        (select count(*) from tickets t where t.event_id = e.event_id
+                           and t.voided_at is null) as sold,
+                        (select coalesce(sum(s.capacity), 0) from sections s
+                           where s.event_id = e.event_id)::bigint as capacity
+                 from events e join organizers o using (organizer_id)
+                 order by e.opens_at desc nulls last, e.name",
+            )
+            .fetch_all(&pool)
+            .await
+            .context("listing events")?;
+            println!(
+                "{:<36}  {:<10} {:<20} {:<20} {:>11}  {:<28} name",
+                "event", "status", "opens", "closes", "sold/cap", "organizer"
+            );
+            let at = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            };
+            for r in rows {
+                println!(
+                    "{:<36}  {:<10} {:<20} {:<20} {:>11}  {:<28} {}",
+                    r.get::<uuid::Uuid, _>("event_id"),
+                    r.get::<String, _>("status"),
+                    at(r.get("opens_at")),
+                    at(r.get("closes_at")),
+                    format!(
+                        "{}/{}",
+                        r.get::<i64, _>("sold"),
+                        r.get::<i64, _>("capacity")
+                    ),
+                    r.get::<String, _>("email"),
+                    r.get::<String, _>("name"),
+                );
+            }
+        }
+        Command::Queue { nats, event } => {
+            let client = nats
+                .connect("boxofficectl")
+                .await
+                .context("connecting to NATS")?;
+            Topology::provision(
+                async_nats::jetstream::new(client.clone()),
+                nats.namespace()?,
+                nats.replicas,
+            )
+            .await?;
+            let room = boxoffice_nats::queue::WaitingRoom::start(client, nats.namespace()?)
+                .await
+                .context("replaying the queue stream")?;
+            let Some(summary) = room.read(event, |b| b.map(|b| b.summary())) else {
+                println!("event {event}: nobody has joined its waiting room");
+                return Ok(());
+            };
+            println!("event {event}");
+            match &summary.control {
+                Some((seq, c)) => {
+                    println!("  phase            {:?}", c.phase);
+                    println!("  admitted through {}", c.admitted_through);
+                    println!(
+                        "  rate             {:.1}/s (cap {:.1}/s), reason {}",
+                        c.rate_per_s, c.cap_per_s, c.reason
+                    );
+                    println!("  admission ttl    {} s", c.admission_ttl_s);
+                    match &c.draw {
+                        Some(d) => println!(
+                            "  draw             seed {} at {}",
+                            d.seed,
+                            chrono::DateTime::from_timestamp_millis(d.at)
+                                .map_or_else(|| d.at.to_string(), |t| t.to_rfc3339())
+                        ),
+                        None => println!("  draw             not yet (the sale has not opened)"),
+                    }
+                    println!("  control seq      {seq}");
+                }
+                None => println!("  phase            no control yet (no pacer has run)"),
+            }
+            println!("  entries          {}", summary.entries);
+            println!("  positions        {}", summary.positions);
+            println!("  waiting          {}", summary.waiting);
+            println!("  joined pre-open  {}", summary.pre_open);
         }
         Command::Reconcile { temporal } => {
             use boxoffice_workflows::reconcile::workflow::ReconcileWorkflow;

@@ -1,0 +1,101 @@
+//! The operator CLI as an operator runs it: the `boxofficectl` binary against the test's
+//! PostgreSQL and NATS. Creates the first accounts, lists events, inspects a waiting room.
+
+use std::process::Output;
+
+use boxoffice_tests::{
+    admin::AdminClient,
+    buyer::Buyer,
+    platform::{Platform, PlatformOptions},
+    services,
+};
+
+fn boxofficectl(p: &Platform, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let bin = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("boxofficectl");
+    assert!(bin.exists(), "{} not built", bin.display());
+    std::process::Command::new(bin)
+        .args(args)
+        .env("BOXOFFICE_DATABASE_URL", &p.db_url)
+        .env("BOXOFFICE_NATS_URL", &services().nats_url)
+        .env("BOXOFFICE_NATS_PREFIX", p.topology.ns.prefix())
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("boxofficectl runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_creates_accounts_lists_events_and_shows_a_waiting_room() {
+    let p = Platform::start(PlatformOptions {
+        admission_rate_per_s: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let email = format!("{}@ops.test", uuid::Uuid::new_v4().simple());
+    let password = "a long enough operator password";
+
+    // The first operator account, then the same email again: refused without --update.
+    let args = [
+        "account", "--email", &email, "--name", "Ops", "--role", "operator",
+    ];
+    let made = boxofficectl(&p, &args, &[("BOXOFFICE_ACCOUNT_PASSWORD", password)]);
+    assert!(made.status.success(), "{made:?}");
+    assert!(stdout(&made).starts_with("operator "), "{}", stdout(&made));
+    let again = boxofficectl(&p, &args, &[("BOXOFFICE_ACCOUNT_PASSWORD", password)]);
+    assert!(
+        !again.status.success(),
+        "a second account with one email: {again:?}"
+    );
+    let short = boxofficectl(
+        &p,
+        &["account", "--email", "x@ops.test", "--name", "X"],
+        &[("BOXOFFICE_ACCOUNT_PASSWORD", "short")],
+    );
+    assert!(!short.status.success(), "a short password is refused");
+    // The account signs in, and as an operator it sees the platform's event.
+    let ops = AdminClient::login(&p.gateway_url, &email, password).await;
+    let (s, ev) = ops.get(&format!("/admin/api/v1/events/{}", p.event)).await;
+    assert_eq!(s, 200, "{ev}");
+
+    let events = boxofficectl(&p, &["events"], &[]);
+    assert!(events.status.success(), "{events:?}");
+    let listed = stdout(&events);
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(&p.event.to_string()))
+        .unwrap_or_else(|| panic!("the event is listed: {listed}"));
+    assert!(line.contains("on_sale"), "{line}");
+
+    // Three buyers join; the queue shows three entries and the room's state.
+    for _ in 0..3 {
+        let b = Buyer::new(&p.gateway_url).await;
+        assert_eq!(b.join(p.event).await.0, 202);
+    }
+    let queue = boxofficectl(&p, &["queue", "--event", &p.event.to_string()], &[]);
+    assert!(queue.status.success(), "{queue:?}");
+    let shown = stdout(&queue);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["entries", "3"]),
+        "{shown}"
+    );
+    assert!(shown.contains("seed "), "the draw's seed is shown: {shown}");
+    let unknown = boxofficectl(
+        &p,
+        &["queue", "--event", &uuid::Uuid::new_v4().to_string()],
+        &[],
+    );
+    assert!(unknown.status.success());
+    assert!(stdout(&unknown).contains("nobody has joined"));
+}
