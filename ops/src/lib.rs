@@ -1,10 +1,12 @@
-//! `boxoffice-ops`: the operator CLI (`boxofficectl`) and the benchmarks (`boxoffice-bench`).
+//! `boxoffice-ops`: the operator CLI (`boxofficectl`), the benchmarks (`boxoffice-bench`) and
+//! the on-sale simulator (`boxoffice-sim`).
 //!
 //! The bash scripts beside this crate (`ops/*.sh`, `ops/bench`) start services and call these
 //! binaries; the binaries themselves never start servers.
 
 pub mod bench;
 pub mod demo;
+pub mod sim;
 
 /// Median of a non-empty list of measurements (the machines are shared and noisy).
 pub fn median(mut xs: Vec<f64>) -> f64 {

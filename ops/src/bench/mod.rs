@@ -4,4 +4,5 @@
 pub mod bare;
 pub mod gateway;
 pub mod holds;
+pub mod onsale;
 pub mod orders;

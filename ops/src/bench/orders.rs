@@ -107,14 +107,27 @@ where
 }
 
 async fn bare_pass(args: &OrdersArgs, run: usize, n: u32) -> anyhow::Result<f64> {
+    bare_throughput(&args.temporal_url, &args.tuning, args.in_flight, run, n).await
+}
+
+/// Bare workflows of the order's shape completed per second on the server at `temporal_url`:
+/// `n` started (`in_flight` at a time), signalled as "paid" once they ask, and awaited. The
+/// on-sale benchmark uses it as its yardstick too.
+pub async fn bare_throughput(
+    temporal_url: &str,
+    tuning: &boxoffice_workers::WorkerTuning,
+    in_flight: usize,
+    run: usize,
+    n: u32,
+) -> anyhow::Result<f64> {
     let temporal = TemporalConfig {
-        url: args.temporal_url.clone(),
+        url: temporal_url.to_owned(),
         namespace: "default".into(),
         task_queue: format!("bench-bare-{}", uuid::Uuid::new_v4().simple()),
     };
     let (_, client) = temporal.connect("boxoffice-bench").await?;
     let tq = temporal.task_queue.clone();
-    let tuning = args.tuning.clone();
+    let tuning = tuning.clone();
     let worker_temporal = temporal.clone();
     let (opened_tx, mut opened_rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
     let (stop, thread) = on_thread(move |stop| async move {
@@ -182,7 +195,7 @@ async fn bare_pass(args: &OrdersArgs, run: usize, n: u32) -> anyhow::Result<f64>
                 .await?;
             Ok(())
         })
-        .buffer_unordered(args.in_flight)
+        .buffer_unordered(in_flight)
         .collect()
         .await;
     for r in results {

@@ -19,6 +19,8 @@ enum Bench {
     Orders(boxoffice_ops::bench::orders::OrdersArgs),
     /// The gateway's join and poll vs a static response through the same stack, under wrk.
     Gateway(boxoffice_ops::bench::gateway::GatewayArgs),
+    /// The busiest minute: the on-sale simulator vs bare workflows on the same server.
+    Onsale(boxoffice_ops::bench::onsale::OnsaleArgs),
 }
 
 #[tokio::main]
@@ -31,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Holds(args) => boxoffice_ops::bench::holds::run(&args).await?,
         Bench::Orders(args) => boxoffice_ops::bench::orders::run(&args).await?,
         Bench::Gateway(args) => boxoffice_ops::bench::gateway::run(&args).await?,
+        Bench::Onsale(args) => boxoffice_ops::bench::onsale::run(&args).await?,
     };
     println!("{report}");
     Ok(())

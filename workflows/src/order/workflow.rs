@@ -265,7 +265,12 @@ impl OrderWorkflow {
             seats: hold.seat_ids(),
         };
 
-        let lead = payment_lead(hold.expires_at - started).as_millis() as i64;
+        // From the order's own facts only, never from the workflow's clock: if the worker dies
+        // while the payment is being opened, the task runs again at a later workflow time, and
+        // the retried create must send the provider the very same body under its idempotency
+        // key (another body is refused as `idempotency_key_in_use`, which the simulator's
+        // worker-kill drill caught rejecting a held order).
+        let lead = payment_lead(i64::from(intent.hold_seconds) * 1000).as_millis() as i64;
         let checkout_closes = hold.expires_at - lead;
         let opened = step(
             ctx,

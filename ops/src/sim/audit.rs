@@ -1,0 +1,352 @@
+//! The invariant audit: after a simulated on-sale has settled, reads the three sources of
+//! truth independently (seat ownership in the JetStream KV bucket, orders, tickets and
+//! payments in PostgreSQL, and the payment provider's own ledger through its API) and checks
+//! every invariant of the brief's section 2 against them. Each check prints its counts; any
+//! failure makes the run fail.
+
+use std::collections::{BTreeMap, HashMap};
+
+use boxoffice_nats::{EventId, SectionCode, seat::SeatState};
+use boxoffice_workflows::payments::{PaymentProvider, PaymentStatus};
+use serde::Serialize;
+use sqlx::Row;
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What is checked.
+    pub name: &'static str,
+    /// Whether it held.
+    pub ok: bool,
+    /// The counts behind it, in words.
+    pub detail: String,
+}
+
+/// The audit's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct Audit {
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+    /// Seats sold in the seat store.
+    pub sold_seats: u64,
+    /// Tickets issued and not voided.
+    pub tickets: u64,
+    /// Captured less refunded at the provider, cents.
+    pub net_captured_cents: i64,
+}
+
+impl Audit {
+    /// Whether every check held.
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+}
+
+/// What the audit reads.
+pub struct Sources<'a> {
+    /// The run's database.
+    pub db: &'a sqlx::PgPool,
+    /// The seat store.
+    pub seats: &'a boxoffice_nats::SeatStore,
+    /// The payment provider's API.
+    pub provider: &'a boxoffice_workflows::payments::http::HttpProvider,
+    /// The event.
+    pub event: EventId,
+    /// Its sections.
+    pub sections: Vec<SectionCode>,
+    /// The per-buyer limit.
+    pub max_per_buyer: u32,
+    /// Waiting-room entries still waiting, as the queue's replica has them, and the room's
+    /// phase.
+    pub queue_waiting: u64,
+    /// The room's phase (`closed`, `sold_out`, ...).
+    pub queue_phase: String,
+    /// Buyer visits that ended without an answer from the platform (never admitted, never
+    /// told sold out or closed, order never seen ending).
+    pub unanswered_visits: u64,
+    /// Twin submissions or tabs that were given two different orders or places.
+    pub twin_mismatches: u64,
+}
+
+fn check(checks: &mut Vec<Check>, name: &'static str, ok: bool, detail: String) {
+    checks.push(Check { name, ok, detail });
+}
+
+/// States an order never leaves (an issued order may still be refunded, but it is done for
+/// the buyer).
+const TERMINAL: [&str; 6] = [
+    "issued",
+    "rejected",
+    "expired",
+    "payment_failed",
+    "canceled",
+    "refunded",
+];
+
+/// Runs every check.
+pub async fn run(src: &Sources<'_>) -> anyhow::Result<Audit> {
+    let mut checks = Vec::new();
+    let now = src.seats.now();
+
+    // 1. The seat store: who owns what, right now.
+    let mut kv_sold: HashMap<String, String> = HashMap::new();
+    let (mut live_holds, mut units) = (0u64, 0u64);
+    let mut held_by: Vec<String> = Vec::new();
+    for section in &src.sections {
+        for v in src.seats.list_section(src.event, section).await? {
+            units += 1;
+            match v.state {
+                SeatState::Sold { order, .. } => {
+                    kv_sold.insert(v.seat.to_string(), order.to_string());
+                }
+                SeatState::Held {
+                    order, expires_at, ..
+                } => {
+                    if expires_at > now {
+                        live_holds += 1;
+                    }
+                    held_by.push(order.to_string());
+                }
+                SeatState::Free => {}
+            }
+        }
+    }
+
+    // 2. PostgreSQL: orders and their tickets.
+    let orders = sqlx::query(
+        "select order_id::text as id, buyer_id::text as buyer, state, amount_cents
+         from orders where event_id = $1",
+    )
+    .bind(src.event.as_uuid())
+    .fetch_all(src.db)
+    .await?;
+    let mut order_state: HashMap<String, String> = HashMap::new();
+    let mut order_buyer: HashMap<String, String> = HashMap::new();
+    let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
+    let mut issued_amount: HashMap<String, i64> = HashMap::new();
+    for r in &orders {
+        let id: String = r.get("id");
+        let state: String = r.get("state");
+        *by_state.entry(state.clone()).or_default() += 1;
+        if state == "issued" {
+            issued_amount.insert(id.clone(), r.get("amount_cents"));
+        }
+        order_buyer.insert(id.clone(), r.get("buyer"));
+        order_state.insert(id, state);
+    }
+    let tickets = sqlx::query(
+        "select s.code || ':' || t.label as seat, t.order_id::text as order_id
+         from tickets t join sections s on s.section_id = t.section_id
+         where t.event_id = $1 and t.state = 'issued'",
+    )
+    .bind(src.event.as_uuid())
+    .fetch_all(src.db)
+    .await?;
+    let mut ticket_seats: HashMap<String, Vec<String>> = HashMap::new();
+    let mut tickets_per_order: HashMap<String, u64> = HashMap::new();
+    for t in &tickets {
+        ticket_seats
+            .entry(t.get("seat"))
+            .or_default()
+            .push(t.get("order_id"));
+        *tickets_per_order.entry(t.get("order_id")).or_default() += 1;
+    }
+
+    // Invariant 1: a seat sold at most once, and to the order the seat store says.
+    let twice: Vec<&String> = ticket_seats
+        .iter()
+        .filter(|(_, o)| o.len() > 1)
+        .map(|(s, _)| s)
+        .collect();
+    let disagree: Vec<&String> = ticket_seats
+        .iter()
+        .filter(|(seat, o)| kv_sold.get(*seat) != o.first())
+        .map(|(s, _)| s)
+        .collect();
+    check(
+        &mut checks,
+        "no seat sold twice",
+        twice.is_empty() && disagree.is_empty(),
+        format!(
+            "{} tickets over {} seats; {} seats with two tickets, {} tickets whose seat the store does not show sold to that order",
+            tickets.len(),
+            ticket_seats.len(),
+            twice.len(),
+            disagree.len()
+        ),
+    );
+
+    // Sold seats = issued tickets.
+    let unticketed: Vec<&String> = kv_sold
+        .keys()
+        .filter(|s| !ticket_seats.contains_key(*s))
+        .collect();
+    check(
+        &mut checks,
+        "sold seats = issued tickets",
+        kv_sold.len() == tickets.len() && unticketed.is_empty(),
+        format!(
+            "{} seats sold in the seat store, {} tickets issued, {} sold seats without a ticket",
+            kv_sold.len(),
+            tickets.len(),
+            unticketed.len()
+        ),
+    );
+
+    // 3. The provider's ledger.
+    let mut intents = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let (page, more) = src.provider.list(after.as_deref(), 100).await?;
+        after = page.last().map(|p| p.id.clone());
+        intents.extend(page);
+        if !more || after.is_none() {
+            break;
+        }
+    }
+    let ours: Vec<_> = intents
+        .iter()
+        .filter(|p| order_state.contains_key(&p.order_id))
+        .collect();
+    let mut net_by_order: HashMap<String, i64> = HashMap::new();
+    for p in &ours {
+        *net_by_order.entry(p.order_id.clone()).or_default() +=
+            p.amount_captured - p.amount_refunded;
+    }
+    let net: i64 = net_by_order.values().sum();
+    let expected: i64 = issued_amount.values().sum();
+    // Invariant 2: money only with tickets, tickets only with money.
+    let money_no_ticket: Vec<&String> = net_by_order
+        .iter()
+        .filter(|(o, n)| **n > 0 && tickets_per_order.get(*o).copied().unwrap_or(0) == 0)
+        .map(|(o, _)| o)
+        .collect();
+    let ticket_no_money: Vec<&String> = tickets_per_order
+        .keys()
+        .filter(|o| net_by_order.get(*o).copied().unwrap_or(0) <= 0)
+        .collect();
+    check(
+        &mut checks,
+        "captured payments less refunds = issued orders' amounts",
+        net == expected,
+        format!(
+            "{} provider intents for this event; net captured {net} cents, issued orders total {expected} cents",
+            ours.len()
+        ),
+    );
+    check(
+        &mut checks,
+        "no capture without a ticket",
+        money_no_ticket.is_empty(),
+        format!(
+            "{} orders hold money without a ticket",
+            money_no_ticket.len()
+        ),
+    );
+    check(
+        &mut checks,
+        "no ticket without a capture",
+        ticket_no_money.is_empty(),
+        format!("{} orders have tickets but no money", ticket_no_money.len()),
+    );
+    let open_auth = ours
+        .iter()
+        .filter(|p| p.status == PaymentStatus::Authorized)
+        .count();
+    check(
+        &mut checks,
+        "no authorisation left open",
+        open_auth == 0,
+        format!("{open_auth} intents still authorised and neither captured nor voided"),
+    );
+
+    // Invariant 3: every hold ended: no hold is still running, and a lapsed one left in the
+    // store (it counts as free) belongs to an order that ended without those seats.
+    let held_by_live_order = held_by
+        .iter()
+        .filter(|o| {
+            order_state
+                .get(*o)
+                .is_none_or(|s| s == "issued" || !TERMINAL.contains(&s.as_str()))
+        })
+        .count();
+    check(
+        &mut checks,
+        "no seat left held",
+        live_holds == 0 && held_by_live_order == 0,
+        format!(
+            "{units} units in the store; {live_holds} unexpired holds, {held_by_live_order} lapsed holds of an order that has not ended or was issued"
+        ),
+    );
+
+    // Invariant 4: every order and every queue entry ended with an answer.
+    let open_orders: u64 = by_state
+        .iter()
+        .filter(|(s, _)| !TERMINAL.contains(&s.as_str()))
+        .map(|(_, n)| *n)
+        .sum();
+    check(
+        &mut checks,
+        "every order in a terminal state",
+        open_orders == 0,
+        format!(
+            "{} orders: {}",
+            orders.len(),
+            by_state
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    check(
+        &mut checks,
+        "every queue entry answered",
+        src.queue_waiting == 0 && src.unanswered_visits == 0,
+        format!(
+            "room {}; {} entries still waiting; {} buyer visits ended without an answer",
+            src.queue_phase, src.queue_waiting, src.unanswered_visits
+        ),
+    );
+
+    // Invariant 5: repeated requests had their effect once.
+    check(
+        &mut checks,
+        "repeated requests have one effect",
+        src.twin_mismatches == 0,
+        format!(
+            "{} double-clicks, resubmissions or twin tabs got two different orders or places",
+            src.twin_mismatches
+        ),
+    );
+
+    // Invariant 6: per-buyer limits.
+    let mut per_buyer: HashMap<&String, u64> = HashMap::new();
+    for (order, n) in &tickets_per_order {
+        if let Some(b) = order_buyer.get(order) {
+            *per_buyer.entry(b).or_default() += n;
+        }
+    }
+    let over = per_buyer
+        .values()
+        .filter(|n| **n > u64::from(src.max_per_buyer))
+        .count();
+    let most = per_buyer.values().copied().max().unwrap_or(0);
+    check(
+        &mut checks,
+        "per-buyer limit held",
+        over == 0,
+        format!(
+            "{} buyers with tickets, the most any holds is {most} (limit {}); {over} over the limit",
+            per_buyer.len(),
+            src.max_per_buyer
+        ),
+    );
+
+    Ok(Audit {
+        checks,
+        sold_seats: kv_sold.len() as u64,
+        tickets: tickets.len() as u64,
+        net_captured_cents: net,
+    })
+}

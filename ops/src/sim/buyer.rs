@@ -1,0 +1,591 @@
+//! One simulated buyer, behaving like a person at an on-sale: takes a session, joins the
+//! waiting room (sometimes from two tabs), polls only as often as `poll_after_ms` says, picks
+//! 1 to 4 seats with most demand on the best sections, sometimes double-clicks or resubmits the
+//! order, then pays, is declined, abandons or cancels. Every request that is shed (429) or
+//! finds a dependency down (503) is retried after `Retry-After`, as a browser would; a gateway
+//! that does not answer is swapped for another, as a load balancer would.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde_json::{Value, json};
+
+use super::{
+    setup::{SimEvent, SimSection},
+    tally::{Series, Stage, Tally},
+};
+
+/// How buyers behave (shares are of the buyers who reach the payment page).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Behaviour {
+    /// Share of buyers declined at the checkout.
+    #[arg(long, default_value_t = 0.10)]
+    pub decline_share: f64,
+    /// Share who leave without paying (their hold lapses).
+    #[arg(long, default_value_t = 0.10)]
+    pub abandon_share: f64,
+    /// Share who cancel their order before paying.
+    #[arg(long, default_value_t = 0.03)]
+    pub cancel_share: f64,
+    /// Share who double-click "buy" (two submissions at once, one Idempotency-Key).
+    #[arg(long, default_value_t = 0.05)]
+    pub double_click_share: f64,
+    /// Share who resubmit the same order a moment later (a retry after a slow answer).
+    #[arg(long, default_value_t = 0.03)]
+    pub resubmit_share: f64,
+    /// Share who join from a second tab at the same time.
+    #[arg(long, default_value_t = 0.03)]
+    pub second_tab_share: f64,
+    /// Longest think time before paying, ms (uniform from a tenth of it).
+    #[arg(long, default_value_t = 3_000)]
+    pub think_ms: u64,
+    /// How long a buyer waits in the queue before giving up, seconds.
+    #[arg(long, default_value_t = 1_800)]
+    pub patience_s: u64,
+}
+
+/// What every buyer shares.
+pub struct World {
+    /// One connection pool for every buyer.
+    pub http: reqwest::Client,
+    /// Gateways (a buyer starts on one and moves on when it does not answer).
+    pub gateways: Vec<String>,
+    /// The event.
+    pub event: SimEvent,
+    /// Where everything is recorded.
+    pub tally: Arc<Tally>,
+    /// How buyers behave.
+    pub behaviour: Behaviour,
+}
+
+/// An answer: status and JSON body (`Null` when not JSON).
+type Answer = (u16, Value);
+
+struct Visit {
+    world: Arc<World>,
+    rng: StdRng,
+    gateway: usize,
+    token: String,
+}
+
+const SEAT_STATES_DONE: [&str; 6] = [
+    "issued",
+    "rejected",
+    "expired",
+    "payment_failed",
+    "canceled",
+    "refunded",
+];
+
+/// Runs one buyer's visit to its end; returns how it ended.
+pub async fn visit(world: Arc<World>, n: u64, seed: u64) -> &'static str {
+    let tally = world.tally.clone();
+    tally.count(Series::Arrivals, 1);
+    let mut v = Visit {
+        gateway: n as usize % world.gateways.len(),
+        rng: StdRng::seed_from_u64(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        token: String::new(),
+        world,
+    };
+    let outcome = v.run().await;
+    tally.outcome(outcome);
+    outcome
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    let s = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(1);
+    Duration::from_secs(s.clamp(1, 5))
+}
+
+impl Visit {
+    fn base(&self) -> &str {
+        &self.world.gateways[self.gateway]
+    }
+
+    /// Sends a request built by `make` until it is answered with something other than 429 or
+    /// 503, at most `tries` times. `None` when it never was.
+    async fn send(
+        &mut self,
+        kind: &str,
+        tries: u32,
+        make: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Option<Answer> {
+        for _ in 0..tries {
+            self.world.tally.count(Series::Requests, 1);
+            let req = make(&self.world.http, self.base());
+            let req = if self.token.is_empty() {
+                req
+            } else {
+                req.bearer_auth(&self.token)
+            };
+            match req.send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    if status == 429 || status == 503 {
+                        self.world.tally.error(format!("{kind}_{status}"));
+                        let wait = retry_after(r.headers());
+                        let jitter = self.rng.random_range(0..500);
+                        tokio::time::sleep(wait + Duration::from_millis(jitter)).await;
+                        continue;
+                    }
+                    let body = r.json::<Value>().await.unwrap_or(Value::Null);
+                    return Some((status, body));
+                }
+                Err(_) => {
+                    self.world.tally.error(format!("{kind}_unreachable"));
+                    self.gateway = (self.gateway + 1) % self.world.gateways.len();
+                    let jitter = self.rng.random_range(200..1_000);
+                    tokio::time::sleep(Duration::from_millis(jitter)).await;
+                }
+            }
+        }
+        None
+    }
+
+    async fn run(&mut self) -> &'static str {
+        // A session.
+        let Some((201, s)) = self
+            .send("session", 30, |h, b| h.post(format!("{b}/api/v1/sessions")))
+            .await
+        else {
+            return "no_session";
+        };
+        self.token = s["token"].as_str().unwrap_or_default().to_owned();
+        let patience = Instant::now() + Duration::from_secs(self.world.behaviour.patience_s);
+        for _round in 0..3 {
+            let admission = match self.queue(patience, false).await {
+                Ok(a) => a,
+                Err(end) => return end,
+            };
+            match self.buy(&admission).await {
+                Ok(end) => return end,
+                // Seats taken between the map and the order, or the admission lapsed: back in line.
+                Err(()) => continue,
+            }
+        }
+        "rejected"
+    }
+
+    async fn join(&mut self) -> Option<Answer> {
+        let event = self.world.event.id.clone();
+        let started = Instant::now();
+        let second_tab = self.rng.random_bool(self.world.behaviour.second_tab_share);
+        let path = format!("/api/v1/events/{event}/queue");
+        let first = if second_tab {
+            // Two tabs at once, through the same gateway or the other one: one place.
+            let other = self.world.gateways[(self.gateway + 1) % self.world.gateways.len()].clone();
+            let twin = self
+                .world
+                .http
+                .post(format!("{other}{path}"))
+                .bearer_auth(&self.token)
+                .send();
+            let p = path.clone();
+            let (mine, theirs) = tokio::join!(
+                self.send("join", 60, move |h, b| h.post(format!("{b}{p}"))),
+                twin
+            );
+            if let (Some((202, a)), Ok(t)) = (&mine, theirs)
+                && t.status().as_u16() == 202
+                && let Ok(b) = t.json::<Value>().await
+                && a["queue_ticket"] != b["queue_ticket"]
+            {
+                self.world
+                    .tally
+                    .tab_mismatches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            mine
+        } else {
+            self.send("join", 60, move |h, b| h.post(format!("{b}{path}")))
+                .await
+        };
+        if matches!(first, Some((202, _))) {
+            self.world.tally.latency(Stage::Join, started);
+            self.world.tally.count(Series::Joins, 1);
+        }
+        first
+    }
+
+    /// Joins and waits to be admitted; `Ok(admission token)` or `Err(how the visit ends)`.
+    async fn queue(&mut self, patience: Instant, rejoined: bool) -> Result<String, &'static str> {
+        let joined_at = Instant::now();
+        let joined = match self.join().await {
+            Some((202, joined)) => joined,
+            // Refused with a reason (sold out, closed, ...): an answer, and the visit ends.
+            Some((status, body)) => {
+                let code = body["error"]["code"].as_str().unwrap_or("unknown");
+                self.world.tally.error(format!("join_{status}_{code}"));
+                return Err("join_refused");
+            }
+            None => return Err("join_failed"),
+        };
+        let ticket = joined["queue_ticket"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mut wait = joined["poll_after_ms"].as_u64().unwrap_or(1_000);
+        loop {
+            if Instant::now() > patience {
+                return Err("gave_up");
+            }
+            let jitter = self.rng.random_range(0..=wait / 10 + 1);
+            tokio::time::sleep(Duration::from_millis(wait + jitter)).await;
+            let started = Instant::now();
+            let path = format!("/api/v1/queue/{ticket}");
+            let Some((status, body)) = self
+                .send("poll", 60, move |h, b| h.get(format!("{b}{path}")))
+                .await
+            else {
+                return Err("poll_failed");
+            };
+            self.world.tally.latency(Stage::Poll, started);
+            if status != 200 {
+                self.world.tally.error(format!("poll_{status}"));
+                return Err("poll_refused");
+            }
+            wait = body["poll_after_ms"].as_u64().unwrap_or(1_000);
+            match body["state"].as_str().unwrap_or_default() {
+                "admitted" => {
+                    self.world.tally.count(Series::Admissions, 1);
+                    self.world.tally.latency(Stage::QueueWait, joined_at);
+                    return body["admission_token"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .ok_or("no_admission_token");
+                }
+                "closed" => return Err("closed"),
+                // The admission lapsed before this buyer saw it: join again, once.
+                "expired" if !rejoined => return Box::pin(self.queue(patience, true)).await,
+                "expired" => return Err("admission_expired"),
+                // waiting, sold_out (seats may come back): keep polling as told.
+                _ => {}
+            }
+        }
+    }
+
+    /// A section by demand among those the live counts still show seats in (all of them
+    /// when the counts are not there).
+    async fn pick_section(&mut self) -> Option<SimSection> {
+        let path = format!("/api/v1/events/{}", self.world.event.id);
+        let counts = self
+            .send("event", 10, move |h, b| h.get(format!("{b}{path}")))
+            .await;
+        let left: Vec<SimSection> = self
+            .world
+            .event
+            .sections
+            .iter()
+            .filter(|s| {
+                let Some((200, ev)) = &counts else {
+                    return true;
+                };
+                ev["sections"].as_array().is_none_or(|all| {
+                    all.iter().any(|x| {
+                        x["code"] == s.code.as_str()
+                            && x["availability"]["available"]
+                                .as_u64()
+                                .is_none_or(|n| n > 0)
+                    })
+                })
+            })
+            .cloned()
+            .collect();
+        let total: f64 = left.iter().map(|s| s.demand).sum();
+        let mut r = self.rng.random::<f64>() * total;
+        for s in &left {
+            if r < s.demand {
+                return Some(s.clone());
+            }
+            r -= s.demand;
+        }
+        left.last().cloned()
+    }
+
+    fn pick_quantity(&mut self) -> u32 {
+        let q = match self.rng.random_range(0..100) {
+            0..40 => 1,
+            40..75 => 2,
+            75..90 => 3,
+            _ => 4,
+        };
+        q.min(self.world.event.max_per_buyer)
+    }
+
+    /// The seats to ask for: `{section, quantity}` on the floor; on a seated section, free
+    /// seats from the live map, side by side in one row where possible, nearer the front more
+    /// often. `None` when the section has nothing left.
+    async fn choose(&mut self, section: &SimSection, quantity: u32) -> Option<Value> {
+        if !section.seated {
+            return Some(json!({ "section": section.code, "quantity": quantity }));
+        }
+        let path = format!(
+            "/api/v1/events/{}/seats?section={}",
+            self.world.event.id, section.code
+        );
+        let (200, map) = self
+            .send("seat_map", 20, move |h, b| h.get(format!("{b}{path}")))
+            .await?
+        else {
+            return None;
+        };
+        let mut free: Vec<(u32, u32, String)> = map["seats"]
+            .as_array()?
+            .iter()
+            .filter(|s| s["state"] == "free")
+            .filter_map(|s| {
+                let id = s["seat"].as_str()?;
+                let (_, label) = id.split_once(':')?;
+                let (row, num) = label.split_once('-')?;
+                Some((row.parse().ok()?, num.parse().ok()?, id.to_owned()))
+            })
+            .collect();
+        if free.is_empty() {
+            return None;
+        }
+        free.sort();
+        let r: f64 = self.rng.random();
+        let start = ((r * r) * free.len() as f64) as usize;
+        let start = start.min(free.len() - 1);
+        let mut seats = vec![free[start].2.clone()];
+        let (row, mut last) = (free[start].0, free[start].1);
+        for (r, n, id) in &free[start + 1..] {
+            if seats.len() == quantity as usize {
+                break;
+            }
+            if *r == row && *n == last + 1 {
+                seats.push(id.clone());
+                last = *n;
+            } else {
+                break;
+            }
+        }
+        // Not enough side by side: take the next free ones, wherever they are.
+        for (_, _, id) in free.iter().cycle().skip(start + 1).take(free.len()) {
+            if seats.len() == quantity as usize {
+                break;
+            }
+            if !seats.contains(id) {
+                seats.push(id.clone());
+            }
+        }
+        Some(json!({ "seats": seats }))
+    }
+
+    async fn place(&mut self, admission: &str, key: &str, body: &Value) -> Option<Answer> {
+        let path = format!("/api/v1/events/{}/orders", self.world.event.id);
+        let (admission, key, body) = (admission.to_owned(), key.to_owned(), body.clone());
+        self.send("order", 30, move |h, b| {
+            h.post(format!("{b}{path}"))
+                .header("admission-token", &admission)
+                .header("idempotency-key", &key)
+                .json(&body)
+        })
+        .await
+    }
+
+    /// Orders with the admission and sees the order through. `Err` sends the buyer back to
+    /// the queue.
+    async fn buy(&mut self, admission: &str) -> Result<&'static str, ()> {
+        let mut request = None;
+        for _ in 0..3 {
+            let Some(section) = self.pick_section().await else {
+                break;
+            };
+            let quantity = self.pick_quantity();
+            if let Some(r) = self.choose(&section, quantity).await {
+                request = Some(r);
+                break;
+            }
+        }
+        let Some(request) = request else {
+            return Ok("no_seats_left");
+        };
+        let key = uuid::Uuid::new_v4().to_string();
+        let started = Instant::now();
+        let double = self
+            .rng
+            .random_bool(self.world.behaviour.double_click_share);
+        let answer = if double {
+            let (a, b) = {
+                let mut twin = Visit {
+                    world: self.world.clone(),
+                    rng: StdRng::seed_from_u64(self.rng.random()),
+                    gateway: self.gateway,
+                    token: self.token.clone(),
+                };
+                tokio::join!(
+                    self.place(admission, &key, &request),
+                    twin.place(admission, &key, &request)
+                )
+            };
+            if let (Some((202, x)), Some((202, y))) = (&a, &b)
+                && x["order_id"] != y["order_id"]
+            {
+                self.world
+                    .tally
+                    .twin_mismatches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            a
+        } else {
+            self.place(admission, &key, &request).await
+        };
+        self.world.tally.latency(Stage::Order, started);
+        let order = match answer {
+            Some((202, body)) => body["order_id"].as_str().unwrap_or_default().to_owned(),
+            Some((410, _)) => {
+                self.world.tally.error("order_410");
+                return Err(());
+            }
+            Some((status, body)) => {
+                let code = body["error"]["code"].as_str().unwrap_or("unknown");
+                self.world.tally.error(format!("order_{status}_{code}"));
+                return Ok("order_refused");
+            }
+            None => return Ok("order_failed"),
+        };
+        self.world.tally.count(Series::Orders, 1);
+        if self.rng.random_bool(self.world.behaviour.resubmit_share) {
+            tokio::time::sleep(Duration::from_millis(self.rng.random_range(200..1_500))).await;
+            if let Some((202, again)) = self.place(admission, &key, &request).await
+                && again["order_id"].as_str() != Some(order.as_str())
+            {
+                self.world
+                    .tally
+                    .twin_mismatches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+
+        let placed = Instant::now();
+        let status = self
+            .follow(&order, &["awaiting_payment"], Duration::from_secs(180))
+            .await;
+        let Some(status) = status else {
+            return Ok("order_lost");
+        };
+        match status["state"].as_str().unwrap_or_default() {
+            "awaiting_payment" => {}
+            // The admission was spent on this order: the buyer hears why and is done (joining
+            // again returns the same, used, entry until it lapses).
+            "rejected" => {
+                self.world.tally.error(format!(
+                    "order_rejected_{}",
+                    status["reason"].as_str().unwrap_or("unknown")
+                ));
+                return Ok("rejected");
+            }
+            _ => return Ok("order_ended_early"),
+        }
+        self.world.tally.latency(Stage::Hold, placed);
+        self.world.tally.count(Series::Holds, 1);
+
+        let b = &self.world.behaviour;
+        let roll: f64 = self.rng.random();
+        let (decline, abandon, cancel) = (b.decline_share, b.abandon_share, b.cancel_share);
+        let think = self.rng.random_range(b.think_ms / 10..=b.think_ms.max(1));
+        tokio::time::sleep(Duration::from_millis(think)).await;
+        if roll < abandon {
+            return Ok("abandoned");
+        }
+        if roll < abandon + cancel {
+            let path = format!("/api/v1/orders/{order}/cancel");
+            self.send("cancel", 20, move |h, b| h.post(format!("{b}{path}")))
+                .await;
+            let end = self.follow(&order, &[], Duration::from_secs(120)).await;
+            return Ok(match end.as_ref().and_then(|e| e["state"].as_str()) {
+                Some("canceled") => "canceled",
+                _ => "cancel_lost",
+            });
+        }
+        let outcome = if roll < abandon + cancel + decline {
+            "decline"
+        } else {
+            "succeed"
+        };
+        let checkout = status["payment"]["checkout_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let paid_at = Instant::now();
+        let mut paid = false;
+        for _ in 0..10 {
+            match self
+                .world
+                .http
+                .post(&checkout)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("outcome={outcome}"))
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => {
+                    paid = true;
+                    break;
+                }
+                // Already confirmed (an earlier attempt's answer was lost): done.
+                Ok(r) if r.status().as_u16() == 409 => {
+                    paid = true;
+                    break;
+                }
+                Ok(r) => self
+                    .world
+                    .tally
+                    .error(format!("checkout_{}", r.status().as_u16())),
+                Err(_) => self.world.tally.error("checkout_unreachable"),
+            }
+            tokio::time::sleep(Duration::from_millis(self.rng.random_range(300..1_500))).await;
+        }
+        if !paid {
+            return Ok("checkout_failed");
+        }
+        let end = self.follow(&order, &[], Duration::from_secs(300)).await;
+        let state = end
+            .as_ref()
+            .and_then(|e| e["state"].as_str())
+            .unwrap_or_default();
+        Ok(match (outcome, state) {
+            ("succeed", "issued") => {
+                self.world.tally.latency(Stage::Issue, paid_at);
+                let seats = end
+                    .as_ref()
+                    .and_then(|e| e["seats"].as_array())
+                    .map_or(0, Vec::len);
+                self.world.tally.issued(seats as u64);
+                "bought"
+            }
+            ("decline", "payment_failed") => "declined",
+            (_, "expired") => "paid_too_late",
+            (_, "") => "order_lost",
+            _ => "unexpected_end",
+        })
+    }
+
+    /// Polls the order until its state is one of `until` or a final one; `None` if it never
+    /// gets there within `within`.
+    async fn follow(&mut self, order: &str, until: &[&str], within: Duration) -> Option<Value> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let path = format!("/api/v1/orders/{order}");
+            if let Some((200, body)) = self
+                .send("order_status", 20, move |h, b| h.get(format!("{b}{path}")))
+                .await
+            {
+                let state = body["state"].as_str().unwrap_or_default();
+                if until.contains(&state) || SEAT_STATES_DONE.contains(&state) {
+                    return Some(body);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(self.rng.random_range(300..700))).await;
+        }
+        None
+    }
+}

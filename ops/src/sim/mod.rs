@@ -1,0 +1,520 @@
+//! The on-sale simulator: the busiest minute, end to end, against the real platform.
+//!
+//! It starts the platform's own processes (payments sandbox with faults, gateways, workers)
+//! against NATS, Temporal and PostgreSQL servers it is given, makes an event through the admin
+//! API and schedules its sale, and sends a population of buyers at the buyer API the way the
+//! StarArena case describes them: a crowd waiting before the opening, a burst at the opening,
+//! retries. Fault drills kill and restart processes mid-sale. When every buyer is done and
+//! every order has ended, the invariant audit ([`audit`]) checks the seat store, PostgreSQL
+//! and the provider's ledger, and the report ([`report`]) is written as JSON, Markdown and
+//! SVG charts. See `docs/adr/0014-onsale-simulator.md`.
+
+pub mod audit;
+pub mod buyer;
+pub mod procs;
+pub mod report;
+pub mod setup;
+pub mod tally;
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use boxoffice_nats::{EventId, Namespace, SectionCode, Topology};
+use rand::{Rng, SeedableRng};
+use tokio::sync::Mutex;
+
+use self::{procs::Procs, tally::Tally};
+
+/// The simulator's settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
+    /// NATS URL.
+    #[arg(long, env = "BOXOFFICE_NATS_URL")]
+    pub nats_url: String,
+    /// PostgreSQL maintenance database URL (the run creates a fresh database beside it).
+    #[arg(long, env = "BOXOFFICE_DATABASE_URL")]
+    pub database_url: String,
+    /// Temporal frontend.
+    #[arg(long, env = "BOXOFFICE_TEMPORAL_URL")]
+    pub temporal_url: String,
+    /// Folder with the platform's binaries (default: this program's own folder).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Folder for the report, the logs and the sandbox's ledger.
+    #[arg(long, default_value = "bench-results/onsale")]
+    pub out: PathBuf,
+    /// Buyers.
+    #[arg(long, default_value_t = 200_000)]
+    pub buyers: u64,
+    /// Seats (a fifth of them standing).
+    #[arg(long, default_value_t = 20_000)]
+    pub seats: u32,
+    /// Tickets one buyer may hold.
+    #[arg(long, default_value_t = 6)]
+    pub max_per_buyer: u32,
+    /// Hold time, seconds (30 or more).
+    #[arg(long, default_value_t = 60)]
+    pub hold_s: u32,
+    /// The organizer's admission cap, buyers per second (the platform's own cap when unset).
+    #[arg(long)]
+    pub admission_rate: Option<u32>,
+    /// Seconds from scheduling to the opening.
+    #[arg(long, default_value_t = 8)]
+    pub opens_in_s: u64,
+    /// Share of buyers already waiting before the opening (they are drawn at random).
+    #[arg(long, default_value_t = 0.3)]
+    pub early_share: f64,
+    /// The opening burst: the rest arrive within this many seconds, most in the first few.
+    #[arg(long, default_value_t = 10)]
+    pub burst_s: u64,
+    /// Gateways.
+    #[arg(long, default_value_t = 1)]
+    pub gateways: usize,
+    /// Workers.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Random seed (buyers' choices and arrival times).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// How long to wait for every order to end after the last buyer is done, seconds
+    /// (default: twice the hold time plus two minutes).
+    #[arg(long)]
+    pub settle_s: Option<u64>,
+    /// Buyer behaviour.
+    #[command(flatten)]
+    pub behaviour: buyer::Behaviour,
+    /// Payment provider faults.
+    #[command(flatten)]
+    pub faults: ProviderFaults,
+    /// Fault drills.
+    #[command(flatten)]
+    pub drills: Drills,
+}
+
+/// Faults of the payment provider (passed to the sandbox).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProviderFaults {
+    /// Fastest provider answer, ms.
+    #[arg(long, default_value_t = 20)]
+    pub latency_min_ms: u64,
+    /// Slowest provider answer, ms.
+    #[arg(long, default_value_t = 250)]
+    pub latency_max_ms: u64,
+    /// Share of webhooks never delivered.
+    #[arg(long, default_value_t = 0.05)]
+    pub webhook_drop_rate: f64,
+    /// Share of webhooks delivered twice.
+    #[arg(long, default_value_t = 0.05)]
+    pub webhook_duplicate_rate: f64,
+    /// Share of webhooks delivered out of order.
+    #[arg(long, default_value_t = 0.05)]
+    pub webhook_reorder_rate: f64,
+    /// Longest webhook delay, ms.
+    #[arg(long, default_value_t = 2_000)]
+    pub webhook_delay_max_ms: u64,
+}
+
+/// Fault drills, each at a time after the opening.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Drills {
+    /// SIGKILL a worker this many seconds after the opening, and start another one.
+    #[arg(long)]
+    pub kill_worker_at_s: Option<u64>,
+    /// SIGKILL a gateway this many seconds after the opening, and start it again.
+    #[arg(long)]
+    pub restart_gateway_at_s: Option<u64>,
+    /// Cut the payment provider off at this second (SIGKILL), for `--provider-outage-s`.
+    #[arg(long)]
+    pub provider_outage_at_s: Option<u64>,
+    /// How long the provider stays away.
+    #[arg(long, default_value_t = 30)]
+    pub provider_outage_s: u64,
+}
+
+/// Outcomes that mean the platform left a buyer without an answer (every other outcome is an
+/// answer: bought, declined, rejected with a reason, told sold out or closed, ...).
+const UNANSWERED: [&str; 8] = [
+    "no_session",
+    "join_failed",
+    "poll_failed",
+    "poll_refused",
+    "no_admission_token",
+    "order_failed",
+    "order_lost",
+    "cancel_lost",
+];
+
+/// Runs the simulation; returns the report (its `audit_ok` says whether every invariant held).
+pub async fn run(args: &SimArgs) -> anyhow::Result<report::Report> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let logs = args.out.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let db_url = crate::fresh_database(&args.database_url).await?;
+    let db = sqlx::PgPool::connect(&db_url).await?;
+    let prefix = format!("sim{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let ns = Namespace::new(&prefix).context("namespace")?;
+    let nats = async_nats::connect(&args.nats_url)
+        .await
+        .context("connecting to NATS")?;
+    let topology =
+        Topology::provision(async_nats::jetstream::new(nats.clone()), ns.clone(), 1).await?;
+    let seats = boxoffice_nats::SeatStore::new(topology.seats.clone(), Default::default());
+    let bin_dir = match &args.bin_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("no folder")?
+            .to_path_buf(),
+    };
+    let wiring = procs::Wiring {
+        nats_url: args.nats_url.clone(),
+        prefix: prefix.clone(),
+        database_url: db_url.clone(),
+        temporal_url: args.temporal_url.clone(),
+        task_queue: format!("orders-{prefix}"),
+        bin_dir,
+        dir: logs.clone(),
+    };
+    let f = &args.faults;
+    let sandbox_env = [
+        ("SANDBOX_LATENCY_MIN_MS", f.latency_min_ms.to_string()),
+        ("SANDBOX_LATENCY_MAX_MS", f.latency_max_ms.to_string()),
+        ("SANDBOX_WEBHOOK_DROP_RATE", f.webhook_drop_rate.to_string()),
+        (
+            "SANDBOX_WEBHOOK_DUPLICATE_RATE",
+            f.webhook_duplicate_rate.to_string(),
+        ),
+        (
+            "SANDBOX_WEBHOOK_REORDER_RATE",
+            f.webhook_reorder_rate.to_string(),
+        ),
+        (
+            "SANDBOX_WEBHOOK_DELAY_MAX_MS",
+            f.webhook_delay_max_ms.to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let mut procs = Procs::new(wiring, args.gateways, sandbox_env, Vec::new());
+    eprintln!(
+        "[sim] starting the sandbox, {} gateway(s), {} worker(s)",
+        args.gateways, args.workers
+    );
+    procs.start_sandbox().await?;
+    for i in 0..args.gateways.max(1) {
+        procs.start_gateway(i).await?;
+    }
+    for i in 1..=args.workers.max(1) {
+        procs.start_worker(i).await?;
+    }
+    let gateways = procs.gateways.clone();
+    let sandbox_url = procs.sandbox_url.clone();
+    let procs = Arc::new(Mutex::new(procs));
+
+    let result = drive(args, &db, &seats, &nats, &ns, &gateways, procs.clone()).await;
+    let mut p = procs.lock().await;
+    p.stop_all().await;
+    let (mut report, event) = result?;
+    report.wall_s = started.elapsed().as_secs_f64();
+    report.sandbox_url = sandbox_url;
+    report::write(&args.out, &report)?;
+    eprintln!(
+        "[sim] event {event}: report in {}, logs in {}",
+        args.out.display(),
+        p.dir().display()
+    );
+    Ok(report)
+}
+
+async fn drive(
+    args: &SimArgs,
+    db: &sqlx::PgPool,
+    seats: &boxoffice_nats::SeatStore,
+    nats: &async_nats::Client,
+    ns: &Namespace,
+    gateways: &[String],
+    procs: Arc<Mutex<Procs>>,
+) -> anyhow::Result<(report::Report, String)> {
+    let org = setup::Organizer::sign_up(db, &gateways[0]).await?;
+    let event = setup::create_event(
+        &org,
+        args.seats,
+        args.max_per_buyer,
+        args.hold_s.max(30),
+        args.admission_rate,
+        Duration::from_secs(args.opens_in_s),
+    )
+    .await?;
+    let until_open = (event.opens_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    let opened = Instant::now() + until_open;
+    let tally = Arc::new(Tally::new(opened, u64::from(args.seats)));
+    eprintln!(
+        "[sim] event {} ({} seats) opens in {:.1} s; {} buyers",
+        event.id,
+        args.seats,
+        until_open.as_secs_f64(),
+        args.buyers
+    );
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1_024)
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(5))
+        .build()?;
+    let world = Arc::new(buyer::World {
+        http,
+        gateways: gateways.to_vec(),
+        event: event.clone(),
+        tally: tally.clone(),
+        behaviour: args.behaviour.clone(),
+    });
+
+    // Arrival times, relative to the opening: the early crowd spread over the seconds before
+    // it, the rest an exponential burst after it (mean a third of the burst window).
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let early_window = until_open.as_secs_f64().max(1.0) - 0.5;
+    let mut arrivals: Vec<f64> = (0..args.buyers)
+        .map(|_| {
+            if rng.random_bool(args.early_share.clamp(0.0, 1.0)) {
+                -rng.random_range(0.0..early_window)
+            } else {
+                let mean = args.burst_s as f64 / 3.0;
+                (-mean * (1.0 - rng.random::<f64>()).ln()).min(args.burst_s as f64)
+            }
+        })
+        .collect();
+    arrivals.sort_by(f64::total_cmp);
+
+    let drills = tokio::spawn(run_drills(
+        args.drills.clone(),
+        args.workers,
+        opened,
+        procs.clone(),
+    ));
+    let bar = indicatif::ProgressBar::new(args.buyers);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "[sim] {elapsed_precise} {bar:30} {pos}/{len} buyers done {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut visits = tokio::task::JoinSet::new();
+    let seed = args.seed;
+    let spawner = {
+        let world = world.clone();
+        async move {
+            let mut set = tokio::task::JoinSet::new();
+            for (n, at) in arrivals.into_iter().enumerate() {
+                let when = if at >= 0.0 {
+                    opened + Duration::from_secs_f64(at)
+                } else {
+                    opened
+                        .checked_sub(Duration::from_secs_f64(-at))
+                        .unwrap_or(opened)
+                };
+                tokio::time::sleep_until(when.into()).await;
+                set.spawn(buyer::visit(world.clone(), n as u64, seed));
+            }
+            set
+        }
+    };
+    // Spawn everyone (the spawner sleeps between arrivals), then wait for every visit.
+    let spawned = tokio::spawn(spawner);
+    let mut set = spawned.await?;
+    std::mem::swap(&mut visits, &mut set);
+    let mut done = 0u64;
+    while let Some(r) = visits.join_next().await {
+        if r.is_err() {
+            tally.outcome("panicked");
+        }
+        done += 1;
+        bar.set_position(done);
+        if done % 1_000 == 0 {
+            procs.lock().await.check()?;
+            bar.set_message(format!(
+                "{} tickets",
+                tally.tickets.load(std::sync::atomic::Ordering::Relaxed)
+            ));
+        }
+    }
+    bar.finish();
+    let drills_done = drills.await??;
+    procs.lock().await.check()?;
+
+    // Every order ends: abandoned holds lapse, late webhooks arrive, the reconciler is not
+    // needed for this (each workflow ends its own order).
+    let settle = Duration::from_secs(
+        args.settle_s
+            .unwrap_or(2 * u64::from(args.hold_s.max(30)) + 120),
+    );
+    let settle_start = Instant::now();
+    let open_orders = loop {
+        let open: i64 = sqlx::query_scalar(
+            "select count(*) from orders where event_id = $1::uuid
+             and state not in ('issued','rejected','expired','payment_failed','canceled','refunded')",
+        )
+        .bind(&event.id)
+        .fetch_one(db)
+        .await?;
+        if open == 0 || settle_start.elapsed() > settle {
+            break open;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    eprintln!(
+        "[sim] settled in {:.1} s ({open_orders} orders still open)",
+        settle_start.elapsed().as_secs_f64()
+    );
+    // Close the sale if it has not closed itself (sold out): every entry still waiting is
+    // then told so.
+    if org.status(&event.id).await? != "closed" {
+        org.call(
+            reqwest::Method::POST,
+            &format!("/admin/api/v1/events/{}/close", event.id),
+            Some(&serde_json::json!({})),
+        )
+        .await
+        .ok();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut status = String::new();
+    while Instant::now() < deadline {
+        status = org.status(&event.id).await?;
+        if status == "closed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // The pacer follows the status within a tick or two.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let event_id: EventId = event.id.parse().context("event id")?;
+    let room = boxoffice_nats::queue::WaitingRoom::start(nats.clone(), ns.clone()).await?;
+    let (phase, waiting) = room
+        .read(event_id, |b| {
+            b.map(|b| {
+                let s = b.summary();
+                let phase = s.control.as_ref().map_or("none".to_owned(), |(_, c)| {
+                    format!("{:?}", c.phase).to_lowercase()
+                });
+                (phase, s.waiting)
+            })
+        })
+        .unwrap_or(("none".into(), 0));
+    let answered_by_phase = phase == "closed" || phase == "soldout";
+    let outcomes = tally.outcomes();
+    let unanswered: u64 = UNANSWERED
+        .iter()
+        .map(|k| outcomes.get(*k).copied().unwrap_or(0))
+        .sum();
+    let provider = boxoffice_workflows::payments::http::HttpProvider::new(
+        &boxoffice_workflows::payments::http::ProviderConfig {
+            url: procs.lock().await.sandbox_url.clone(),
+            api_key: "sk_sandbox".into(),
+        },
+    )?;
+    let audit = audit::run(&audit::Sources {
+        db,
+        seats,
+        provider: &provider,
+        event: event_id,
+        sections: event
+            .sections
+            .iter()
+            .map(|s| SectionCode::parse(&s.code))
+            .collect::<Result<_, _>>()?,
+        max_per_buyer: args.max_per_buyer,
+        queue_waiting: if answered_by_phase { 0 } else { waiting },
+        queue_phase: format!(
+            "{phase} (status {status}, {waiting} entries never reached the front)"
+        ),
+        unanswered_visits: unanswered,
+        twin_mismatches: tally
+            .twin_mismatches
+            .load(std::sync::atomic::Ordering::Relaxed)
+            + tally
+                .tab_mismatches
+                .load(std::sync::atomic::Ordering::Relaxed),
+    })
+    .await?;
+    for c in &audit.checks {
+        eprintln!(
+            "[audit] {} {:<58} {}",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.name,
+            c.detail
+        );
+    }
+    let report = report::Report::new(args, &event, &tally, audit, drills_done);
+    Ok((report, event.id))
+}
+
+/// Runs the drills at their times; returns what was done, in words.
+async fn run_drills(
+    d: Drills,
+    workers: usize,
+    opened: Instant,
+    procs: Arc<Mutex<Procs>>,
+) -> anyhow::Result<Vec<String>> {
+    let mut plan: Vec<(u64, &'static str)> = Vec::new();
+    if let Some(s) = d.kill_worker_at_s {
+        plan.push((s, "kill_worker"));
+    }
+    if let Some(s) = d.restart_gateway_at_s {
+        plan.push((s, "restart_gateway"));
+    }
+    if let Some(s) = d.provider_outage_at_s {
+        plan.push((s, "provider_outage"));
+    }
+    plan.sort();
+    let mut done = Vec::new();
+    let mut next_worker = workers.max(1) + 1;
+    for (at, what) in plan {
+        tokio::time::sleep_until((opened + Duration::from_secs(at)).into()).await;
+        match what {
+            "kill_worker" => {
+                let mut p = procs.lock().await;
+                p.kill("worker-1").await?;
+                eprintln!("[drill] t+{at}s: worker-1 killed (SIGKILL)");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                p.start_worker(next_worker).await?;
+                eprintln!("[drill] worker-{next_worker} started");
+                done.push(format!(
+                    "t+{at}s: worker-1 SIGKILLed, worker-{next_worker} started"
+                ));
+                next_worker += 1;
+            }
+            "restart_gateway" => {
+                let mut p = procs.lock().await;
+                p.kill("gateway-1").await?;
+                eprintln!("[drill] t+{at}s: gateway-1 killed (SIGKILL)");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                p.start_gateway(0).await?;
+                done.push(format!("t+{at}s: gateway-1 SIGKILLed and restarted"));
+            }
+            _ => {
+                procs.lock().await.kill("sandbox").await?;
+                eprintln!(
+                    "[drill] t+{at}s: payment provider cut off for {} s",
+                    d.provider_outage_s
+                );
+                tokio::time::sleep(Duration::from_secs(d.provider_outage_s)).await;
+                procs.lock().await.start_sandbox().await?;
+                done.push(format!(
+                    "t+{at}s: payment provider unreachable for {} s",
+                    d.provider_outage_s
+                ));
+            }
+        }
+    }
+    Ok(done)
+}

@@ -1,0 +1,237 @@
+//! The platform's own processes, as an operator runs them: the payments sandbox, gateways and
+//! workers started from their binaries, so a fault drill can `SIGKILL` one and start another
+//! exactly as a crash and a restart would happen in production.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+/// Where the shared servers are and how the platform's processes reach them.
+#[derive(Debug, Clone)]
+pub struct Wiring {
+    /// NATS URL(s).
+    pub nats_url: String,
+    /// Subject, stream and bucket prefix of this run.
+    pub prefix: String,
+    /// The run's database.
+    pub database_url: String,
+    /// Temporal frontend.
+    pub temporal_url: String,
+    /// Temporal task queue of this run.
+    pub task_queue: String,
+    /// Folder holding the binaries.
+    pub bin_dir: PathBuf,
+    /// Folder for logs and the sandbox's ledger.
+    pub dir: PathBuf,
+}
+
+/// A port nobody is listening on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// The running processes by name (`sandbox`, `gateway-1`, `worker-1`, ...).
+pub struct Procs {
+    wiring: Wiring,
+    children: BTreeMap<String, Child>,
+    /// Restarts so far, per role, so log files never overwrite each other.
+    generation: BTreeMap<String, u32>,
+    /// Gateway base URLs (stable across a gateway's restarts: it comes back on its port).
+    pub gateways: Vec<String>,
+    gateway_ports: Vec<u16>,
+    /// The sandbox's base URL.
+    pub sandbox_url: String,
+    sandbox_port: u16,
+    sandbox_env: Vec<(String, String)>,
+    gateway_env: Vec<(String, String)>,
+}
+
+impl Procs {
+    /// Plans the processes (nothing starts yet).
+    pub fn new(
+        wiring: Wiring,
+        gateways: usize,
+        sandbox_env: Vec<(String, String)>,
+        gateway_env: Vec<(String, String)>,
+    ) -> Self {
+        let sandbox_port = free_port();
+        let gateway_ports: Vec<u16> = (0..gateways.max(1)).map(|_| free_port()).collect();
+        Self {
+            gateways: gateway_ports
+                .iter()
+                .map(|p| format!("http://127.0.0.1:{p}"))
+                .collect(),
+            gateway_ports,
+            sandbox_url: format!("http://127.0.0.1:{sandbox_port}"),
+            sandbox_port,
+            sandbox_env,
+            gateway_env,
+            wiring,
+            children: BTreeMap::new(),
+            generation: BTreeMap::new(),
+        }
+    }
+
+    fn bin(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let p = self.wiring.bin_dir.join(name);
+        if !p.exists() {
+            bail!(
+                "{} is missing: build the binaries first (cargo build --workspace --bins)",
+                p.display()
+            );
+        }
+        Ok(p)
+    }
+
+    fn log(&mut self, name: &str) -> anyhow::Result<std::fs::File> {
+        let n = self.generation.entry(name.to_owned()).or_default();
+        *n += 1;
+        let path = self.wiring.dir.join(format!("{name}.{n}.log"));
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))
+    }
+
+    fn spawn(&mut self, name: &str, bin: &str, env: Vec<(String, String)>) -> anyhow::Result<()> {
+        let bin = self.bin(bin)?;
+        let out = self.log(name)?;
+        let err = out.try_clone()?;
+        let child = Command::new(&bin)
+            .envs(env)
+            .env("BOXOFFICE_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        self.children.insert(name.to_owned(), child);
+        Ok(())
+    }
+
+    fn common(&self) -> Vec<(String, String)> {
+        let w = &self.wiring;
+        [
+            ("BOXOFFICE_NATS_URL", w.nats_url.as_str()),
+            ("BOXOFFICE_NATS_PREFIX", w.prefix.as_str()),
+            ("BOXOFFICE_DATABASE_URL", w.database_url.as_str()),
+            ("BOXOFFICE_TEMPORAL_URL", w.temporal_url.as_str()),
+            ("BOXOFFICE_TASK_QUEUE", w.task_queue.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// Starts the payments sandbox (its ledger survives its restarts).
+    pub async fn start_sandbox(&mut self) -> anyhow::Result<()> {
+        let ledger = self.wiring.dir.join("payments-sandbox");
+        let mut env: Vec<(String, String)> = vec![
+            (
+                "SANDBOX_ADDR".into(),
+                format!("127.0.0.1:{}", self.sandbox_port),
+            ),
+            ("SANDBOX_DATA_DIR".into(), ledger.display().to_string()),
+            (
+                "SANDBOX_WEBHOOK_URL".into(),
+                format!("{}/webhooks/payments", self.gateways[0]),
+            ),
+        ];
+        env.extend(self.sandbox_env.iter().cloned());
+        self.spawn("sandbox", "boxoffice-payments-sandbox", env)?;
+        wait_ready(
+            &format!("{}/healthz", self.sandbox_url),
+            "the payments sandbox",
+        )
+        .await
+    }
+
+    /// Starts gateway `i` (0-based) and waits until it is ready.
+    pub async fn start_gateway(&mut self, i: usize) -> anyhow::Result<()> {
+        let mut env = self.common();
+        env.push((
+            "BOXOFFICE_HTTP_ADDR".into(),
+            format!("127.0.0.1:{}", self.gateway_ports[i]),
+        ));
+        env.push(("BOXOFFICE_ADMIN_COOKIE_SECURE".into(), "false".into()));
+        env.extend(self.gateway_env.iter().cloned());
+        self.spawn(&format!("gateway-{}", i + 1), "boxoffice-gateway", env)?;
+        wait_ready(&format!("{}/readyz", self.gateways[i]), "a gateway").await
+    }
+
+    /// Starts worker `i` (1-based name) and waits until it is ready.
+    pub async fn start_worker(&mut self, i: usize) -> anyhow::Result<()> {
+        let admin = free_port();
+        let mut env = self.common();
+        env.push(("BOXOFFICE_PAYMENTS_URL".into(), self.sandbox_url.clone()));
+        env.push((
+            "BOXOFFICE_WORKER_ADMIN_ADDR".into(),
+            format!("127.0.0.1:{admin}"),
+        ));
+        env.push(("BOXOFFICE_RECONCILE_EVERY_S".into(), "0".into()));
+        self.spawn(&format!("worker-{i}"), "boxoffice-worker", env)?;
+        wait_ready(&format!("http://127.0.0.1:{admin}/readyz"), "a worker").await
+    }
+
+    /// `SIGKILL`s a process (a crash: no shutdown, no goodbye).
+    pub async fn kill(&mut self, name: &str) -> anyhow::Result<()> {
+        let mut child = self
+            .children
+            .remove(name)
+            .with_context(|| format!("no process {name}"))?;
+        child.start_kill().ok();
+        child.wait().await.ok();
+        Ok(())
+    }
+
+    /// Whether every process still runs; names the first that exited.
+    pub fn check(&mut self) -> anyhow::Result<()> {
+        for (name, child) in &mut self.children {
+            if let Ok(Some(status)) = child.try_wait() {
+                bail!(
+                    "{name} exited ({status}); its log is in {}",
+                    self.wiring.dir.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops everything (SIGKILL: nothing of the run is kept but the logs and the ledger).
+    pub async fn stop_all(&mut self) {
+        let names: Vec<String> = self.children.keys().cloned().collect();
+        for n in names {
+            self.kill(&n).await.ok();
+        }
+    }
+
+    /// The folder with the logs.
+    pub fn dir(&self) -> &Path {
+        &self.wiring.dir
+    }
+}
+
+async fn wait_ready(url: &str, what: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while tokio::time::Instant::now() < deadline {
+        if http
+            .get(url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!("{what} did not become ready at {url} within 90 s")
+}

@@ -1,0 +1,226 @@
+//! What the simulated buyers saw: counts per second (for the charts), latencies per stage,
+//! errors by kind and how each buyer's visit ended. Shared by every buyer task; each record is
+//! a short lock or an atomic add, never I/O.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
+
+use serde::Serialize;
+
+/// A per-second counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Series {
+    /// A buyer arrived (its first request).
+    Arrivals,
+    /// A join was acknowledged (202).
+    Joins,
+    /// A buyer was admitted (first poll that said so).
+    Admissions,
+    /// An order was accepted (202).
+    Orders,
+    /// An order was seen holding seats (`awaiting_payment` or later).
+    Holds,
+    /// Seats in orders seen `issued`.
+    Tickets,
+    /// Requests answered 429 or 503, or not answered.
+    Errors,
+    /// Every request a buyer sent (the entrance's load).
+    Requests,
+}
+
+impl Series {
+    /// Every series, in chart order.
+    pub const ALL: [Series; 8] = [
+        Series::Arrivals,
+        Series::Joins,
+        Series::Admissions,
+        Series::Orders,
+        Series::Holds,
+        Series::Tickets,
+        Series::Errors,
+        Series::Requests,
+    ];
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+}
+
+/// Seconds before the opening the series reach back.
+const BEFORE_S: i64 = 600;
+/// Seconds the series cover in all; later counts go into the last second.
+const SPAN_S: usize = 6 * 3600;
+
+/// A latency, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// `POST .../queue` round trip.
+    Join,
+    /// `GET /queue/{ticket}` round trip.
+    Poll,
+    /// Joined → admitted.
+    QueueWait,
+    /// `POST .../orders` round trip.
+    Order,
+    /// Order accepted → seats held and payment open (`awaiting_payment`).
+    Hold,
+    /// Paid at the checkout → `issued` seen.
+    Issue,
+}
+
+/// Everything recorded.
+pub struct Tally {
+    /// When the sale opened (second 0 of the series).
+    pub opened: Instant,
+    /// One row of counters per second, one counter per series: a record is an atomic add.
+    series: Vec<[AtomicU64; 8]>,
+    latencies: Mutex<BTreeMap<Stage, Vec<f32>>>,
+    errors: Mutex<BTreeMap<String, u64>>,
+    outcomes: Mutex<BTreeMap<String, u64>>,
+    /// Two submissions with one Idempotency-Key that came back as two different orders.
+    pub twin_mismatches: AtomicU64,
+    /// Two tabs joining at once that got two different places.
+    pub tab_mismatches: AtomicU64,
+    /// Seats seen issued so far, and when the count last grew (ms after the opening).
+    pub tickets: AtomicU64,
+    /// Time of the latest issue seen, ms after the opening.
+    pub last_issue_ms: AtomicU64,
+    /// Time the seats seen issued first covered `target` (ms after the opening), if it did.
+    pub sold_out_ms: AtomicU64,
+    /// The number of seats that makes a sell-out.
+    pub target: u64,
+}
+
+impl Tally {
+    /// A new tally for a sale of `target` seats opening at `opened`.
+    pub fn new(opened: Instant, target: u64) -> Self {
+        Self {
+            opened,
+            series: (0..SPAN_S)
+                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
+            latencies: Mutex::default(),
+            errors: Mutex::default(),
+            outcomes: Mutex::default(),
+            twin_mismatches: AtomicU64::new(0),
+            tab_mismatches: AtomicU64::new(0),
+            tickets: AtomicU64::new(0),
+            last_issue_ms: AtomicU64::new(0),
+            sold_out_ms: AtomicU64::new(u64::MAX),
+            target,
+        }
+    }
+
+    fn second(&self) -> i64 {
+        let now = Instant::now();
+        if now >= self.opened {
+            (now - self.opened).as_secs() as i64
+        } else {
+            -((self.opened - now).as_secs() as i64) - 1
+        }
+    }
+
+    /// Counts `n` in this second of `series`.
+    pub fn count(&self, series: Series, n: u64) {
+        let row = (self.second() + BEFORE_S).clamp(0, SPAN_S as i64 - 1) as usize;
+        self.series[row][series.index()].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records a latency.
+    pub fn latency(&self, stage: Stage, since: Instant) {
+        let ms = since.elapsed().as_secs_f32() * 1000.0;
+        lock(&self.latencies).entry(stage).or_default().push(ms);
+    }
+
+    /// Counts an error of `kind` (e.g. `join_503`).
+    pub fn error(&self, kind: impl Into<String>) {
+        self.count(Series::Errors, 1);
+        *lock(&self.errors).entry(kind.into()).or_default() += 1;
+    }
+
+    /// How a buyer's visit ended.
+    pub fn outcome(&self, what: &str) {
+        *lock(&self.outcomes).entry(what.to_owned()).or_default() += 1;
+    }
+
+    /// `seats` were seen issued now.
+    pub fn issued(&self, seats: u64) {
+        self.count(Series::Tickets, seats);
+        let ms = self.opened.elapsed().as_millis() as u64;
+        self.last_issue_ms.fetch_max(ms, Ordering::Relaxed);
+        let total = self.tickets.fetch_add(seats, Ordering::Relaxed) + seats;
+        if total >= self.target {
+            self.sold_out_ms.fetch_min(ms, Ordering::Relaxed);
+        }
+    }
+
+    /// The per-second series, each from the first second anything happened to the last
+    /// (seconds relative to the opening; every second in between, zeros included).
+    pub fn series(&self) -> BTreeMap<Series, Vec<(i64, u64)>> {
+        let busy: Vec<usize> = (0..SPAN_S)
+            .filter(|r| {
+                self.series[*r]
+                    .iter()
+                    .any(|c| c.load(Ordering::Relaxed) > 0)
+            })
+            .collect();
+        let (Some(first), Some(last)) = (busy.first(), busy.last()) else {
+            return BTreeMap::new();
+        };
+        Series::ALL
+            .iter()
+            .map(|s| {
+                let points = (*first..=*last)
+                    .map(|r| {
+                        (
+                            r as i64 - BEFORE_S,
+                            self.series[r][s.index()].load(Ordering::Relaxed),
+                        )
+                    })
+                    .collect();
+                (*s, points)
+            })
+            .collect()
+    }
+
+    /// Latency percentiles per stage: (count, p50, p90, p99, max).
+    pub fn percentiles(&self) -> BTreeMap<Stage, [f64; 5]> {
+        lock(&self.latencies)
+            .iter()
+            .map(|(stage, xs)| {
+                let mut v: Vec<f64> = xs.iter().map(|x| f64::from(*x)).collect();
+                v.sort_by(f64::total_cmp);
+                let q = |q: f64| {
+                    if v.is_empty() {
+                        0.0
+                    } else {
+                        v[(((v.len() - 1) as f64) * q).round() as usize]
+                    }
+                };
+                (*stage, [v.len() as f64, q(0.5), q(0.9), q(0.99), q(1.0)])
+            })
+            .collect()
+    }
+
+    /// Errors by kind.
+    pub fn errors(&self) -> BTreeMap<String, u64> {
+        lock(&self.errors).clone()
+    }
+
+    /// Outcomes by kind.
+    pub fn outcomes(&self) -> BTreeMap<String, u64> {
+        lock(&self.outcomes).clone()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
