@@ -49,11 +49,15 @@ pub struct PacerConfig {
         default_value_t = 500
     )]
     pub backlog_high: u64,
-    /// Intents in the intake's hands above which admission slows.
+    /// Intents in the intake's hands above which admission slows. Each is held and waits
+    /// for its workflow start, which runs at 50-80 per second on one dev server here: 600 is
+    /// about ten seconds of starts, well inside a hold. More in hand only turns into orders
+    /// whose hold lapsed before their workflow could open the payment (the 200,000-buyer
+    /// simulation showed it at 4,000).
     #[arg(
         long = "pacer-in-flight-high",
         env = "BOXOFFICE_PACER_IN_FLIGHT_HIGH",
-        default_value_t = 4_000
+        default_value_t = 600
     )]
     pub in_flight_high: u64,
     /// Hold p99 above which admission slows, ms (the buyer-facing budget is 800).
@@ -79,7 +83,7 @@ impl Default for PacerConfig {
             max_rate: 500.0,
             min_rate: 1.0,
             backlog_high: 500,
-            in_flight_high: 4_000,
+            in_flight_high: 600,
             hold_p99_budget_ms: 500,
             admission_ttl_s: 300,
         }

@@ -55,6 +55,53 @@ CONF
     { tail -5 "$dir/nats.log" >&2; die "nats-server did not become healthy (log: $dir/nats.log)"; }
 }
 
+# start_nats_cluster <dir> <nodes>: a JetStream cluster of <nodes> servers on free loopback
+# ports, each in <dir>/n<i> with its own store and pid file (<dir>/n<i>/nats.pid), fsync on
+# every write. Sets NATS_CLUSTER_URLS (comma-separated client URLs) and waits until the
+# cluster has a JetStream meta leader.
+start_nats_cluster() {
+  local dir=$1 nodes=$2 i
+  local ports=() mons=() routes=() urls=()
+  for ((i = 1; i <= nodes; i++)); do
+    ports+=("$(free_port)"); mons+=("$(free_port)"); routes+=("$(free_port)")
+  done
+  local route_list=""
+  for ((i = 0; i < nodes; i++)); do route_list+="nats-route://127.0.0.1:${routes[i]},"; done
+  route_list=${route_list%,}
+  for ((i = 0; i < nodes; i++)); do
+    local d="$dir/n$((i + 1))"
+    mkdir -p "$d/jetstream"
+    cat >"$d/nats.conf" <<CONF
+listen: 127.0.0.1:${ports[i]}
+http: 127.0.0.1:${mons[i]}
+server_name: boxoffice-n$((i + 1))
+max_payload: 1MB
+jetstream {
+  store_dir: "$d/jetstream"
+  sync_interval: ${BOXOFFICE_NATS_SYNC_INTERVAL:-always}
+  max_memory_store: 256MB
+  max_file_store: 20GB
+}
+cluster {
+  name: boxoffice
+  listen: 127.0.0.1:${routes[i]}
+  routes: [${route_list//,/, }]
+}
+CONF
+    "$NATS_SERVER_BIN" -c "$d/nats.conf" >"$d/nats.log" 2>&1 &
+    echo "$!" >"$d/nats.pid"
+    SVC_PIDS+=("$!")
+    urls+=("nats://127.0.0.1:${ports[i]}")
+  done
+  for ((i = 0; i < nodes; i++)); do
+    # Full health: JetStream enabled and the meta group has a leader.
+    wait_until 60 "nats node $((i + 1))" python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${mons[i]}/healthz', timeout=1)" ||
+      { tail -5 "$dir/n$((i + 1))/nats.log" >&2; die "nats node $((i + 1)) did not become healthy (log: $dir/n$((i + 1))/nats.log)"; }
+  done
+  NATS_CLUSTER_URLS=$(IFS=,; echo "${urls[*]}")
+  export NATS_CLUSTER_URLS
+}
+
 # start_temporal <dir> <port> <ui_port|0> <metrics_port> [persistent]: the dev server; with
 # "persistent", a SQLite file in WAL mode (survives restarts), otherwise in memory.
 start_temporal() {

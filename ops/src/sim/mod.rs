@@ -41,6 +41,9 @@ pub struct SimArgs {
     /// Temporal frontend.
     #[arg(long, env = "BOXOFFICE_TEMPORAL_URL")]
     pub temporal_url: String,
+    /// Replicas of every stream and of the seat bucket (3 on a cluster).
+    #[arg(long, default_value_t = 1)]
+    pub nats_replicas: usize,
     /// Folder with the platform's binaries (default: this program's own folder).
     #[arg(long)]
     pub bin_dir: Option<PathBuf>,
@@ -133,6 +136,22 @@ pub struct Drills {
     /// How long the provider stays away.
     #[arg(long, default_value_t = 30)]
     pub provider_outage_s: u64,
+    /// SIGKILL the NATS server at this second and start it again (needs `--nats-pid-file`).
+    #[arg(long, requires = "nats_pid_file")]
+    pub restart_nats_at_s: Option<u64>,
+    /// SIGKILL the Temporal dev server at this second and start it again (needs
+    /// `--temporal-pid-file`; the server must keep its state in a file).
+    #[arg(long, requires = "temporal_pid_file")]
+    pub restart_temporal_at_s: Option<u64>,
+    /// How long a restarted server stays down, seconds.
+    #[arg(long, default_value_t = 3)]
+    pub server_down_s: u64,
+    /// Pid file of the NATS server (as `ops/lib/services.sh` writes it).
+    #[arg(long)]
+    pub nats_pid_file: Option<PathBuf>,
+    /// Pid file of the Temporal dev server.
+    #[arg(long)]
+    pub temporal_pid_file: Option<PathBuf>,
 }
 
 /// Outcomes that mean the platform left a buyer without an answer (every other outcome is an
@@ -162,8 +181,12 @@ pub async fn run(args: &SimArgs) -> anyhow::Result<report::Report> {
     let nats = async_nats::connect(&args.nats_url)
         .await
         .context("connecting to NATS")?;
-    let topology =
-        Topology::provision(async_nats::jetstream::new(nats.clone()), ns.clone(), 1).await?;
+    let topology = Topology::provision(
+        async_nats::jetstream::new(nats.clone()),
+        ns.clone(),
+        args.nats_replicas,
+    )
+    .await?;
     let seats = boxoffice_nats::SeatStore::new(topology.seats.clone(), Default::default());
     let bin_dir = match &args.bin_dir {
         Some(d) => d.clone(),
@@ -202,7 +225,11 @@ pub async fn run(args: &SimArgs) -> anyhow::Result<report::Report> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let mut procs = Procs::new(wiring, args.gateways, sandbox_env, Vec::new());
+    let replicas = vec![(
+        "BOXOFFICE_NATS_REPLICAS".to_owned(),
+        args.nats_replicas.to_string(),
+    )];
+    let mut procs = Procs::new(wiring, args.gateways, sandbox_env, replicas);
     eprintln!(
         "[sim] starting the sandbox, {} gateway(s), {} worker(s)",
         args.gateways, args.workers
@@ -252,6 +279,23 @@ async fn drive(
         Duration::from_secs(args.opens_in_s),
     )
     .await?;
+    // Buyers come once the event is published: wait until the gateways' catalog shows it
+    // (it refreshes every 2 s), or the early crowd would be told it does not exist.
+    let probe = reqwest::Client::new();
+    for _ in 0..100 {
+        let mut visible = true;
+        for g in gateways {
+            let r = probe
+                .get(format!("{g}/api/v1/events/{}", event.id))
+                .send()
+                .await;
+            visible &= r.is_ok_and(|r| r.status().is_success());
+        }
+        if visible {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let until_open = (event.opens_at - chrono::Utc::now())
         .to_std()
         .unwrap_or_default();
@@ -475,6 +519,12 @@ async fn run_drills(
     if let Some(s) = d.provider_outage_at_s {
         plan.push((s, "provider_outage"));
     }
+    if let Some(s) = d.restart_nats_at_s {
+        plan.push((s, "restart_nats"));
+    }
+    if let Some(s) = d.restart_temporal_at_s {
+        plan.push((s, "restart_temporal"));
+    }
     plan.sort();
     let mut done = Vec::new();
     let mut next_worker = workers.max(1) + 1;
@@ -500,6 +550,23 @@ async fn run_drills(
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 p.start_gateway(0).await?;
                 done.push(format!("t+{at}s: gateway-1 SIGKILLed and restarted"));
+            }
+            "restart_nats" | "restart_temporal" => {
+                let (server, pid_file) = if what == "restart_nats" {
+                    ("NATS", d.nats_pid_file.clone())
+                } else {
+                    ("the Temporal dev server", d.temporal_pid_file.clone())
+                };
+                let pid_file = pid_file.context("no pid file")?;
+                eprintln!("[drill] t+{at}s: {server} killed (SIGKILL)");
+                let pid =
+                    procs::restart_by_pid_file(&pid_file, Duration::from_secs(d.server_down_s))
+                        .await?;
+                eprintln!("[drill] {server} started again (pid {pid})");
+                done.push(format!(
+                    "t+{at}s: {server} SIGKILLed, down {} s, restarted",
+                    d.server_down_s
+                ));
             }
             _ => {
                 procs.lock().await.kill("sandbox").await?;

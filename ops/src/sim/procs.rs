@@ -52,6 +52,7 @@ pub struct Procs {
     pub sandbox_url: String,
     sandbox_port: u16,
     sandbox_env: Vec<(String, String)>,
+    /// Extra settings of every gateway and worker.
     gateway_env: Vec<(String, String)>,
 }
 
@@ -176,6 +177,7 @@ impl Procs {
             format!("127.0.0.1:{admin}"),
         ));
         env.push(("BOXOFFICE_RECONCILE_EVERY_S".into(), "0".into()));
+        env.extend(self.gateway_env.iter().cloned());
         self.spawn(&format!("worker-{i}"), "boxoffice-worker", env)?;
         wait_ready(&format!("http://127.0.0.1:{admin}/readyz"), "a worker").await
     }
@@ -216,6 +218,60 @@ impl Procs {
     pub fn dir(&self) -> &Path {
         &self.wiring.dir
     }
+}
+
+/// Crashes and restarts a server this program did not start (NATS, the Temporal dev server),
+/// found by the pid file its start script wrote: reads its command line, working folder and
+/// environment from `/proc`, `SIGKILL`s it, waits `down_for`, starts the same command again
+/// (detached: it outlives this program, like the original) and writes the new pid back, so the
+/// script that owns it still stops it.
+pub async fn restart_by_pid_file(pid_file: &Path, down_for: Duration) -> anyhow::Result<u32> {
+    let pid: u32 = std::fs::read_to_string(pid_file)
+        .with_context(|| format!("reading {}", pid_file.display()))?
+        .trim()
+        .parse()
+        .context("pid file")?;
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    let argv: Vec<String> = std::fs::read(proc_dir.join("cmdline"))
+        .with_context(|| format!("process {pid} is not running"))?
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let cwd = std::fs::read_link(proc_dir.join("cwd"))?;
+    let env: Vec<(String, String)> = std::fs::read(proc_dir.join("environ"))?
+        .split(|b| *b == 0)
+        .filter_map(|kv| {
+            let kv = String::from_utf8_lossy(kv);
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .collect();
+    let (program, args) = argv.split_first().context("empty command line")?;
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()?;
+    while proc_dir.exists() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(down_for).await;
+    let log = pid_file.with_extension("restarted.log");
+    let out = std::fs::File::create(&log)?;
+    let child = std::process::Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out.try_clone()?))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .with_context(|| format!("restarting {program}"))?;
+    let new = child.id();
+    std::fs::write(pid_file, format!("{new}\n"))?;
+    // Not waited for here: the script that owns the server stops it through the pid file.
+    std::mem::forget(child);
+    Ok(new)
 }
 
 async fn wait_ready(url: &str, what: &str) -> anyhow::Result<()> {
