@@ -178,7 +178,8 @@ pub async fn run(args: &SimArgs) -> anyhow::Result<report::Report> {
     let db = sqlx::PgPool::connect(&db_url).await?;
     let prefix = format!("sim{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let ns = Namespace::new(&prefix).context("namespace")?;
-    let nats = async_nats::connect(&args.nats_url)
+    // One URL, or a cluster's comma-separated list.
+    let nats = async_nats::connect(args.nats_url.split(',').map(str::trim).collect::<Vec<_>>())
         .await
         .context("connecting to NATS")?;
     let topology = Topology::provision(
