@@ -42,6 +42,16 @@ pub fn services() -> &'static Services {
     })
 }
 
+/// The folder holding the workspace's binaries (`target/debug`), which `ops/test.sh` builds
+/// before the tests: integration tests run from `target/debug/deps`.
+pub fn bin_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    exe.parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/debug")
+        .to_path_buf()
+}
+
 /// Logs to the test output when `TEST_LOG=1`.
 pub fn init_tracing() {
     static ONCE: OnceLock<()> = OnceLock::new();

@@ -11,13 +11,7 @@ use boxoffice_tests::{
 };
 
 fn boxofficectl(p: &Platform, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let bin = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("boxofficectl");
+    let bin = boxoffice_tests::bin_dir().join("boxofficectl");
     assert!(bin.exists(), "{} not built", bin.display());
     std::process::Command::new(bin)
         .args(args)

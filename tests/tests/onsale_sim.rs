@@ -5,21 +5,11 @@
 //! invariant against NATS, PostgreSQL and the provider's ledger. The test fails if the
 //! simulator's audit does, or if the sale did not actually sell.
 
-use boxoffice_tests::services;
-
-fn target_dir() -> std::path::PathBuf {
-    std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use boxoffice_tests::{bin_dir, services};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_on_sale_with_a_worker_killed_mid_sale_passes_the_audit() {
-    let bin = target_dir().join("boxoffice-sim");
+    let bin = bin_dir().join("boxoffice-sim");
     assert!(
         bin.exists(),
         "{} not built (run ./ops/test.sh)",
@@ -61,7 +51,7 @@ async fn a_small_on_sale_with_a_worker_killed_mid_sale_passes_the_audit() {
         .arg("--out")
         .arg(&out)
         .arg("--bin-dir")
-        .arg(target_dir())
+        .arg(bin_dir())
         .env("BOXOFFICE_NATS_URL", &services().nats_url)
         .env("BOXOFFICE_DATABASE_URL", &services().database_url)
         .env("BOXOFFICE_TEMPORAL_URL", &services().temporal_url)

@@ -185,13 +185,7 @@ fn run_worker(
 /// Runs a platform binary as an operator does, waits for its `/healthz` on `port`, sends SIGTERM
 /// and asserts it exits 0 within 15 s.
 async fn exits_cleanly_on_sigterm(name: &str, port: u16, env: &[(&str, String)]) {
-    let bin = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join(name);
+    let bin = boxoffice_tests::bin_dir().join(name);
     assert!(bin.exists(), "{} not built", bin.display());
     let mut child = tokio::process::Command::new(&bin)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))

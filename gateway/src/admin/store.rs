@@ -497,22 +497,38 @@ pub async fn delete_section(
     event: Uuid,
     code: &str,
 ) -> Result<bool, ApiError> {
+    change_audited(
+        pool,
+        who,
+        event,
+        sqlx::query("delete from sections where event_id = $1 and code = $2")
+            .bind(event)
+            .bind(code),
+        "section.delete",
+        serde_json::json!({ "code": code }),
+    )
+    .await
+}
+
+/// Runs one statement and, if it changed a row, records `action` in the audit, in one
+/// transaction. Whether it changed anything (nothing changed, nothing audited).
+async fn change_audited(
+    pool: &PgPool,
+    who: Uuid,
+    event: Uuid,
+    statement: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<bool, ApiError> {
     let mut tx = pool.begin().await.map_err(db)?;
-    let n = sqlx::query("delete from sections where event_id = $1 and code = $2")
-        .bind(event)
-        .bind(code)
+    let n = statement
         .execute(&mut *tx)
         .await
         .map_err(db)?
         .rows_affected();
-    audit(
-        &mut tx,
-        who,
-        Some(event),
-        "section.delete",
-        serde_json::json!({ "code": code }),
-    )
-    .await?;
+    if n > 0 {
+        audit(&mut tx, who, Some(event), action, detail).await?;
+    }
     tx.commit().await.map_err(db)?;
     Ok(n > 0)
 }
@@ -675,29 +691,20 @@ pub async fn release_allocation(
     event: Uuid,
     id: Uuid,
 ) -> Result<bool, ApiError> {
-    let mut tx = pool.begin().await.map_err(db)?;
-    let n = sqlx::query(
-        "update allocations set released_at = now()
-         where allocation_id = $1 and event_id = $2 and released_at is null and kind <> 'kill'",
-    )
-    .bind(id)
-    .bind(event)
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?
-    .rows_affected();
-    if n > 0 {
-        audit(
-            &mut tx,
-            who,
-            Some(event),
-            "allocation.release",
-            serde_json::json!({ "id": id }),
+    change_audited(
+        pool,
+        who,
+        event,
+        sqlx::query(
+            "update allocations set released_at = now()
+             where allocation_id = $1 and event_id = $2 and released_at is null and kind <> 'kill'",
         )
-        .await?;
-    }
-    tx.commit().await.map_err(db)?;
-    Ok(n > 0)
+        .bind(id)
+        .bind(event),
+        "allocation.release",
+        serde_json::json!({ "id": id }),
+    )
+    .await
 }
 
 /// Deletes an allocation before the sale opens (a mistake, not a release).
@@ -707,24 +714,15 @@ pub async fn delete_allocation(
     event: Uuid,
     id: Uuid,
 ) -> Result<bool, ApiError> {
-    let mut tx = pool.begin().await.map_err(db)?;
-    let n = sqlx::query("delete from allocations where allocation_id = $1 and event_id = $2")
-        .bind(id)
-        .bind(event)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
-    if n > 0 {
-        audit(
-            &mut tx,
-            who,
-            Some(event),
-            "allocation.delete",
-            serde_json::json!({ "id": id }),
-        )
-        .await?;
-    }
-    tx.commit().await.map_err(db)?;
-    Ok(n > 0)
+    change_audited(
+        pool,
+        who,
+        event,
+        sqlx::query("delete from allocations where allocation_id = $1 and event_id = $2")
+            .bind(id)
+            .bind(event),
+        "allocation.delete",
+        serde_json::json!({ "id": id }),
+    )
+    .await
 }

@@ -7,7 +7,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use boxoffice_nats::{EventId, SectionCode, seat::SeatState};
-use boxoffice_workflows::payments::{PaymentProvider, PaymentStatus};
+use boxoffice_workflows::{
+    domain::OrderState,
+    payments::{PaymentProvider, PaymentStatus},
+};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -72,16 +75,11 @@ fn check(checks: &mut Vec<Check>, name: &'static str, ok: bool, detail: String) 
     checks.push(Check { name, ok, detail });
 }
 
-/// States an order never leaves (an issued order may still be refunded, but it is done for
-/// the buyer).
-const TERMINAL: [&str; 6] = [
-    "issued",
-    "rejected",
-    "expired",
-    "payment_failed",
-    "canceled",
-    "refunded",
-];
+/// Whether an order in `state` (as stored) is done for its buyer: terminal, or issued (a
+/// refund may still follow). The order state machine's own rule, not a copy of its list.
+pub fn is_done(state: &str) -> bool {
+    OrderState::parse(state).is_some_and(|s| s.is_terminal() || s == OrderState::Issued)
+}
 
 /// Runs every check.
 pub async fn run(src: &Sources<'_>) -> anyhow::Result<Audit> {
@@ -267,7 +265,7 @@ pub async fn run(src: &Sources<'_>) -> anyhow::Result<Audit> {
         .filter(|o| {
             order_state
                 .get(*o)
-                .is_none_or(|s| s == "issued" || !TERMINAL.contains(&s.as_str()))
+                .is_none_or(|s| s == "issued" || !is_done(s))
         })
         .count();
     check(
@@ -282,7 +280,7 @@ pub async fn run(src: &Sources<'_>) -> anyhow::Result<Audit> {
     // Invariant 4: every order and every queue entry ended with an answer.
     let open_orders: u64 = by_state
         .iter()
-        .filter(|(s, _)| !TERMINAL.contains(&s.as_str()))
+        .filter(|(s, _)| !is_done(s))
         .map(|(_, n)| *n)
         .sum();
     check(

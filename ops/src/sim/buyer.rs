@@ -71,15 +71,6 @@ struct Visit {
     token: String,
 }
 
-const SEAT_STATES_DONE: [&str; 6] = [
-    "issued",
-    "rejected",
-    "expired",
-    "payment_failed",
-    "canceled",
-    "refunded",
-];
-
 /// Runs one buyer's visit to its end; returns how it ended.
 pub async fn visit(world: Arc<World>, n: u64, seed: u64) -> &'static str {
     let tally = world.tally.clone();
@@ -197,10 +188,7 @@ impl Visit {
                 && let Ok(b) = t.json::<Value>().await
                 && a["queue_ticket"] != b["queue_ticket"]
             {
-                self.world
-                    .tally
-                    .tab_mismatches
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.world.tally.mismatch();
             }
             mine
         } else {
@@ -429,10 +417,7 @@ impl Visit {
             if let (Some((202, x)), Some((202, y))) = (&a, &b)
                 && x["order_id"] != y["order_id"]
             {
-                self.world
-                    .tally
-                    .twin_mismatches
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.world.tally.mismatch();
             }
             a
         } else {
@@ -458,10 +443,7 @@ impl Visit {
             if let Some((202, again)) = self.place(admission, &key, &request).await
                 && again["order_id"].as_str() != Some(order.as_str())
             {
-                self.world
-                    .tally
-                    .twin_mismatches
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.world.tally.mismatch();
             }
         }
 
@@ -580,7 +562,7 @@ impl Visit {
                 .await
             {
                 let state = body["state"].as_str().unwrap_or_default();
-                if until.contains(&state) || SEAT_STATES_DONE.contains(&state) {
+                if until.contains(&state) || super::audit::is_done(state) {
                     return Some(body);
                 }
             }

@@ -352,7 +352,6 @@ async fn drive(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut visits = tokio::task::JoinSet::new();
     let seed = args.seed;
     let spawner = {
         let world = world.clone();
@@ -373,9 +372,7 @@ async fn drive(
         }
     };
     // Spawn everyone (the spawner sleeps between arrivals), then wait for every visit.
-    let spawned = tokio::spawn(spawner);
-    let mut set = spawned.await?;
-    std::mem::swap(&mut visits, &mut set);
+    let mut visits = tokio::spawn(spawner).await?;
     let mut done = 0u64;
     while let Some(r) = visits.join_next().await {
         if r.is_err() {
@@ -403,13 +400,17 @@ async fn drive(
     );
     let settle_start = Instant::now();
     let open_orders = loop {
-        let open: i64 = sqlx::query_scalar(
-            "select count(*) from orders where event_id = $1::uuid
-             and state not in ('issued','rejected','expired','payment_failed','canceled','refunded')",
+        let by_state: Vec<(String, i64)> = sqlx::query_as(
+            "select state, count(*) from orders where event_id = $1::uuid group by state",
         )
         .bind(&event.id)
-        .fetch_one(db)
+        .fetch_all(db)
         .await?;
+        let open: i64 = by_state
+            .iter()
+            .filter(|(state, _)| !audit::is_done(state))
+            .map(|(_, n)| n)
+            .sum();
         if open == 0 || settle_start.elapsed() > settle {
             break open;
         }
@@ -483,12 +484,7 @@ async fn drive(
             "{phase} (status {status}, {waiting} entries never reached the front)"
         ),
         unanswered_visits: unanswered,
-        twin_mismatches: tally
-            .twin_mismatches
-            .load(std::sync::atomic::Ordering::Relaxed)
-            + tally
-                .tab_mismatches
-                .load(std::sync::atomic::Ordering::Relaxed),
+        twin_mismatches: tally.mismatches.load(std::sync::atomic::Ordering::Relaxed),
     })
     .await?;
     for c in &audit.checks {

@@ -85,10 +85,9 @@ pub struct Tally {
     latencies: Mutex<BTreeMap<Stage, Vec<f32>>>,
     errors: Mutex<BTreeMap<String, u64>>,
     outcomes: Mutex<BTreeMap<String, u64>>,
-    /// Two submissions with one Idempotency-Key that came back as two different orders.
-    pub twin_mismatches: AtomicU64,
-    /// Two tabs joining at once that got two different places.
-    pub tab_mismatches: AtomicU64,
+    /// Repeated requests that had two effects: one Idempotency-Key answered with two
+    /// different orders, or two tabs joining at once given two different places.
+    pub mismatches: AtomicU64,
     /// Seats seen issued so far, and when the count last grew (ms after the opening).
     pub tickets: AtomicU64,
     /// Time of the latest issue seen, ms after the opening.
@@ -110,8 +109,7 @@ impl Tally {
             latencies: Mutex::default(),
             errors: Mutex::default(),
             outcomes: Mutex::default(),
-            twin_mismatches: AtomicU64::new(0),
-            tab_mismatches: AtomicU64::new(0),
+            mismatches: AtomicU64::new(0),
             tickets: AtomicU64::new(0),
             last_issue_ms: AtomicU64::new(0),
             sold_out_ms: AtomicU64::new(u64::MAX),
@@ -144,6 +142,11 @@ impl Tally {
     pub fn error(&self, kind: impl Into<String>) {
         self.count(Series::Errors, 1);
         *lock(&self.errors).entry(kind.into()).or_default() += 1;
+    }
+
+    /// A repeated request had a second effect.
+    pub fn mismatch(&self) {
+        self.mismatches.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How a buyer's visit ended.

@@ -8,10 +8,7 @@
 //!          sold out → closed, end
 //! ```
 
-use std::{
-    collections::VecDeque,
-    time::{Duration, UNIX_EPOCH},
-};
+use std::{collections::VecDeque, time::Duration};
 
 use boxoffice_nats::EventId;
 use serde::{Deserialize, Serialize};
@@ -20,6 +17,8 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowResult,
 };
+
+use crate::order::workflow::now_ms;
 
 use super::{
     OnSaleActivities, SaleCommand,
@@ -52,12 +51,6 @@ pub struct SaleEnd {
 #[derive(Default)]
 pub struct OnSaleWorkflow {
     commands: VecDeque<SaleCommand>,
-}
-
-fn now_ms(ctx: &WorkflowContext<OnSaleWorkflow>) -> i64 {
-    ctx.workflow_time()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 async fn act<AD>(

@@ -75,7 +75,9 @@ pub fn local_activity_options() -> LocalActivityOptions {
         .build()
 }
 
-fn now_ms(ctx: &WorkflowContext<OrderWorkflow>) -> UnixMillis {
+/// The workflow's own clock (deterministic on replay), in Unix milliseconds. The on-sale
+/// workflow reads its clock through this too.
+pub(crate) fn now_ms<W>(ctx: &WorkflowContext<W>) -> UnixMillis {
     ctx.workflow_time()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_millis() as i64)
