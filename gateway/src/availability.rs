@@ -39,9 +39,22 @@ impl Counts {
 
 #[derive(Default)]
 struct EventSeats {
-    seats: HashMap<SeatId, SeatState>,
+    /// Per section, sorted by seat, so a section's map is read without scanning the event.
+    sections: HashMap<SectionCode, BTreeMap<SeatId, SeatState>>,
+    /// Seats known (the sum of the sections' sizes).
+    len: usize,
     /// Set once the watch has delivered every seat as it was.
     ready: bool,
+}
+
+impl EventSeats {
+    fn get(&self, seat: &SeatId) -> Option<&SeatState> {
+        self.sections.get(&seat.section)?.get(seat)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&SeatId, &SeatState)> {
+        self.sections.values().flat_map(|s| s.iter())
+    }
 }
 
 /// One seat's change, as the watch delivered it.
@@ -87,13 +100,7 @@ impl Availability {
         }
         let seats = self.seats_of(event)?;
         let seats = seats.read().unwrap_or_else(|e| e.into_inner());
-        Some(
-            seats
-                .seats
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        )
+        Some(seats.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 
     /// The store's clock (expiry decisions use the same time as holds do).
@@ -153,8 +160,14 @@ impl Availability {
             match change {
                 Ok(change) => {
                     let mut s = seats.write().unwrap_or_else(|e| e.into_inner());
-                    s.seats.insert(change.seat.clone(), change.state.clone());
-                    if !s.ready && s.seats.len() as u32 >= total {
+                    let section = s.sections.entry(change.seat.section.clone()).or_default();
+                    if section
+                        .insert(change.seat.clone(), change.state.clone())
+                        .is_none()
+                    {
+                        s.len += 1;
+                    }
+                    if !s.ready && s.len as u32 >= total {
                         s.ready = true;
                     }
                     drop(s);
@@ -182,7 +195,7 @@ impl Availability {
         let now = self.now();
         let mut by_section: BTreeMap<SectionCode, Counts> = BTreeMap::new();
         let mut total = Counts::default();
-        for (seat, state) in &seats.seats {
+        for (seat, state) in seats.iter() {
             let a = state.availability(now);
             by_section.entry(seat.section.clone()).or_default().add(a);
             total.add(a);
@@ -202,14 +215,19 @@ impl Availability {
         let seats = self.seats_of(event)?;
         let seats = seats.read().unwrap_or_else(|e| e.into_inner());
         let now = self.now();
-        let mut out: Vec<_> = seats
-            .seats
-            .iter()
-            .filter(|(s, _)| section.is_none_or(|c| &s.section == c))
-            .map(|(s, st)| (s.clone(), st.availability(now)))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Some(out)
+        let view = |(s, st): (&SeatId, &SeatState)| (s.clone(), st.availability(now));
+        Some(match section {
+            Some(code) => seats
+                .sections
+                .get(code)
+                .map(|m| m.iter().map(view).collect())
+                .unwrap_or_default(),
+            None => {
+                let mut out: Vec<_> = seats.iter().map(view).collect();
+                out.sort_by(|a, b| a.0.cmp(&b.0));
+                out
+            }
+        })
     }
 
     /// Whether the seat is for sale in this event (`None`: the view is not complete yet).
@@ -219,6 +237,26 @@ impl Availability {
         }
         let seats = self.seats_of(event)?;
         let seats = seats.read().unwrap_or_else(|e| e.into_inner());
-        Some(seats.seats.contains_key(seat))
+        Some(seats.get(seat).is_some())
+    }
+
+    /// Of `wanted`, the seats this view already shows held or sold, so an order that cannot
+    /// win is answered at once instead of costing a workflow. Advisory only: a seat free here
+    /// may still be taken by the time the hold runs; the hold's compare-and-swap decides.
+    /// `None` until the event's view is complete.
+    pub fn taken(&self, event: EventId, wanted: &[SeatId]) -> Option<Vec<SeatId>> {
+        if !self.ensure(event) {
+            return None;
+        }
+        let seats = self.seats_of(event)?;
+        let seats = seats.read().unwrap_or_else(|e| e.into_inner());
+        let now = self.now();
+        Some(
+            wanted
+                .iter()
+                .filter(|s| seats.get(s).is_some_and(|st| !st.is_claimable(now)))
+                .cloned()
+                .collect(),
+        )
     }
 }

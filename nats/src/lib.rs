@@ -13,6 +13,7 @@
 //! It must not know about HTTP, PostgreSQL or Temporal.
 
 pub mod config;
+pub mod conflict;
 pub mod health;
 pub mod ids;
 pub mod namespace;

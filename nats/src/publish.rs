@@ -44,9 +44,14 @@ pub async fn publish(
             .map_err(|e| Unavailable(format!("publishing: {e}")))?
             .await
             .map(|a| Published::Stored(a.sequence))
-            .or_else(|e| match e.kind() {
-                PublishErrorKind::WrongLastSequence => Ok(Published::Conflict),
-                _ => Err(Unavailable(format!("publishing: {e}"))),
+            .or_else(|e| {
+                if e.kind() == PublishErrorKind::WrongLastSequence
+                    || crate::conflict::is_wrong_last_sequence(&e)
+                {
+                    Ok(Published::Conflict)
+                } else {
+                    Err(Unavailable(format!("publishing: {e}")))
+                }
             })
     };
     tokio::time::timeout(ACK_TIMEOUT, ack)

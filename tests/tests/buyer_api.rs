@@ -279,7 +279,6 @@ async fn bad_input_gets_a_precise_4xx_and_writes_nothing() {
         (r#"{"seats": ["zz"]}"#.into(), json_t, Some("k"), 422, "seat_invalid"),
         (r#"{"seats": ["A:A-1", "A:A-1"]}"#.into(), json_t, Some("k"), 422, "seat_duplicate"),
         (r#"{"seats": ["A:A-1"], "section": "FLOOR", "quantity": 1}"#.into(), json_t, Some("k"), 422, "request_shape"),
-        (r#"{"section": "A", "quantity": 2}"#.into(), json_t, Some("k"), 422, "section_is_seated"),
         (r#"{"section": "NOPE", "quantity": 2}"#.into(), json_t, Some("k"), 422, "section_unknown"),
         (r#"{"seats": ["A:A-1","A:A-2","A:A-3","A:A-4","A:A-5","A:A-6","A:A-7","A:A-8","A:A-9"]}"#.into(), json_t, Some("k"), 422, "quantity_out_of_range"),
         (r#"{"seats": ["A:A-1"]}"#.into(), json_t, None, 400, "idempotency_key_missing"),
@@ -436,4 +435,110 @@ async fn an_order_placed_through_the_api_is_followed_paid_issued_and_another_can
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn seats_the_map_shows_taken_are_refused_at_once_and_the_admission_stays_usable() {
+    let p = Platform::start(PlatformOptions::default()).await;
+    let _worker = p.start_worker();
+    let a = Buyer::new(&p.gateway_url).await;
+    let token_a = a.admitted(p.event, Duration::from_secs(10)).await;
+    let (status, accepted) = a
+        .order(p.event, &token_a, "a-1", &json!({ "seats": ["A:A-5"] }))
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let order_a = accepted["order_id"].as_str().unwrap().to_owned();
+    a.wait_order(&order_a, "awaiting_payment", Duration::from_secs(30))
+        .await;
+    // The gateway's live view catches up with the hold within moments.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let map = a
+            .get(&format!("/api/v1/events/{}/seats?section=A", p.event))
+            .await
+            .1;
+        let held = map["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["seat"] == "A:A-5" && s["state"] == "held");
+        if held {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "hold never shown: {map}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let b = Buyer::new(&p.gateway_url).await;
+    let token_b = b.admitted(p.event, Duration::from_secs(10)).await;
+    let (status, body) = b
+        .order(
+            p.event,
+            &token_b,
+            "b-1",
+            &json!({ "seats": ["A:A-4", "A:A-5"] }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (409, "seats_taken"), "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("A:A-5") && !message.contains("A:A-4"),
+        "{message}"
+    );
+
+    // Nothing was claimed for it: the same admission buys other seats (a claimed admission
+    // would be refused as admission_used).
+    let (status, accepted) = b
+        .order(p.event, &token_b, "b-2", &json!({ "seats": ["A:A-4"] }))
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let order_b = accepted["order_id"].as_str().unwrap().to_owned();
+    b.wait_order(&order_b, "awaiting_payment", Duration::from_secs(30))
+        .await;
+    // And the holder's own resubmission is still the same order, not a refusal.
+    let (status, again) = a
+        .order(p.event, &token_a, "a-1", &json!({ "seats": ["A:A-5"] }))
+        .await;
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(again["order_id"].as_str(), Some(order_a.as_str()));
+
+    // Best available on the seated section: the store picks two free seats side by side.
+    let c = Buyer::new(&p.gateway_url).await;
+    let token_c = c.admitted(p.event, Duration::from_secs(10)).await;
+    let (status, accepted) = c
+        .order(
+            p.event,
+            &token_c,
+            "c-1",
+            &json!({ "section": "A", "quantity": 2 }),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let order_c = accepted["order_id"].as_str().unwrap().to_owned();
+    let held = c
+        .wait_order(&order_c, "awaiting_payment", Duration::from_secs(30))
+        .await;
+    let seats: Vec<&str> = held["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(seats.len(), 2, "{held}");
+    assert!(
+        !seats.contains(&"A:A-4") && !seats.contains(&"A:A-5"),
+        "{seats:?}"
+    );
+    let place = |s: &str| {
+        let (row, n) = s.split_once(':').unwrap().1.split_once('-').unwrap();
+        (row.to_owned(), n.parse::<u32>().unwrap())
+    };
+    let (x, y) = (place(seats[0]), place(seats[1]));
+    assert!(
+        x.0 == y.0 && x.1.abs_diff(y.1) == 1,
+        "side by side: {seats:?}"
+    );
 }

@@ -673,3 +673,118 @@ async fn releasing_part_of_an_order_keeps_the_rest_counted_and_a_retry_changes_n
         .await
         .expect("one more fits");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn best_available_picks_sit_parties_together_from_the_front_and_never_oversell() {
+    let (_topo, stores) = four_stores().await;
+    let event = EventId::new();
+    // Rows A to E of 8 seats: 40 seats.
+    let labels = ["A", "B", "C", "D", "E"]
+        .iter()
+        .flat_map(|r| (1..=8).map(move |n| label(&format!("{r}-{n}"))))
+        .collect();
+    let inv = EventInventory {
+        event,
+        max_per_buyer: 8,
+        sections: vec![SectionInventory {
+            code: section("A"),
+            units: SectionUnits::Seated(labels),
+        }],
+    };
+    stores[0].load_event(&inv).await.unwrap();
+    // 24 parties of 2 over four connections at once: 20 fit.
+    let mut tasks = Vec::new();
+    for t in 0..24usize {
+        let store = stores[t % 4].clone();
+        tasks.push(tokio::spawn(async move {
+            let order = order_for(event, BuyerId::new());
+            store
+                .pick_best(&order, &section("A"), 2, HOLD)
+                .await
+                .map(|h| (order.order, h))
+        }));
+    }
+    let (mut won, mut refused) = (HashMap::new(), 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok((order, hold)) => {
+                let ids = hold.seat_ids();
+                assert_eq!(ids.len(), 2);
+                for s in &ids {
+                    assert!(won.insert(s.clone(), order).is_none(), "{s} picked twice");
+                }
+            }
+            Err(SeatError::SoldOut { .. } | SeatError::Taken { .. }) => refused += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert!(
+        won.len() <= 40 && refused >= 4,
+        "{} seats, {refused} refused",
+        won.len()
+    );
+    // Whatever the race left is sold one seat at a time until truly gone, front rows first.
+    loop {
+        let order = order_for(event, BuyerId::new());
+        match stores[1].pick_best(&order, &section("A"), 1, HOLD).await {
+            Ok(hold) => {
+                let s = hold.seat_ids().remove(0);
+                assert!(
+                    won.insert(s.clone(), order.order).is_none(),
+                    "{s} picked twice"
+                );
+            }
+            Err(SeatError::SoldOut { available: 0, .. }) => break,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(won.len(), 40, "every seat sold exactly once");
+    for v in stores[2].list_section(event, &section("A")).await.unwrap() {
+        match v.state {
+            SeatState::Held { order, .. } => assert_eq!(Some(&order), won.get(&v.seat)),
+            s => panic!("{} is {s:?}", v.seat),
+        }
+    }
+
+    // On a fresh event, parties of four one after another: each side by side in one row, the
+    // first in the front row's middle, and no row used before the rows in front of it have
+    // no four together left.
+    let event = EventId::new();
+    let mut inv = inv.clone();
+    inv.event = event;
+    stores[0].load_event(&inv).await.unwrap();
+    let mut rows_used = Vec::new();
+    for party in 0..5 {
+        let hold = stores[3]
+            .pick_best(&order_for(event, BuyerId::new()), &section("A"), 4, HOLD)
+            .await
+            .unwrap();
+        let places: Vec<(String, u32)> = hold
+            .seat_ids()
+            .iter()
+            .map(|s| {
+                let (r, n) = s.label.as_str().split_once('-').unwrap();
+                (r.to_owned(), n.parse().unwrap())
+            })
+            .collect();
+        assert!(
+            places.iter().all(|p| p.0 == places[0].0),
+            "one row: {places:?}"
+        );
+        let mut numbers: Vec<u32> = places.iter().map(|p| p.1).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers[3] - numbers[0], 3, "side by side: {places:?}");
+        if party == 0 {
+            assert_eq!(places[0].0, "A", "front row first");
+            // 1-4, 3-6 or 5-8; never 2-5 or 4-7, which would strand a seat alone.
+            assert!(
+                [1, 3, 5].contains(&numbers[0]),
+                "strands no seat: {numbers:?}"
+            );
+        }
+        rows_used.push(places[0].0.clone());
+    }
+    let mut sorted = rows_used.clone();
+    sorted.sort();
+    assert_eq!(rows_used, sorted, "front rows fill first");
+}

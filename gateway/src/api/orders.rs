@@ -39,14 +39,15 @@ use crate::{
     tokens::TokenError,
 };
 
-/// What to buy: named seats, or a quantity of the best available in a general-admission
-/// section.
+/// What to buy: named seats, or a quantity of the best available in a section (on a seated
+/// section, side by side in the front-most row that has them, else the front-most free seats;
+/// the order's status names them once held).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRequest {
     /// Seats as `SECTION:LABEL`, e.g. `["A:B-7", "A:B-8"]`.
     pub seats: Option<Vec<String>>,
-    /// A general-admission section's code (with `quantity`).
+    /// A section's code (with `quantity`): best available.
     pub section: Option<String>,
     /// How many (with `section`).
     pub quantity: Option<i64>,
@@ -188,7 +189,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Checks the body against the event: seats that exist and are for sale, or a quantity of a
-/// general-admission section, within the per-buyer limit.
+/// section ("best available": side by side on a seated section), within the per-buyer limit.
 fn seat_request(
     state: &AppState,
     event: &Event,
@@ -234,15 +235,10 @@ fn seat_request(
         (None, Some(section), Some(quantity)) => {
             let code = SectionCode::parse(section.as_str())
                 .map_err(|e| ApiError::unprocessable("section_invalid", e.to_string()))?;
-            let sec = event.section(&code).ok_or_else(|| {
+            // Seated or standing: the best available seats are picked when the hold runs.
+            event.section(&code).ok_or_else(|| {
                 ApiError::unprocessable("section_unknown", format!("no section {code}"))
             })?;
-            if sec.kind != "general_admission" {
-                return Err(ApiError::unprocessable(
-                    "section_is_seated",
-                    format!("section {code} is seated: name the seats"),
-                ));
-            }
             if quantity < 1 || quantity > i64::from(limit) {
                 return Err(ApiError::unprocessable(
                     "quantity_out_of_range",
@@ -346,7 +342,7 @@ fn admission(
         (status = 401, description = "No or bad session or admission", body = ErrorBody),
         (status = 403, description = "The admission is another buyer's or another event's", body = ErrorBody),
         (status = 404, description = "No such event", body = ErrorBody),
-        (status = 409, description = "The admission was used for another order, or the sale is over", body = ErrorBody),
+        (status = 409, description = "Seats already taken (the admission stays valid), the admission was used for another order, or the sale is over", body = ErrorBody),
         (status = 410, description = "The admission expired", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Unacceptable values, or the key reused with another body", body = ErrorBody),
@@ -384,7 +380,31 @@ pub async fn place(
     if let Some(rec) = records.read::<KeyRecord>(key_subject.clone()).await? {
         return replay(&state, rec, &request_hash, &msg_id).await;
     }
-    // 2. Claim the admission for this key's order: one order per admission.
+    // 2. Seats this gateway already sees held or sold: answered now, the admission kept for
+    //    another choice, instead of an order that can only be rejected. Unless an earlier
+    //    attempt with this key already claimed the admission (its answer was lost): that
+    //    order exists and goes on below.
+    if let SeatRequest::Seats(seats) = &request
+        && let Some(taken) = state.buyer.availability.taken(id, seats)
+        && !taken.is_empty()
+        && !claimed_by(
+            records,
+            &ns.order_admission_subject(id, buyer, entry),
+            &key_hash,
+        )
+        .await?
+    {
+        metrics::counter!("boxoffice_orders_refused_total", "reason" => "seats_taken").increment(1);
+        let list: Vec<String> = taken.iter().map(ToString::to_string).collect();
+        return Err(ApiError::conflict(
+            "seats_taken",
+            format!(
+                "{} already taken; choose other seats (the admission is still yours)",
+                list.join(", ")
+            ),
+        ));
+    }
+    // 3. Claim the admission for this key's order: one order per admission.
     let claim = AdmissionUse {
         order_id: OrderId::new(),
         key_hash: key_hash.clone(),
@@ -416,7 +436,7 @@ pub async fn place(
         hold_seconds: event.hold_seconds,
         submitted_at: chrono::Utc::now().timestamp_millis(),
     };
-    // 3. The key's record (the twin may have written it: then it is the one to follow).
+    // 4. The key's record (the twin may have written it: then it is the one to follow).
     let record = KeyRecord {
         request_hash: request_hash.clone(),
         entry,
@@ -426,10 +446,31 @@ pub async fn place(
         Written::Created => record,
         Written::Exists(existing) => return replay(&state, existing, &request_hash, &msg_id).await,
     };
-    // 4. The index, then the intent itself.
+    // 5. The index, then the intent itself.
     index_and_publish(&state, &record.intent, &msg_id).await?;
     metrics::counter!("boxoffice_orders_accepted_total").increment(1);
     Ok(accepted(order_id))
+}
+
+/// Whether the admission is already claimed by this key's order; another key's claim is the
+/// `admission_used` refusal.
+async fn claimed_by(
+    records: &crate::records::Records,
+    subject: &str,
+    key_hash: &str,
+) -> Result<bool, ApiError> {
+    match records.read::<AdmissionUse>(subject.to_owned()).await? {
+        None => Ok(false),
+        Some(used) if used.key_hash == key_hash => Ok(true),
+        Some(_) => {
+            metrics::counter!("boxoffice_orders_refused_total", "reason" => "admission_used")
+                .increment(1);
+            Err(ApiError::conflict(
+                "admission_used",
+                "this admission was already used for another order",
+            ))
+        }
+    }
 }
 
 fn accepted(order_id: OrderId) -> (StatusCode, Json<OrderAccepted>) {

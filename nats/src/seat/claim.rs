@@ -54,7 +54,7 @@ impl SeatStore {
         observed("hold", self.hold_inner(order, seats, hold_for)).await
     }
 
-    async fn hold_inner(
+    pub(super) async fn hold_inner(
         &self,
         order: &OrderRef,
         seats: &[SeatId],
@@ -199,7 +199,11 @@ impl SeatStore {
                 break claimed;
             }
             self.undo_claims(order, &claimed).await;
-            self.list_section(order.event, section).await?;
+            // The section's tracker feeds the view within moments of any change (and is
+            // restarted here if its watch broke). Never a new watch per pick: each one is a
+            // consumer the cluster must create and delete, which under a storm of picks is
+            // the cost, and after a node loss, a pile of orphans.
+            self.track_section(order.event, section).await?;
             let available = self.count_claimable(order.event, section, units);
             attempt += 1;
             if available < quantity || attempt == PICK_ATTEMPTS {
@@ -538,7 +542,7 @@ impl SeatStore {
             }
             let jitter = rand::rng().random_range(0..20);
             tokio::time::sleep(Duration::from_millis(20 * (pass as u64 + 1) + jitter)).await;
-            if let Err(e) = self.list_section(order.event, section).await {
+            if let Err(e) = self.track_section(order.event, section).await {
                 self.undo_claims(order, &claimed).await;
                 return Err(e);
             }
@@ -570,7 +574,7 @@ fn hold_expiry_of(state: &SeatState) -> UnixMillis {
 
 /// Runs one public operation: its metrics (count by outcome, latency) and the `outcome` field
 /// of its span.
-async fn observed<T>(
+pub(super) async fn observed<T>(
     op: &'static str,
     operation: impl std::future::Future<Output = Result<T, SeatError>>,
 ) -> Result<T, SeatError> {

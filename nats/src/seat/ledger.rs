@@ -77,7 +77,10 @@ impl SeatStore {
                     self.inner.ledgers.insert(key, (rev, ledger));
                     return Ok(());
                 }
-                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                Err(e)
+                    if e.kind() == kv::UpdateErrorKind::WrongLastRevision
+                        || crate::conflict::is_wrong_last_sequence(&e) =>
+                {
                     metrics::counter!("boxoffice_seat_cas_conflicts_total", "op" => "ledger")
                         .increment(1);
                 }

@@ -14,6 +14,7 @@
 //! only ever used as the *hypothesis* of a compare-and-swap: if it is stale the swap fails, the
 //! store re-reads and decides again. The cache can make the store faster, never wrong.
 
+mod best;
 mod claim;
 mod error;
 mod ledger;
@@ -169,6 +170,8 @@ struct Inner {
     /// Last known `(revision, ledger)` per buyer key; a hypothesis like `cache`.
     ledgers: DashMap<String, (u64, BuyerLedger)>,
     trackers: DashMap<String, Arc<tokio::sync::OnceCell<()>>>,
+    /// Seated sections' layouts for best-available picks, built from the live view.
+    layouts: DashMap<(EventId, SectionCode), Arc<best::Layout>>,
 }
 
 /// Where the store reads the time. Expiry decisions are made against it, so tests can make
@@ -220,6 +223,7 @@ impl SeatStore {
                 events: DashMap::new(),
                 ledgers: DashMap::new(),
                 trackers: DashMap::new(),
+                layouts: DashMap::new(),
             }),
         }
     }
@@ -272,7 +276,13 @@ impl SeatStore {
                             );
                             Ok(true)
                         }
-                        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+                        // Seat keys are never deleted, so a refused create is an existing key.
+                        Err(e)
+                            if e.kind() == kv::CreateErrorKind::AlreadyExists
+                                || crate::conflict::is_wrong_last_sequence(&e) =>
+                        {
+                            Ok(false)
+                        }
                         Err(e) => Err(SeatError::unavailable("creating seat key", e)),
                     }
                 }
@@ -368,7 +378,10 @@ impl SeatStore {
                 );
                 Ok(Some(rev))
             }
-            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+            Err(e)
+                if e.kind() == kv::UpdateErrorKind::WrongLastRevision
+                    || crate::conflict::is_wrong_last_sequence(&e) =>
+            {
                 metrics::counter!("boxoffice_seat_cas_conflicts_total", "op" => op).increment(1);
                 // The cached pair is stale: drop it so the next decision reads the server.
                 self.inner

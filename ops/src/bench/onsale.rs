@@ -59,6 +59,8 @@ pub async fn run(args: &OnsaleArgs) -> anyhow::Result<serde_json::Value> {
         "bare_workflows_per_s": bare_per_s,
         "seats_per_order": seats_per_order,
         "last_ticket_s": report.last_ticket_s,
+        "claimed_out_s": report.claimed_out_s,
+        "claimed_out_ratio": report.claimed_out_s.map(|c| ideal / c),
         "report": args.sim.out.join("report.md"),
     }))
 }

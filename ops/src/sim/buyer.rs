@@ -39,6 +39,10 @@ pub struct Behaviour {
     /// Share who join from a second tab at the same time.
     #[arg(long, default_value_t = 0.03)]
     pub second_tab_share: f64,
+    /// Share who ask for the best available seats of a seated section instead of choosing
+    /// from the map (the rest choose seats on the live map).
+    #[arg(long, default_value_t = 0.6)]
+    pub best_available_share: f64,
     /// Longest think time before paying, ms (uniform from a tenth of it).
     #[arg(long, default_value_t = 3_000)]
     pub think_ms: u64,
@@ -59,6 +63,18 @@ pub struct World {
     pub tally: Arc<Tally>,
     /// How buyers behave.
     pub behaviour: Behaviour,
+}
+
+/// Why an order was not placed.
+enum Refusal {
+    /// Seats the gateway saw taken: choose again, the admission is kept.
+    Taken,
+    /// The admission lapsed: back to the queue.
+    Lapsed,
+    /// Any other refusal: the visit ends.
+    Other,
+    /// No answer at all.
+    NoAnswer,
 }
 
 /// An answer: status and JSON body (`Null` when not JSON).
@@ -155,7 +171,9 @@ impl Visit {
                 Ok(a) => a,
                 Err(end) => return end,
             };
-            match self.buy(&admission).await {
+            // Boxed: a buyer spends most of its visit waiting in line, and a million waiting
+            // buyers should each hold only the small queue-phase state, not the checkout's.
+            match Box::pin(self.buy(&admission)).await {
                 Ok(end) => return end,
                 // Seats taken between the map and the order, or the admission lapsed: back in line.
                 Err(()) => continue,
@@ -307,11 +325,14 @@ impl Visit {
         q.min(self.world.event.max_per_buyer)
     }
 
-    /// The seats to ask for: `{section, quantity}` on the floor; on a seated section, free
-    /// seats from the live map, side by side in one row where possible, nearer the front more
+    /// The seats to ask for: `{section, quantity}` on the floor and for buyers who take the
+    /// best available; otherwise free seats from the live map, side by side in one row where possible, nearer the front more
     /// often. `None` when the section has nothing left.
     async fn choose(&mut self, section: &SimSection, quantity: u32) -> Option<Value> {
-        if !section.seated {
+        let best = self
+            .rng
+            .random_bool(self.world.behaviour.best_available_share);
+        if !section.seated || best {
             return Some(json!({ "section": section.code, "quantity": quantity }));
         }
         let path = format!(
@@ -367,6 +388,82 @@ impl Visit {
         Some(json!({ "seats": seats }))
     }
 
+    /// Whether the event's live counts show seats held by checkouts (which may come back).
+    async fn seats_may_return(&mut self) -> bool {
+        let path = format!("/api/v1/events/{}", self.world.event.id);
+        let Some((200, ev)) = self
+            .send("event", 10, move |h, b| h.get(format!("{b}{path}")))
+            .await
+        else {
+            return false;
+        };
+        ev["sections"].as_array().is_some_and(|all| {
+            all.iter()
+                .any(|x| x["availability"]["held"].as_u64().is_some_and(|n| n > 0))
+        })
+    }
+
+    /// A section by demand, then seats in it; `None` when nothing is left anywhere it looked.
+    async fn request(&mut self) -> Option<Value> {
+        for _ in 0..3 {
+            let section = self.pick_section().await?;
+            let quantity = self.pick_quantity();
+            if let Some(r) = self.choose(&section, quantity).await {
+                return Some(r);
+            }
+        }
+        None
+    }
+
+    /// Places the order (twice at once for a double-click); `Ok(order id)` or why not.
+    async fn submit(
+        &mut self,
+        admission: &str,
+        key: &str,
+        request: &Value,
+    ) -> Result<String, Refusal> {
+        let started = Instant::now();
+        let double = self
+            .rng
+            .random_bool(self.world.behaviour.double_click_share);
+        let answer = if double {
+            let (a, b) = {
+                let mut twin = Visit {
+                    world: self.world.clone(),
+                    rng: StdRng::seed_from_u64(self.rng.random()),
+                    gateway: self.gateway,
+                    token: self.token.clone(),
+                };
+                tokio::join!(
+                    self.place(admission, key, request),
+                    twin.place(admission, key, request)
+                )
+            };
+            if let (Some((202, x)), Some((202, y))) = (&a, &b)
+                && x["order_id"] != y["order_id"]
+            {
+                self.world.tally.mismatch();
+            }
+            a
+        } else {
+            self.place(admission, key, request).await
+        };
+        self.world.tally.latency(Stage::Order, started);
+        match answer {
+            Some((202, body)) => Ok(body["order_id"].as_str().unwrap_or_default().to_owned()),
+            Some((status, body)) => {
+                let code = body["error"]["code"].as_str().unwrap_or("unknown");
+                self.world.tally.error(format!("order_{status}_{code}"));
+                Err(match (status, code) {
+                    (409, "seats_taken") => Refusal::Taken,
+                    (410, _) => Refusal::Lapsed,
+                    _ => Refusal::Other,
+                })
+            }
+            None => Err(Refusal::NoAnswer),
+        }
+    }
+
     async fn place(&mut self, admission: &str, key: &str, body: &Value) -> Option<Answer> {
         let path = format!("/api/v1/events/{}/orders", self.world.event.id);
         let (admission, key, body) = (admission.to_owned(), key.to_owned(), body.clone());
@@ -382,60 +479,32 @@ impl Visit {
     /// Orders with the admission and sees the order through. `Err` sends the buyer back to
     /// the queue.
     async fn buy(&mut self, admission: &str) -> Result<&'static str, ()> {
-        let mut request = None;
-        for _ in 0..3 {
-            let Some(section) = self.pick_section().await else {
-                break;
+        // Seats the gateway already sees taken are refused at once with the admission kept:
+        // the buyer looks at the map again and picks others, as a person would, a few times.
+        // Nothing free but seats still held by others' checkouts: those come back when a
+        // payment fails or a hold lapses, so the buyer stays on the page and looks again.
+        let (mut choices, mut waits) = (0, 0);
+        let (order, key, request) = loop {
+            choices += 1;
+            let Some(request) = self.request().await else {
+                if waits < 8 && self.seats_may_return().await {
+                    waits += 1;
+                    choices = 0;
+                    let pause = self.rng.random_range(3_000..10_000);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    continue;
+                }
+                return Ok("no_seats_left");
             };
-            let quantity = self.pick_quantity();
-            if let Some(r) = self.choose(&section, quantity).await {
-                request = Some(r);
-                break;
+            let key = uuid::Uuid::new_v4().to_string();
+            match self.submit(admission, &key, &request).await {
+                Ok(order) => break (order, key, request),
+                Err(Refusal::Taken) if choices < 4 => continue,
+                Err(Refusal::Taken) => return Ok("seats_kept_being_taken"),
+                Err(Refusal::Lapsed) => return Err(()),
+                Err(Refusal::Other) => return Ok("order_refused"),
+                Err(Refusal::NoAnswer) => return Ok("order_failed"),
             }
-        }
-        let Some(request) = request else {
-            return Ok("no_seats_left");
-        };
-        let key = uuid::Uuid::new_v4().to_string();
-        let started = Instant::now();
-        let double = self
-            .rng
-            .random_bool(self.world.behaviour.double_click_share);
-        let answer = if double {
-            let (a, b) = {
-                let mut twin = Visit {
-                    world: self.world.clone(),
-                    rng: StdRng::seed_from_u64(self.rng.random()),
-                    gateway: self.gateway,
-                    token: self.token.clone(),
-                };
-                tokio::join!(
-                    self.place(admission, &key, &request),
-                    twin.place(admission, &key, &request)
-                )
-            };
-            if let (Some((202, x)), Some((202, y))) = (&a, &b)
-                && x["order_id"] != y["order_id"]
-            {
-                self.world.tally.mismatch();
-            }
-            a
-        } else {
-            self.place(admission, &key, &request).await
-        };
-        self.world.tally.latency(Stage::Order, started);
-        let order = match answer {
-            Some((202, body)) => body["order_id"].as_str().unwrap_or_default().to_owned(),
-            Some((410, _)) => {
-                self.world.tally.error("order_410");
-                return Err(());
-            }
-            Some((status, body)) => {
-                let code = body["error"]["code"].as_str().unwrap_or("unknown");
-                self.world.tally.error(format!("order_{status}_{code}"));
-                return Ok("order_refused");
-            }
-            None => return Ok("order_failed"),
         };
         self.world.tally.count(Series::Orders, 1);
         if self.rng.random_bool(self.world.behaviour.resubmit_share) {
@@ -448,9 +517,23 @@ impl Visit {
         }
 
         let placed = Instant::now();
-        let status = self
-            .follow(&order, &["awaiting_payment"], Duration::from_secs(180))
+        let mut status = self
+            .follow(
+                &order,
+                &["held", "awaiting_payment"],
+                Duration::from_secs(180),
+            )
             .await;
+        if let Some(s) = &status
+            && matches!(s["state"].as_str(), Some("held" | "awaiting_payment"))
+        {
+            self.world.tally.latency(Stage::Held, placed);
+        }
+        if status.as_ref().and_then(|s| s["state"].as_str()) == Some("held") {
+            status = self
+                .follow(&order, &["awaiting_payment"], Duration::from_secs(180))
+                .await;
+        }
         let Some(status) = status else {
             return Ok("order_lost");
         };
@@ -467,7 +550,7 @@ impl Visit {
             }
             _ => return Ok("order_ended_early"),
         }
-        self.world.tally.latency(Stage::Hold, placed);
+        self.world.tally.latency(Stage::PaymentOpen, placed);
         self.world.tally.count(Series::Holds, 1);
 
         let b = &self.world.behaviour;
@@ -551,11 +634,17 @@ impl Visit {
         })
     }
 
-    /// Polls the order until its state is one of `until` or a final one; `None` if it never
-    /// gets there within `within`.
+    /// Follows the order until its state is one of `until` or a final one; `None` if it
+    /// never gets there within `within`. Follows the order's server-sent events, as the
+    /// checkout page does (a change is seen when it is published, and one open stream costs
+    /// the gateway less than a poll every half second); when a stream cannot be opened or
+    /// breaks, one `GET` tells where the order is, and the stream is opened again.
     async fn follow(&mut self, order: &str, until: &[&str], within: Duration) -> Option<Value> {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
+            if let Some(v) = self.follow_stream(order, until, deadline).await {
+                return Some(v);
+            }
             let path = format!("/api/v1/orders/{order}");
             if let Some((200, body)) = self
                 .send("order_status", 20, move |h, b| h.get(format!("{b}{path}")))
@@ -569,5 +658,60 @@ impl Visit {
             tokio::time::sleep(Duration::from_millis(self.rng.random_range(300..700))).await;
         }
         None
+    }
+
+    /// Reads the order's event stream until a state of interest; `None` when the stream
+    /// could not be opened, broke, or the deadline passed.
+    async fn follow_stream(
+        &mut self,
+        order: &str,
+        until: &[&str],
+        deadline: Instant,
+    ) -> Option<Value> {
+        use futures::StreamExt;
+        self.world.tally.count(Series::Requests, 1);
+        let opened = self
+            .world
+            .http
+            .get(format!("{}/api/v1/orders/{order}/events", self.base()))
+            .bearer_auth(&self.token)
+            .send()
+            .await;
+        let response = match opened {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => {
+                self.world
+                    .tally
+                    .error(format!("order_stream_{}", r.status().as_u16()));
+                return None;
+            }
+            Err(_) => {
+                self.world.tally.error("order_stream_unreachable");
+                self.gateway = (self.gateway + 1) % self.world.gateways.len();
+                return None;
+            }
+        };
+        let mut body = response.bytes_stream();
+        let mut buf = String::new();
+        loop {
+            let chunk = tokio::time::timeout_at(deadline.into(), body.next()).await;
+            let Ok(Some(Ok(chunk))) = chunk else {
+                return None;
+            };
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let frame: String = buf.drain(..end + 2).collect();
+                let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else {
+                    continue; // a keep-alive comment
+                };
+                let Ok(view) = serde_json::from_str::<Value>(data) else {
+                    continue;
+                };
+                let state = view["state"].as_str().unwrap_or_default();
+                if until.contains(&state) || super::audit::is_done(state) {
+                    return Some(view);
+                }
+            }
+        }
     }
 }

@@ -371,6 +371,8 @@ async fn drive(
             set
         }
     };
+    // When the live counts first show nothing left to buy.
+    let watcher = tokio::spawn(watch_claimed_out(world.clone(), opened));
     // Spawn everyone (the spawner sleeps between arrivals), then wait for every visit.
     let mut visits = tokio::spawn(spawner).await?;
     let mut done = 0u64;
@@ -389,6 +391,7 @@ async fn drive(
         }
     }
     bar.finish();
+    watcher.abort();
     let drills_done = drills.await??;
     procs.lock().await.check()?;
 
@@ -581,4 +584,30 @@ async fn run_drills(
         }
     }
     Ok(done)
+}
+
+/// Samples the event's live counts once a second from the opening and records the first time
+/// no seat was left to buy (every one sold or held by a checkout).
+async fn watch_claimed_out(world: Arc<buyer::World>, opened: Instant) {
+    tokio::time::sleep_until(opened.into()).await;
+    let url = format!("{}/api/v1/events/{}", world.gateways[0], world.event.id);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Ok(r) = world.http.get(&url).send().await else {
+            continue;
+        };
+        let Ok(ev) = r.json::<serde_json::Value>().await else {
+            continue;
+        };
+        let a = &ev["availability"];
+        if a["available"].as_u64() == Some(0) && a["sold"].as_u64().is_some_and(|n| n > 0) {
+            let ms = opened.elapsed().as_millis() as u64;
+            world
+                .tally
+                .claimed_out_ms
+                .store(ms, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+    }
 }

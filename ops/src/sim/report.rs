@@ -40,6 +40,10 @@ pub struct Report {
     pub sold: u64,
     /// Seconds from the opening until buyers had seen every seat issued (`None`: not sold out).
     pub sell_out_s: Option<f64>,
+    /// Seconds from the opening until the live counts first showed no seat left to buy (all
+    /// sold or held by a checkout): the sale's pace without the tail that abandoned
+    /// checkouts add by keeping their seats for the hold time.
+    pub claimed_out_s: Option<f64>,
     /// Seconds from the opening to the last ticket a buyer saw issued.
     pub last_ticket_s: f64,
     /// Whether every invariant held.
@@ -109,11 +113,13 @@ impl Report {
             })
             .collect();
         let sold_out = tally.sold_out_ms.load(Relaxed);
+        let claimed_out = tally.claimed_out_ms.load(Relaxed);
         Self {
             buyers: args.buyers,
             seats: args.seats,
             sold: audit.tickets,
             sell_out_s: (sold_out != u64::MAX).then(|| sold_out as f64 / 1000.0),
+            claimed_out_s: (claimed_out != u64::MAX).then(|| claimed_out as f64 / 1000.0),
             last_ticket_s: tally.last_issue_ms.load(Relaxed) as f64 / 1000.0,
             audit_ok: audit.ok(),
             audit,
@@ -141,11 +147,15 @@ impl Report {
         p(
             &mut md,
             format!(
-                "{} buyers for {} seats (event `{}`); {} tickets sold; {}; last ticket at {:.1} s; audit **{}**.",
+                "{} buyers for {} seats (event `{}`); {} tickets sold; {}; {}; last ticket at {:.1} s; audit **{}**.",
                 self.buyers,
                 self.seats,
                 self.event_id,
                 self.sold,
+                self.claimed_out_s
+                    .map_or("never every seat taken at once".into(), |s| {
+                        format!("every seat sold or in a checkout at {s:.1} s")
+                    }),
                 self.sell_out_s
                     .map_or("not sold out".into(), |s| format!("sold out in {s:.1} s")),
                 self.last_ticket_s,

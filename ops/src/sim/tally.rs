@@ -70,8 +70,11 @@ pub enum Stage {
     QueueWait,
     /// `POST .../orders` round trip.
     Order,
-    /// Order accepted → seats held and payment open (`awaiting_payment`).
-    Hold,
+    /// Order accepted → seats held (`held`: the intake's compare-and-swap is done).
+    Held,
+    /// Order accepted → payment open (`awaiting_payment`: the workflow has started, recorded
+    /// the order and opened the payment).
+    PaymentOpen,
     /// Paid at the checkout → `issued` seen.
     Issue,
 }
@@ -94,6 +97,10 @@ pub struct Tally {
     pub last_issue_ms: AtomicU64,
     /// Time the seats seen issued first covered `target` (ms after the opening), if it did.
     pub sold_out_ms: AtomicU64,
+    /// First time the live counts showed no seat left to buy, every one sold or in a
+    /// checkout (ms after the opening), if they did: the platform's throughput, without the
+    /// time abandoned checkouts keep their seats.
+    pub claimed_out_ms: AtomicU64,
     /// The number of seats that makes a sell-out.
     pub target: u64,
 }
@@ -113,6 +120,7 @@ impl Tally {
             tickets: AtomicU64::new(0),
             last_issue_ms: AtomicU64::new(0),
             sold_out_ms: AtomicU64::new(u64::MAX),
+            claimed_out_ms: AtomicU64::new(u64::MAX),
             target,
         }
     }

@@ -132,8 +132,9 @@ pub fn held_status(
     }
 }
 
-/// Takes the hold an intent asks for: its named seats, or the best available units of a
-/// general-admission section, for the intent's hold time. Intake and the workflow (when started
+/// Takes the hold an intent asks for: its named seats, or the best available seats of a
+/// section (side by side where they can be; any units of a general-admission section), for
+/// the intent's hold time. Intake and the workflow (when started
 /// without a hold) both hold through here.
 pub async fn take_hold(seats: &SeatStore, intent: &PurchaseIntent) -> Result<Hold, SeatError> {
     let order = intent.order_ref();
@@ -142,7 +143,7 @@ pub async fn take_hold(seats: &SeatStore, intent: &PurchaseIntent) -> Result<Hol
         SeatRequest::Seats(list) => seats.hold(&order, list, hold_for).await,
         SeatRequest::BestAvailable { section, quantity } => {
             seats
-                .pick_general_admission(&order, section, quantity.get(), hold_for)
+                .pick_best(&order, section, quantity.get(), hold_for)
                 .await
         }
     }

@@ -74,7 +74,12 @@ impl StatusBoard {
             .await;
         match ack {
             Ok(_) => Ok(true),
-            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(false),
+            Err(e)
+                if e.kind() == PublishErrorKind::WrongLastSequence
+                    || boxoffice_nats::conflict::is_wrong_last_sequence(&e) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(StatusError(e.to_string())),
         }
     }
