@@ -7,7 +7,11 @@
 //! - `order`: which event and buyer an order belongs to, so `GET /orders/{id}` finds its status
 //!   subject without the event in the path.
 
-use async_nats::jetstream::{self, message::PublishMessage, stream::DirectGetErrorKind};
+use async_nats::jetstream::{
+    self,
+    message::PublishMessage,
+    stream::{DirectGetErrorKind, LastRawMessageErrorKind},
+};
 use boxoffice_nats::{
     BuyerId, EventId, Namespace,
     publish::{self, Published},
@@ -107,6 +111,33 @@ impl Records {
         }
     }
 
+    /// Reads the record on `subject`, asking the stream's leader before answering "none". A
+    /// direct get may be served by any replica, and on a cluster a follower can trail the
+    /// write it is asked about by moments (seen as `404 order_unknown` on an order the buyer
+    /// had just been given, in the clustered on-sale run). Where the caller has reason to
+    /// expect the record, a miss is confirmed with the leader; a hit costs nothing extra.
+    pub async fn read_confirmed<T: DeserializeOwned>(
+        &self,
+        subject: String,
+    ) -> Result<Option<T>, ApiError> {
+        if let Some(found) = self.read(subject.clone()).await? {
+            return Ok(Some(found));
+        }
+        let got = tokio::time::timeout(
+            publish::ACK_TIMEOUT,
+            self.stream.get_last_raw_message_by_subject(&subject),
+        )
+        .await
+        .map_err(|_| ApiError::unavailable("NATS did not answer"))?;
+        match got {
+            Ok(msg) => serde_json::from_slice(&msg.payload)
+                .map(Some)
+                .map_err(|e| unavailable("unreadable record", e)),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(unavailable("reading a record", e)),
+        }
+    }
+
     /// Writes `value` on `subject` unless something is there already.
     pub async fn create<T: Serialize + DeserializeOwned>(
         &self,
@@ -124,7 +155,7 @@ impl Records {
         if created {
             return Ok(Written::Created);
         }
-        match self.read(subject).await? {
+        match self.read_confirmed(subject).await? {
             Some(existing) => Ok(Written::Exists(existing)),
             None => Err(ApiError::unavailable("a record vanished while being read")),
         }

@@ -459,7 +459,10 @@ async fn claimed_by(
     subject: &str,
     key_hash: &str,
 ) -> Result<bool, ApiError> {
-    match records.read::<AdmissionUse>(subject.to_owned()).await? {
+    match records
+        .read_confirmed::<AdmissionUse>(subject.to_owned())
+        .await?
+    {
         None => Ok(false),
         Some(used) if used.key_hash == key_hash => Ok(true),
         Some(_) => {
@@ -541,7 +544,7 @@ async fn own_order(
 ) -> Result<OrderIndex, ApiError> {
     let records = &state.buyer.records;
     let index: OrderIndex = records
-        .read(records.ns().order_index_subject(order))
+        .read_confirmed(records.ns().order_index_subject(order))
         .await?
         .ok_or_else(|| ApiError::not_found("order_unknown", format!("no order {order}")))?;
     if index.buyer_id != buyer {
