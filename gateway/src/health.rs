@@ -22,17 +22,25 @@ pub struct CoreLoad {
     pub hold_p99_ms: Option<u32>,
     /// Intake processes that reported in the last few seconds.
     pub reporters: usize,
+    /// Intents the intake settled per second lately, summed over the processes reporting
+    /// (smoothed over a few seconds; `None`: nobody reports). With the intake's staging, this
+    /// is the pace at which the core opens payments, the one figure admissions must follow.
+    pub served_per_s: Option<f64>,
 }
 
 /// The collector. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct CoreHealth {
-    reports: Arc<RwLock<HashMap<String, IntakeHealth>>>,
+    /// Each process's latest report, with its smoothed pace (intents settled per second).
+    reports: Arc<RwLock<HashMap<String, (IntakeHealth, f64)>>>,
     consumer: Arc<RwLock<(u64, u64)>>,
 }
 
 /// Reports older than this are ignored.
 const FRESH_MS: i64 = 5_000;
+/// Weight of the previous pace in each new report's smoothing (one report a second: about
+/// three seconds of memory), so one slow second does not halve admissions.
+const PACE_SMOOTHING: f64 = 0.7;
 
 impl CoreHealth {
     /// Starts collecting in the background.
@@ -48,10 +56,13 @@ impl CoreHealth {
                         while let Some(msg) = sub.next().await {
                             if let Ok(report) = serde_json::from_slice::<IntakeHealth>(&msg.payload)
                             {
-                                reports
-                                    .write()
-                                    .unwrap_or_else(|e| e.into_inner())
-                                    .insert(report.worker.clone(), report);
+                                let mut all = reports.write().unwrap_or_else(|e| e.into_inner());
+                                let pace = f64::from(report.holds) * 1_000.0
+                                    / f64::from(report.window_ms.max(1));
+                                let smoothed = all.get(&report.worker).map_or(pace, |(_, old)| {
+                                    PACE_SMOOTHING * old + (1.0 - PACE_SMOOTHING) * pace
+                                });
+                                all.insert(report.worker.clone(), (report, smoothed));
                             }
                         }
                     }
@@ -94,15 +105,16 @@ impl CoreHealth {
     pub fn load(&self, now: UnixMillis) -> CoreLoad {
         let (backlog, in_flight) = *self.consumer.read().unwrap_or_else(|e| e.into_inner());
         let reports = self.reports.read().unwrap_or_else(|e| e.into_inner());
-        let fresh: Vec<&IntakeHealth> = reports
+        let fresh: Vec<&(IntakeHealth, f64)> = reports
             .values()
-            .filter(|r| now - r.at <= FRESH_MS)
+            .filter(|(r, _)| now - r.at <= FRESH_MS)
             .collect();
         CoreLoad {
             backlog,
             in_flight,
-            hold_p99_ms: fresh.iter().map(|r| r.hold_p99_ms).max(),
+            hold_p99_ms: fresh.iter().map(|(r, _)| r.hold_p99_ms).max(),
             reporters: fresh.len(),
+            served_per_s: (!fresh.is_empty()).then(|| fresh.iter().map(|(_, pace)| pace).sum()),
         }
     }
 }

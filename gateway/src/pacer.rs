@@ -49,17 +49,27 @@ pub struct PacerConfig {
         default_value_t = 500
     )]
     pub backlog_high: u64,
-    /// Intents in the intake's hands above which admission slows. Each is held and waits
-    /// for its workflow start, which runs at 50-80 per second on one dev server here: 600 is
-    /// about ten seconds of starts, well inside a hold. More in hand only turns into orders
-    /// whose hold lapsed before their workflow could open the payment (the 200,000-buyer
-    /// simulation showed it at 4,000).
+    /// Intents in the intake's hands above which admission slows. Each waits for a staged
+    /// place, then is held until its workflow opens the payment, which runs at 20-80 per
+    /// second on one dev server here: 300 is ten seconds or less of that. More in hand only
+    /// means buyers waiting longer for their hold (the 200,000-buyer simulation showed
+    /// thousands, and buyers who gave up before their order was held).
     #[arg(
         long = "pacer-in-flight-high",
         env = "BOXOFFICE_PACER_IN_FLIGHT_HIGH",
-        default_value_t = 600
+        default_value_t = 300
     )]
     pub in_flight_high: u64,
+    /// Admissions per second allowed before the core has shown its pace, and the least the
+    /// pace ceiling allows. Past it, the rate may reach [`PACE_HEADROOM`] times the pace at
+    /// which the intake settles intents, never more (until nobody reports: then only the cap
+    /// and the overload signals apply, so a lost health signal cannot stop a sale).
+    #[arg(
+        long = "pacer-probe-rate",
+        env = "BOXOFFICE_PACER_PROBE_RATE",
+        default_value_t = 20.0
+    )]
+    pub probe_rate: f64,
     /// Hold p99 above which admission slows, ms (the buyer-facing budget is 800).
     #[arg(
         long = "pacer-hold-p99-ms",
@@ -83,7 +93,8 @@ impl Default for PacerConfig {
             max_rate: 500.0,
             min_rate: 1.0,
             backlog_high: 500,
-            in_flight_high: 600,
+            in_flight_high: 300,
+            probe_rate: 20.0,
             hold_p99_budget_ms: 500,
             admission_ttl_s: 300,
         }
@@ -111,6 +122,19 @@ pub struct Inputs {
 const RAMP_PER_S: f64 = 0.2;
 /// Factor the rate is multiplied by per second while the core is overloaded.
 const BACKOFF_PER_S: f64 = 0.5;
+/// Admissions per second allowed per intent the core settles per second. Above 1 so the
+/// rate can find a faster core (the pace follows admissions by a few seconds), low enough
+/// that an opening cannot admit many times what the core serves before the overload
+/// signals, which lag by the same few seconds, catch up: the 200,000-buyer simulation
+/// admitted about 6,000 buyers in its first 20 s at a core pace near 20 per second, and
+/// their orders waited minutes for a hold.
+pub const PACE_HEADROOM: f64 = 1.5;
+
+/// The most the core's measured pace lets the rate be (`f64::INFINITY`: nothing measured).
+fn pace_ceiling(load: &crate::health::CoreLoad, cfg: &PacerConfig) -> f64 {
+    load.served_per_s
+        .map_or(f64::INFINITY, |s| (s * PACE_HEADROOM).max(cfg.probe_rate))
+}
 
 /// The next control after `current`, or `None` if nothing needs writing.
 pub fn step(current: &Control, input: &Inputs, cfg: &PacerConfig, seed: &str) -> Option<Control> {
@@ -133,7 +157,9 @@ pub fn step(current: &Control, input: &Inputs, cfg: &PacerConfig, seed: &str) ->
             seed: seed.to_owned(),
             at: input.now,
         });
-        next.rate_per_s = (input.cap_per_s / 2.0).max(cfg.min_rate);
+        next.rate_per_s = (input.cap_per_s / 2.0)
+            .min(pace_ceiling(&input.load, cfg))
+            .max(cfg.min_rate);
     }
     if phase == Phase::Open {
         let load = input.load;
@@ -147,16 +173,21 @@ pub fn step(current: &Control, input: &Inputs, cfg: &PacerConfig, seed: &str) ->
             (false, "")
         };
         let cap = input.cap_per_s.max(cfg.min_rate);
+        let ceiling = pace_ceiling(&load, cfg);
+        // From the current rate, or from the opening's starting rate set just above.
+        let base = next.rate_per_s;
         let rate = if overloaded {
             next.reason = why.into();
-            current.rate_per_s * BACKOFF_PER_S.powf(dt)
+            base * BACKOFF_PER_S.powf(dt)
         } else {
-            current.rate_per_s + cap * RAMP_PER_S * dt
+            (base + cap * RAMP_PER_S * dt).min(ceiling)
         };
         next.rate_per_s = rate.clamp(cfg.min_rate, cap);
         if !overloaded {
             next.reason = if next.rate_per_s >= cap {
                 "cap"
+            } else if next.rate_per_s >= ceiling {
+                "core_pace"
             } else {
                 "ramping"
             }
@@ -357,6 +388,37 @@ mod tests {
         assert_eq!(run(c.clone(), backlog, 1, &cfg).reason, "intake_backlog");
         let recovered = run(slowed.clone(), inputs(slowed.at, 100_000), 10, &cfg);
         assert_eq!(recovered.rate_per_s, 100.0);
+    }
+
+    #[test]
+    fn admissions_follow_the_pace_the_core_shows_and_find_a_faster_one() {
+        let cfg = PacerConfig::default();
+        let mut load = inputs(0, 100_000);
+        load.cap_per_s = 500.0;
+        // The opening, before any intent is settled: the probe rate, not half the cap.
+        load.load.served_per_s = Some(0.0);
+        let mut c = step(&Control::initial(500.0, 300, 0), &load, &cfg, "s").unwrap();
+        assert_eq!(c.rate_per_s, cfg.probe_rate);
+        c = run(c, load, 10, &cfg);
+        assert_eq!(c.rate_per_s, cfg.probe_rate);
+        assert_eq!(c.reason, "core_pace");
+        assert!(c.admitted_through <= 21 * 10 + 20, "{}", c.admitted_through);
+        // A core settling 40 intents a second: the rate holds at 1.5 times that.
+        let mut steady = inputs(c.at, 100_000);
+        steady.cap_per_s = 500.0;
+        steady.load.served_per_s = Some(40.0);
+        c = run(c, steady, 10, &cfg);
+        assert_eq!(c.rate_per_s, 40.0 * PACE_HEADROOM);
+        // As it shows more, the ceiling rises with it, up to the cap.
+        steady.load.served_per_s = Some(1_000.0);
+        steady.now = c.at;
+        c = run(c, steady, 10, &cfg);
+        assert_eq!((c.rate_per_s, c.reason.as_str()), (500.0, "cap"));
+        // Nobody reporting: only the cap and the overload signals apply.
+        let mut silent = inputs(0, 100_000);
+        silent.cap_per_s = 500.0;
+        let c = step(&Control::initial(500.0, 300, 0), &silent, &cfg, "s").unwrap();
+        assert_eq!(c.rate_per_s, 250.0);
     }
 
     #[test]

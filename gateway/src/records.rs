@@ -10,7 +10,8 @@
 use async_nats::jetstream::{
     self,
     message::PublishMessage,
-    stream::{DirectGetErrorKind, LastRawMessageErrorKind},
+    message::StreamMessage,
+    stream::{DirectGetError, DirectGetErrorKind, LastRawMessageError, LastRawMessageErrorKind},
 };
 use boxoffice_nats::{
     BuyerId, EventId, Namespace,
@@ -96,19 +97,11 @@ impl Records {
         if !publish::connected(&self.js) {
             return Err(ApiError::unavailable("not connected to NATS"));
         }
-        let got = tokio::time::timeout(
-            publish::ACK_TIMEOUT,
+        decoded(
             self.stream.direct_get_last_for_subject(subject),
+            |e: &DirectGetError| e.kind() == DirectGetErrorKind::NotFound,
         )
         .await
-        .map_err(|_| ApiError::unavailable("NATS did not answer"))?;
-        match got {
-            Ok(msg) => serde_json::from_slice(&msg.payload)
-                .map(Some)
-                .map_err(|e| unavailable("unreadable record", e)),
-            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => Err(unavailable("reading a record", e)),
-        }
     }
 
     /// Reads the record on `subject`, asking the stream's leader before answering "none". A
@@ -123,19 +116,11 @@ impl Records {
         if let Some(found) = self.read(subject.clone()).await? {
             return Ok(Some(found));
         }
-        let got = tokio::time::timeout(
-            publish::ACK_TIMEOUT,
+        decoded(
             self.stream.get_last_raw_message_by_subject(&subject),
+            |e: &LastRawMessageError| e.kind() == LastRawMessageErrorKind::NoMessageFound,
         )
         .await
-        .map_err(|_| ApiError::unavailable("NATS did not answer"))?;
-        match got {
-            Ok(msg) => serde_json::from_slice(&msg.payload)
-                .map(Some)
-                .map_err(|e| unavailable("unreadable record", e)),
-            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
-            Err(e) => Err(unavailable("reading a record", e)),
-        }
     }
 
     /// Writes `value` on `subject` unless something is there already.
@@ -176,5 +161,24 @@ impl Records {
         metrics::histogram!("boxoffice_intent_publish_seconds")
             .record(started.elapsed().as_secs_f64());
         Ok(())
+    }
+}
+
+/// One record read, bounded in time: decoded if found, `None` if `missing` says the error is
+/// "no such record", unavailable otherwise. `read` and `read_confirmed` differ only in who
+/// answers (any replica or the leader) and how each says "not found".
+async fn decoded<T: DeserializeOwned, E: std::fmt::Display>(
+    get: impl Future<Output = Result<StreamMessage, E>>,
+    missing: impl Fn(&E) -> bool,
+) -> Result<Option<T>, ApiError> {
+    let got = tokio::time::timeout(publish::ACK_TIMEOUT, get)
+        .await
+        .map_err(|_| ApiError::unavailable("NATS did not answer"))?;
+    match got {
+        Ok(msg) => serde_json::from_slice(&msg.payload)
+            .map(Some)
+            .map_err(|e| unavailable("unreadable record", e)),
+        Err(e) if missing(&e) => Ok(None),
+        Err(e) => Err(unavailable("reading a record", e)),
     }
 }

@@ -7,6 +7,9 @@
 //! 10164, the same refusal without the sequence in its text, which async-nats 0.51 leaves as
 //! `Other`: taken at face value, every lost race on a 3-node cluster looked like NATS being
 //! unavailable (seen in the clustered on-sale run: intents retried, buyers answered 503).
+//!
+//! async-nats keeps the server's error as the source of its publish, update and create errors,
+//! so this one test, used alone, recognises both wordings at every conditional write.
 
 use async_nats::jetstream::{self, ErrorCode};
 

@@ -116,6 +116,19 @@ pub fn section(s: &str) -> SectionCode {
     SectionCode::parse(s).expect("valid section code")
 }
 
+/// Row and number of a `<row>-<number>` seat label, as `("B", 12)`; a buyer-API seat
+/// (`<section>:<row>-<number>`) is accepted too. Panics on any other shape (a test's bug).
+pub fn row_and_number(label: &str) -> (String, u32) {
+    let place = label.rsplit_once(':').map_or(label, |(_, p)| p);
+    let (row, number) = place
+        .rsplit_once('-')
+        .unwrap_or_else(|| panic!("{label:?} is not <row>-<number>"));
+    let number = number
+        .parse()
+        .unwrap_or_else(|_| panic!("{label:?} has no seat number"));
+    (row.to_owned(), number)
+}
+
 /// Parses a seat label (test data only).
 pub fn label(s: &str) -> UnitLabel {
     UnitLabel::parse(s).expect("valid label")

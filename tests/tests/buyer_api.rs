@@ -532,11 +532,10 @@ async fn seats_the_map_shows_taken_are_refused_at_once_and_the_admission_stays_u
         !seats.contains(&"A:A-4") && !seats.contains(&"A:A-5"),
         "{seats:?}"
     );
-    let place = |s: &str| {
-        let (row, n) = s.split_once(':').unwrap().1.split_once('-').unwrap();
-        (row.to_owned(), n.parse::<u32>().unwrap())
-    };
-    let (x, y) = (place(seats[0]), place(seats[1]));
+    let (x, y) = (
+        boxoffice_tests::row_and_number(seats[0]),
+        boxoffice_tests::row_and_number(seats[1]),
+    );
     assert!(
         x.0 == y.0 && x.1.abs_diff(y.1) == 1,
         "side by side: {seats:?}"

@@ -762,10 +762,7 @@ async fn best_available_picks_sit_parties_together_from_the_front_and_never_over
         let places: Vec<(String, u32)> = hold
             .seat_ids()
             .iter()
-            .map(|s| {
-                let (r, n) = s.label.as_str().split_once('-').unwrap();
-                (r.to_owned(), n.parse().unwrap())
-            })
+            .map(|s| boxoffice_tests::row_and_number(s.label.as_str()))
             .collect();
         assert!(
             places.iter().all(|p| p.0 == places[0].0),

@@ -64,18 +64,28 @@ pub struct IntakeOptions {
         default_value_t = 16
     )]
     pub starts: usize,
-    /// Orders held and not yet started, at most. A hold is taken only when one of these
-    /// places is free, so the intake never holds more seats than its start stage clears in a
-    /// few seconds: past that, held orders wait for a start until their hold lapses before the
-    /// payment opens (the 200,000-buyer simulation ended 6,106 orders `expired` for 185 issued
-    /// with the stage unbounded). Intents beyond it wait in the stream, unheld, their seats
-    /// still free, and the waiting room's pacer sees the intake's hands full and slows.
+    /// Orders held whose payment is not open yet, at most. A hold is taken only when one of
+    /// these places is free, and the place is given back when the workflow has opened the
+    /// payment (or after `--intake-staged-wait-s`), so the intake never holds more seats than
+    /// the workflows open payments for in a few seconds: past that, held orders wait until
+    /// their hold lapses before the buyer can pay (the 200,000-buyer simulation ended 6,106
+    /// orders `expired` for 185 issued with the stage unbounded). Intents beyond it wait in
+    /// the stream, unheld, their seats still free, and the waiting room's pacer sees the
+    /// intake's hands full and slows.
     #[arg(
         long = "intake-staged",
         env = "BOXOFFICE_INTAKE_STAGED",
         default_value_t = 128
     )]
     pub staged: usize,
+    /// Longest wait for a started order's payment to open before its staged place is given
+    /// back anyway, seconds (a workflow that stalls must not shrink the stage for good).
+    #[arg(
+        long = "intake-staged-wait-s",
+        env = "BOXOFFICE_INTAKE_STAGED_WAIT_S",
+        default_value_t = 15
+    )]
+    pub staged_wait_s: u64,
     /// How long an issued order stays open for an organizer's refund, in seconds.
     #[arg(long = "refund-window-s", env = "BOXOFFICE_REFUND_WINDOW_S", default_value_t = 7 * 24 * 3600)]
     pub refund_window_s: u64,
@@ -312,7 +322,7 @@ impl Stages {
                 };
             }
         }
-        // A place to wait for the start in, before any seat is taken; kept until the start.
+        // A place to wait in until the payment opens, before any seat is taken.
         let _staged = self.staged.acquire().await;
         let permit = self.holds.acquire().await;
         let order = intent.order_ref();
@@ -341,7 +351,11 @@ impl Stages {
                         _ => Ok("already_started"),
                     };
                 }
-                self.start(intent, hold).await
+                let started = self.start(intent, hold).await?;
+                if started == "held" {
+                    self.until_payment_opens(intent).await;
+                }
+                Ok(started)
             }
             Err(e @ SeatError::Unavailable(_)) => Err(e.into()),
             Err(refusal) => {
@@ -351,6 +365,27 @@ impl Stages {
                 Ok("rejected")
             }
         }
+    }
+
+    /// Keeps the caller's staged place until the new order has left `held` (its payment is
+    /// open, or it ended), bounded by `--intake-staged-wait-s`. Only pacing depends on this:
+    /// a failed wait just gives the place back early.
+    async fn until_payment_opens(&self, intent: &PurchaseIntent) {
+        let i = &self.intake;
+        let within = Duration::from_secs(i.opts.staged_wait_s);
+        let outcome = match i
+            .board
+            .wait_past(intent.event_id, intent.order_id, OrderState::Held, within)
+            .await
+        {
+            Ok(Some(_)) => "moved",
+            Ok(None) => "timed_out",
+            Err(e) => {
+                tracing::debug!(error = %e, "waiting for the payment to open");
+                "unobserved"
+            }
+        };
+        metrics::counter!("boxoffice_intake_staged_waits_total", "outcome" => outcome).increment(1);
     }
 
     async fn start(&self, intent: &PurchaseIntent, hold: Hold) -> Result<&'static str, Retry> {

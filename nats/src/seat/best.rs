@@ -11,7 +11,7 @@ use std::{cmp::Ordering, sync::Arc, time::Duration};
 
 use rand::Rng;
 
-use super::{Hold, InvalidRequest, OrderRef, SeatError, SeatStore, SectionKind};
+use super::{Hold, OrderRef, SeatError, SeatStore, SectionKind};
 use crate::{
     EventId,
     ids::{SeatId, SectionCode},
@@ -184,25 +184,13 @@ impl SeatStore {
         hold_for: Duration,
     ) -> Result<Hold, SeatError> {
         let meta = self.event_meta(order.event).await?;
-        let Some(section_meta) = meta.sections.get(section) else {
-            return Err(SeatError::UnknownSection {
-                event: order.event,
-                section: section.clone(),
-            });
-        };
+        let section_meta = super::section_of(&meta, order.event, section)?;
         if section_meta.kind == SectionKind::GeneralAdmission {
             return self
                 .pick_general_admission(order, section, quantity, hold_for)
                 .await;
         }
-        let max = self.inner.opts.max_units_per_order;
-        if quantity == 0 || quantity as usize > max {
-            return Err(InvalidRequest::Quantity {
-                got: quantity as usize,
-                max,
-            }
-            .into());
-        }
+        super::validate_quantity(&self.inner.opts, quantity)?;
         let units = section_meta.units;
         super::claim::observed("pick_best", async {
             self.track_section(order.event, section).await?;

@@ -10,7 +10,7 @@ use rand::Rng;
 
 use super::{
     HeldSeat, Hold, InvalidRequest, OrderRef, SeatError, SeatState, SeatStore, SectionKind,
-    Snapshot, UnixMillis, validate_hold, validate_seats,
+    Snapshot, UnixMillis, section_of, validate_hold, validate_quantity, validate_seats,
 };
 use crate::{
     ids::{SeatId, SectionCode},
@@ -154,22 +154,10 @@ impl SeatStore {
         quantity: u32,
         hold_for: Duration,
     ) -> Result<Hold, SeatError> {
-        let max = self.inner.opts.max_units_per_order;
-        if quantity == 0 || quantity as usize > max {
-            return Err(InvalidRequest::Quantity {
-                got: quantity as usize,
-                max,
-            }
-            .into());
-        }
+        validate_quantity(&self.inner.opts, quantity)?;
         validate_hold(&self.inner.opts, hold_for)?;
         let meta = self.event_meta(order.event).await?;
-        let Some(section_meta) = meta.sections.get(section) else {
-            return Err(SeatError::UnknownSection {
-                event: order.event,
-                section: section.clone(),
-            });
-        };
+        let section_meta = section_of(&meta, order.event, section)?;
         if section_meta.kind != SectionKind::GeneralAdmission {
             return Err(InvalidRequest::NotGeneralAdmission(section.clone()).into());
         }

@@ -77,10 +77,7 @@ impl SeatStore {
                     self.inner.ledgers.insert(key, (rev, ledger));
                     return Ok(());
                 }
-                Err(e)
-                    if e.kind() == kv::UpdateErrorKind::WrongLastRevision
-                        || crate::conflict::is_wrong_last_sequence(&e) =>
-                {
+                Err(e) if crate::conflict::is_wrong_last_sequence(&e) => {
                     metrics::counter!("boxoffice_seat_cas_conflicts_total", "op" => "ledger")
                         .increment(1);
                 }

@@ -378,10 +378,7 @@ impl SeatStore {
                 );
                 Ok(Some(rev))
             }
-            Err(e)
-                if e.kind() == kv::UpdateErrorKind::WrongLastRevision
-                    || crate::conflict::is_wrong_last_sequence(&e) =>
-            {
+            Err(e) if crate::conflict::is_wrong_last_sequence(&e) => {
                 metrics::counter!("boxoffice_seat_cas_conflicts_total", "op" => op).increment(1);
                 // The cached pair is stale: drop it so the next decision reads the server.
                 self.inner
@@ -412,6 +409,32 @@ fn validate_seats(opts: &SeatStoreOptions, seats: &[SeatId]) -> Result<Vec<SeatI
         }
     }
     Ok(sorted.into_iter().collect())
+}
+
+fn validate_quantity(opts: &SeatStoreOptions, quantity: u32) -> Result<(), SeatError> {
+    let max = opts.max_units_per_order;
+    if quantity == 0 || quantity as usize > max {
+        return Err(InvalidRequest::Quantity {
+            got: quantity as usize,
+            max,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The section's entry in the event's inventory, or `UnknownSection`.
+fn section_of<'m>(
+    meta: &'m EventMeta,
+    event: EventId,
+    section: &SectionCode,
+) -> Result<&'m SectionMeta, SeatError> {
+    meta.sections
+        .get(section)
+        .ok_or_else(|| SeatError::UnknownSection {
+            event,
+            section: section.clone(),
+        })
 }
 
 fn validate_hold(opts: &SeatStoreOptions, hold_for: Duration) -> Result<(), SeatError> {

@@ -6,11 +6,11 @@
 //! twice. Later snapshots carry an increasing `version`, and each is deduplicated by
 //! `Nats-Msg-Id` so a retried activity publishes it once.
 
-use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage, stream};
+use async_nats::jetstream::{self, message::PublishMessage, stream};
 use boxoffice_nats::{EventId, Namespace, OrderId};
 use bytes::Bytes;
 
-use crate::domain::OrderStatus;
+use crate::domain::{OrderState, OrderStatus};
 
 /// Publishing or reading a status failed (NATS unreachable or the stream missing). Retryable.
 #[derive(Debug, thiserror::Error)]
@@ -74,10 +74,7 @@ impl StatusBoard {
             .await;
         match ack {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.kind() == PublishErrorKind::WrongLastSequence
-                    || boxoffice_nats::conflict::is_wrong_last_sequence(&e) =>
-            {
+            Err(e) if boxoffice_nats::conflict::is_wrong_last_sequence(&e) => {
                 Ok(false)
             }
             Err(e) => Err(StatusError(e.to_string())),
@@ -101,6 +98,45 @@ impl StatusBoard {
                 .map_err(|e| StatusError(format!("unreadable status: {e}"))),
             Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
             Err(e) => Err(StatusError(e.to_string())),
+        }
+    }
+
+    /// Waits until the order's status is no longer `state`, for at most `within`, and returns
+    /// the status it moved to (`None`: it did not move in time, or the order has no status).
+    ///
+    /// A plain subscription on the order's subject sees each snapshot as it is published; the
+    /// latest stored one is read after subscribing, so a change made just before is not missed.
+    pub async fn wait_past(
+        &self,
+        event: EventId,
+        order: OrderId,
+        state: OrderState,
+        within: std::time::Duration,
+    ) -> Result<Option<OrderStatus>, StatusError> {
+        use futures::StreamExt;
+        let mut changes = self
+            .js
+            .client()
+            .subscribe(self.ns.order_event_subject(event, order))
+            .await
+            .map_err(|e| StatusError(format!("subscribing: {e}")))?;
+        match self.latest(event, order).await? {
+            Some(s) if s.state != state => return Ok(Some(s)),
+            None => return Ok(None),
+            Some(_) => {}
+        }
+        let until = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(until, changes.next()).await {
+                Ok(Some(msg)) => {
+                    if let Ok(s) = serde_json::from_slice::<OrderStatus>(&msg.payload)
+                        && s.state != state
+                    {
+                        return Ok(Some(s));
+                    }
+                }
+                Ok(None) | Err(_) => return Ok(None),
+            }
         }
     }
 }
