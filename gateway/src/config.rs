@@ -78,6 +78,14 @@ pub struct GatewayConfig {
         default_value_t = 60_000
     )]
     pub poll_max_ms: u64,
+    /// Polls per second the whole waiting line may send, over every gateway: past
+    /// `budget × --queue-poll-max-ms / 1000` entries, the far end is told to poll less often.
+    #[arg(
+        long = "queue-poll-budget",
+        env = "BOXOFFICE_QUEUE_POLL_BUDGET",
+        default_value_t = 2_000
+    )]
+    pub poll_budget_per_s: u64,
     /// Requests in flight on the buyer API above which new ones are shed with 429.
     #[arg(
         long = "max-in-flight",

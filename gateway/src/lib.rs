@@ -195,6 +195,7 @@ pub async fn run(
             min_ms: config.poll_min_ms,
             max_ms: config.poll_max_ms.max(config.poll_min_ms),
             polls_per_wait: 4,
+            budget_per_s: config.poll_budget_per_s.max(1),
         },
     });
     let limits = protect::Limits {

@@ -54,7 +54,7 @@ pub struct Control {
     pub rate_per_s: f64,
     /// The organizer's cap on that rate.
     pub cap_per_s: f64,
-    /// Why the rate is what it is (`cap`, `ramping`, `intake_backlog`, `hold_latency`,
+    /// Why the rate is what it is (`cap`, `ramping`, `core_pace`, `intake_backlog`, `hold_latency`,
     /// `in_flight`, `no_health`, `paused`, `sold_out`, `closed`, `not_open`, `queue_empty`).
     pub reason: String,
     /// How long an admission may be used, from the moment it is granted.
@@ -150,7 +150,6 @@ enum Rank {
 struct Slot {
     id: u64,
     attempt: u32,
-    joined_at: UnixMillis,
     rank: Rank,
 }
 
@@ -220,10 +219,16 @@ pub struct EntryView {
 pub struct PollPolicy {
     /// Shortest interval.
     pub min_ms: u64,
-    /// Longest interval.
+    /// Longest interval while the line is short enough for the poll budget.
     pub max_ms: u64,
     /// Polls over the expected wait.
     pub polls_per_wait: u64,
+    /// Polls per second the whole line may send, over every gateway: a long line stretches
+    /// the longest interval to `waiting / budget` so the load its far end sends stays bounded
+    /// however many join (1,000,000 buyers at one poll a minute would be about 17,000 polls a
+    /// second, for news that cannot change for hours). The front, where news is near, polls
+    /// as before.
+    pub budget_per_s: u64,
 }
 
 impl Default for PollPolicy {
@@ -232,13 +237,20 @@ impl Default for PollPolicy {
             min_ms: 1_000,
             max_ms: 60_000,
             polls_per_wait: 4,
+            budget_per_s: 2_000,
         }
     }
 }
 
 impl PollPolicy {
-    fn after(&self, wait_ms: u64) -> u64 {
-        (wait_ms / self.polls_per_wait.max(1)).clamp(self.min_ms, self.max_ms)
+    /// The longest interval for a line of `waiting` entries.
+    fn ceiling(&self, waiting: u64) -> u64 {
+        self.max_ms
+            .max(waiting.saturating_mul(1_000) / self.budget_per_s.max(1))
+    }
+
+    fn after(&self, wait_ms: u64, ceiling: u64) -> u64 {
+        (wait_ms / self.polls_per_wait.max(1)).clamp(self.min_ms, ceiling.max(self.min_ms))
     }
 }
 
@@ -291,7 +303,6 @@ impl Book {
             Slot {
                 id,
                 attempt: join.attempt,
-                joined_at: join.joined_at,
                 rank,
             },
         );
@@ -420,11 +431,15 @@ impl Book {
         }
         let Some(p) = position else {
             // Joined before the opening; the draw places it. Come back around the opening,
-            // spread over a few seconds so the whole room does not return in the same instant.
-            let spread = slot.joined_at.rem_euclid(5_000) as u64;
+            // spread so the whole room does not return in the same instant: over a few
+            // seconds, or over as many as the poll budget needs for a crowd this size. The
+            // spread comes from the buyer id's random bits, not the join time, because a crowd
+            // joins within seconds of each other.
+            let window = (self.pre.len() as u64 * 1_000 / poll.budget_per_s.max(1)).max(5_000);
+            let spread = (buyer.as_uuid().as_u128() as u64) % window;
             view.poll_after_ms = until_open_ms
                 .map_or(poll.max_ms / 4, |ms| ms + spread)
-                .clamp(poll.min_ms, poll.max_ms);
+                .clamp(poll.min_ms, poll.max_ms + window);
             return Some(view);
         };
         if p <= through
@@ -447,21 +462,22 @@ impl Book {
         let ahead = p.saturating_sub(through + 1);
         view.ahead = Some(ahead);
         let rate = control.map_or(0.0, |c| c.rate_per_s);
+        let ceiling = poll.ceiling(self.positions().saturating_sub(through));
         match phase {
             Phase::SoldOut => {
                 view.state = EntryState::SoldOut;
                 // Seats may come back from lapsed holds: check now and then.
-                view.poll_after_ms = (poll.max_ms / 2).max(poll.min_ms);
+                view.poll_after_ms = (ceiling / 2).max(poll.min_ms);
             }
             Phase::Open if rate > 0.0 => {
                 let wait_ms = ((ahead + 1) as f64 / rate * 1_000.0) as u64;
                 view.estimated_wait_s = Some(wait_ms.div_ceil(1_000));
-                view.poll_after_ms = poll.after(wait_ms);
+                view.poll_after_ms = poll.after(wait_ms, ceiling);
             }
             _ => {
                 // Paused, or open with nothing moving yet: no honest estimate; poll at a pace
                 // that grows with the distance to the front.
-                view.poll_after_ms = poll.after(ahead.saturating_mul(1_000));
+                view.poll_after_ms = poll.after(ahead.saturating_mul(1_000), ceiling);
             }
         }
         Some(view)
@@ -605,6 +621,24 @@ mod tests {
         assert_eq!(at(0), poll.min_ms);
         assert!(at(100) < at(1_000) && at(1_000) <= at(9_999));
         assert_eq!(at(9_999), poll.max_ms);
+        // A line longer than the poll budget covers at one poll a minute: its far end polls
+        // less often, so the line as a whole sends about the budget.
+        let tight = PollPolicy {
+            budget_per_s: 50,
+            ..PollPolicy::default()
+        };
+        let at = |i: usize| book.view(buyers[i], 0, None, &tight).unwrap().poll_after_ms;
+        assert_eq!(at(9_999), 10_000 * 1_000 / 50);
+        assert_eq!(at(0), tight.min_ms, "the front is unaffected");
+        // The far end (everyone told the longest interval) sends at most the budget; at the
+        // one-minute ceiling it would send 10,000 / 60, more than three times as much.
+        let ceiling = at(9_999);
+        let far: f64 = (0..10_000)
+            .map(at)
+            .filter(|ms| *ms == ceiling)
+            .map(|ms| 1_000.0 / ms as f64)
+            .sum();
+        assert!(far <= 50.0, "{far}");
     }
 
     #[test]
