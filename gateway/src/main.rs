@@ -33,4 +33,3 @@ fn listen(addr: std::net::SocketAddr, backlog: u32) -> std::io::Result<tokio::ne
     socket.bind(addr)?;
     socket.listen(backlog)
 }
-

@@ -74,9 +74,7 @@ impl StatusBoard {
             .await;
         match ack {
             Ok(_) => Ok(true),
-            Err(e) if boxoffice_nats::conflict::is_wrong_last_sequence(&e) => {
-                Ok(false)
-            }
+            Err(e) if boxoffice_nats::conflict::is_wrong_last_sequence(&e) => Ok(false),
             Err(e) => Err(StatusError(e.to_string())),
         }
     }
