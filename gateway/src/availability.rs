@@ -35,6 +35,12 @@ impl Counts {
             SeatAvailability::Sold => self.sold += 1,
         }
     }
+
+    fn merge(&mut self, other: Counts) {
+        self.available += other.available;
+        self.held += other.held;
+        self.sold += other.sold;
+    }
 }
 
 #[derive(Default)]
@@ -203,9 +209,7 @@ impl Availability {
             for state in section.values() {
                 counts.add(state.availability(now));
             }
-            total.available += counts.available;
-            total.held += counts.held;
-            total.sold += counts.sold;
+            total.merge(counts);
             by_section.insert(code.clone(), counts);
         }
         Some((by_section, total))
