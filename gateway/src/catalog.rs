@@ -106,10 +106,13 @@ impl Event {
     }
 }
 
+/// One snapshot of the published events, swapped whole on refresh.
+type Events = Arc<HashMap<EventId, Arc<Event>>>;
+
 /// The catalog cache. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Catalog {
-    events: Arc<RwLock<Arc<HashMap<EventId, Arc<Event>>>>>,
+    events: Arc<RwLock<Events>>,
 }
 
 impl Catalog {

@@ -39,6 +39,9 @@ pub struct PlatformOptions {
     pub refund_window_s: u64,
     /// How long reconciliation leaves orders alone that a workflow may still be finishing.
     pub reconcile_grace_s: u64,
+    /// How often the worker's reconciliation schedule runs (0: no schedule). On, as deployed,
+    /// in every test but those about a single pass's findings.
+    pub reconcile_every_s: u64,
     /// Extra gateway flags.
     pub gateway_args: Vec<String>,
     /// The organizer's admission-rate cap.
@@ -58,6 +61,7 @@ impl Default for PlatformOptions {
             max_per_buyer: 8,
             refund_window_s: 0,
             reconcile_grace_s: 120,
+            reconcile_every_s: 5,
             gateway_args: Vec::new(),
             admission_rate_per_s: None,
             opens_in: None,
@@ -267,9 +271,8 @@ impl Platform {
             &self.sandbox_url,
             "--refund-window-s",
             &self.opts.refund_window_s.to_string(),
-            // Tests run reconciliation when they mean to; no schedule outlives them.
             "--reconcile-every-s",
-            "0",
+            &self.opts.reconcile_every_s.to_string(),
             "--reconcile-grace-s",
             &self.opts.reconcile_grace_s.to_string(),
         ])
@@ -408,6 +411,28 @@ impl Platform {
             .unwrap()
             .status()
             .as_u16()
+    }
+
+    /// A reconciler as the worker builds it (its own seat-store connection), leaving orders
+    /// alone for `grace_ms`, with a test's `hook` at its checkpoints.
+    pub async fn reconciler(
+        &self,
+        grace_ms: i64,
+        hook: Option<boxoffice_workflows::reconcile::Hook>,
+    ) -> boxoffice_workflows::reconcile::Reconciler {
+        boxoffice_workflows::reconcile::Reconciler {
+            seats: crate::store_on(&self.topology, SeatStoreOptions::default()).await,
+            db: self.db.clone(),
+            payments: self.provider.clone(),
+            provider_name: "sandbox".into(),
+            tickets: boxoffice_workflows::order::TicketSigner::from_seed_hex(
+                boxoffice_workflows::order::tickets::DEV_SEED_HEX,
+            )
+            .expect("dev seed"),
+            temporal: self.client.clone(),
+            grace_ms,
+            hook,
+        }
     }
 
     /// A handle on the order's workflow.

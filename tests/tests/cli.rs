@@ -1,6 +1,8 @@
 //! The operator CLI as an operator runs it: the `boxofficectl` binary against the test's
 //! PostgreSQL and NATS. Creates the first accounts, lists events, inspects a waiting room.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
+
 use std::process::Output;
 
 use boxoffice_tests::{

@@ -1,9 +1,12 @@
 //! A small busiest minute in CI: the on-sale simulator (`boxoffice-sim`, the same program
 //! `ops/bench onsale` runs at full size) sends a couple of thousand buyers at a few hundred
 //! seats through the real binaries, with the payment sandbox losing, duplicating and
-//! reordering webhooks, kills the worker mid-sale and starts another, and then audits every
-//! invariant against NATS, PostgreSQL and the provider's ledger. The test fails if the
+//! reordering webhooks, kills the worker mid-sale and starts another, runs reconciliation
+//! every 5 s and on demand through the whole sale (as deployed: no background job is off),
+//! and then audits every invariant against NATS, PostgreSQL and the provider's ledger. The test fails if the
 //! simulator's audit does, or if the sale did not actually sell.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 use boxoffice_tests::{bin_dir, services};
 
@@ -71,8 +74,15 @@ async fn a_small_on_sale_with_a_worker_killed_mid_sale_passes_the_audit() {
     assert_eq!(report["audit_ok"], true, "{stderr}");
     assert_eq!(
         report["audit"]["checks"].as_array().unwrap().len(),
-        11,
+        13,
         "every check ran"
+    );
+    let passes = report["audit"]["passes"].as_array().unwrap();
+    let on_demand = passes.iter().filter(|p| p["trigger"] == "manual").count();
+    assert!(
+        passes.len() >= 5 && on_demand >= 2,
+        "reconciliation ran through the sale: {} passes, {on_demand} on demand",
+        passes.len()
     );
     let sold = report["sold"].as_u64().unwrap();
     assert!(sold >= 150, "most of the 300 seats sold: {sold}\n{stderr}");

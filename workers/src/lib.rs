@@ -100,7 +100,9 @@ pub async fn run(
         payments: payments.clone(),
         provider_name: config.payments_provider.clone(),
         tickets: tickets.clone(),
+        temporal: client.clone(),
         grace_ms: config.reconcile_grace_s as i64 * 1000,
+        hook: None,
     };
     let activities = boxoffice_workflows::order::OrderActivities {
         seats: seats.clone(),

@@ -19,6 +19,7 @@ mod claim;
 mod error;
 mod ledger;
 mod read;
+mod repair;
 mod state;
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{InvalidRequest, SeatError};
 pub use read::{SeatChange, SeatView};
+pub use repair::Freed;
 pub use state::{
     Availability, BuyerLedger, EventMeta, LedgerEntry, SeatState, SectionKind, SectionMeta,
     UnixMillis,

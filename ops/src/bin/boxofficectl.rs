@@ -312,22 +312,14 @@ async fn main() -> anyhow::Result<()> {
             println!("  joined pre-open  {}", summary.pre_open);
         }
         Command::Reconcile { temporal } => {
-            use boxoffice_workflows::reconcile::workflow::ReconcileWorkflow;
             let (_, client) = temporal.connect("boxofficectl").await?;
-            let id = format!("reconcile-manual-{}", uuid::Uuid::now_v7());
-            let handle = client
-                .start_workflow(
-                    ReconcileWorkflow::run,
-                    "manual".to_owned(),
-                    temporalio_client::WorkflowStartOptions::new(temporal.task_queue.clone(), id)
-                        .build(),
-                )
-                .await
-                .context("starting the reconciliation workflow")?;
-            let report = handle
-                .get_result(Default::default())
-                .await
-                .context("waiting for the reconciliation report (is a worker running?)")?;
+            let report = boxoffice_workflows::reconcile::workflow::run_now(
+                &client,
+                &temporal.task_queue,
+                "manual",
+            )
+            .await
+            .context("running a reconciliation pass (is a worker running?)")?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Order {

@@ -36,6 +36,27 @@ pub struct Audit {
     pub tickets: u64,
     /// Captured less refunded at the provider, cents.
     pub net_captured_cents: i64,
+    /// Every reconciliation pass of the run, in order.
+    pub passes: Vec<Pass>,
+}
+
+/// One reconciliation pass, as `reconciliation_runs` recorded it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pass {
+    /// Seconds after the run's first pass started.
+    pub at_s: f64,
+    /// `schedule`, or `manual` (on demand).
+    pub trigger: String,
+    /// `succeeded`, `failed` or `running`.
+    pub status: String,
+    /// Seats it compared.
+    pub checked_seats: i32,
+    /// What it repaired, by kind (`kind xN`).
+    pub repaired: Vec<String>,
+    /// What it reported, by kind.
+    pub reported: Vec<String>,
+    /// Repairs that touched an order which ended issued (each one a broken promise).
+    pub wrong: Vec<String>,
 }
 
 impl Audit {
@@ -341,10 +362,119 @@ pub async fn run(src: &Sources<'_>) -> anyhow::Result<Audit> {
         ),
     );
 
+    // Invariant 2, once more from the order's side: an order is refunded or issued, never both.
+    let refunded_and_issued: Vec<&String> = order_state
+        .iter()
+        .filter(|(o, state)| match state.as_str() {
+            "refunded" => {
+                tickets_per_order.get(*o).copied().unwrap_or(0) > 0
+                    || net_by_order.get(*o).copied().unwrap_or(0) > 0
+            }
+            "issued" => ours
+                .iter()
+                .any(|p| &p.order_id == *o && p.amount_refunded > 0),
+            _ => false,
+        })
+        .map(|(o, _)| o)
+        .collect();
+    check(
+        &mut checks,
+        "no order both refunded and issued",
+        refunded_and_issued.is_empty(),
+        format!(
+            "{} refunded orders, {} issued; {} with tickets or money of the other",
+            by_state.get("refunded").copied().unwrap_or(0),
+            by_state.get("issued").copied().unwrap_or(0),
+            refunded_and_issued.len()
+        ),
+    );
+
+    // Invariant 7: the background jobs ran through the sale and repaired nothing live.
+    let passes = passes(src.db, &order_state).await?;
+    let wrong: usize = passes.iter().map(|p| p.wrong.len()).sum();
+    let failed = passes.iter().filter(|p| p.status == "failed").count();
+    let by_trigger = |t: &str| passes.iter().filter(|p| p.trigger == t).count();
+    let repairs: usize = passes
+        .iter()
+        .flat_map(|p| &p.repaired)
+        .filter_map(|r| {
+            r.rsplit_once(" x")
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+        })
+        .sum();
+    check(
+        &mut checks,
+        "reconciliation ran and undid no sale",
+        !passes.is_empty() && wrong == 0,
+        format!(
+            "{} passes ({} scheduled, {} on demand, {failed} failed: a dependency was down); {repairs} repairs; {wrong} repairs touched an order that ended issued",
+            passes.len(),
+            by_trigger("schedule"),
+            by_trigger("manual"),
+        ),
+    );
+
     Ok(Audit {
         checks,
+        passes,
         sold_seats: kv_sold.len() as u64,
         tickets: tickets.len() as u64,
         net_captured_cents: net,
     })
+}
+
+/// Kinds of repair that take a seat or money from an order: wrong on an order that ended
+/// issued. (`captured_without_ticket` gives an order its tickets, the opposite.)
+const TAKING: [&str; 4] = [
+    "lapsed_hold",
+    "sold_without_payment",
+    "captured_without_seat",
+    "authorized_without_order",
+];
+
+/// Every pass recorded in the run's database, with its repairs judged against the orders'
+/// final states.
+async fn passes(
+    db: &sqlx::PgPool,
+    order_state: &HashMap<String, String>,
+) -> anyhow::Result<Vec<Pass>> {
+    let rows = sqlx::query(
+        "select trigger, status, checked_seats, findings,
+                extract(epoch from started_at - min(started_at) over ())::float8 as at_s
+         from reconciliation_runs order by started_at",
+    )
+    .fetch_all(db)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let findings: serde_json::Value = r.get("findings");
+        let (mut repaired, mut reported) = (BTreeMap::new(), BTreeMap::new());
+        let mut wrong = Vec::new();
+        for f in findings.as_array().into_iter().flatten() {
+            let kind = f["kind"].as_str().unwrap_or("unknown").to_owned();
+            if f["repaired"].as_bool() == Some(true) {
+                *repaired.entry(kind.clone()).or_insert(0u32) += 1;
+                let order = f["order"].as_str().unwrap_or_default();
+                if TAKING.contains(&kind.as_str())
+                    && order_state.get(order).is_some_and(|s| s == "issued")
+                {
+                    wrong.push(format!("{kind} on issued order {order}: {}", f["detail"]));
+                }
+            } else {
+                *reported.entry(kind).or_insert(0u32) += 1;
+            }
+        }
+        let list =
+            |m: BTreeMap<String, u32>| m.into_iter().map(|(k, n)| format!("{k} x{n}")).collect();
+        out.push(Pass {
+            at_s: r.get("at_s"),
+            trigger: r.get("trigger"),
+            status: r.get("status"),
+            checked_seats: r.get::<Option<i32>, _>("checked_seats").unwrap_or(0),
+            repaired: list(repaired),
+            reported: list(reported),
+            wrong,
+        });
+    }
+    Ok(out)
 }

@@ -84,6 +84,18 @@ pub struct SimArgs {
     /// Workers.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
+    /// How often the worker's reconciliation schedule runs during the sale, seconds (as
+    /// deployed, it is on; the deployed default is 300 s, the simulator races it harder).
+    #[arg(long, default_value_t = 5)]
+    pub reconcile_every_s: u64,
+    /// How long reconciliation leaves a moved order or a lapsed hold alone, seconds (a margin,
+    /// not the safety; shorter than the deployed 120 s so the passes act during the sale).
+    #[arg(long, default_value_t = 10)]
+    pub reconcile_grace_s: u64,
+    /// An on-demand pass (what `boxofficectl reconcile` runs) every this many seconds from the
+    /// opening until every order has settled.
+    #[arg(long, default_value_t = 7)]
+    pub reconcile_on_demand_s: u64,
     /// Random seed (buyers' choices and arrival times).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -236,6 +248,16 @@ pub async fn run(args: &SimArgs) -> anyhow::Result<report::Report> {
         args.nats_replicas.to_string(),
     )];
     let mut procs = Procs::new(wiring, args.gateways, sandbox_env, replicas);
+    procs.worker_env = vec![
+        (
+            "BOXOFFICE_RECONCILE_EVERY_S".to_owned(),
+            args.reconcile_every_s.to_string(),
+        ),
+        (
+            "BOXOFFICE_RECONCILE_GRACE_S".to_owned(),
+            args.reconcile_grace_s.to_string(),
+        ),
+    ];
     eprintln!(
         "[sim] starting the sandbox, {} gateway(s), {} worker(s)",
         args.gateways, args.workers
@@ -383,6 +405,12 @@ async fn drive(
     };
     // When the live counts first show nothing left to buy.
     let watcher = tokio::spawn(watch_claimed_out(world.clone(), opened));
+    let on_demand = tokio::spawn(reconcile_on_demand(
+        args.temporal_url.clone(),
+        format!("orders-{}", ns.prefix()),
+        opened,
+        Duration::from_secs(args.reconcile_on_demand_s.max(1)),
+    ));
     // Spawn everyone (the spawner sleeps between arrivals), then wait for every visit.
     let mut visits = tokio::spawn(spawner).await?;
     let mut done = 0u64;
@@ -392,7 +420,7 @@ async fn drive(
         }
         done += 1;
         bar.set_position(done);
-        if done % 1_000 == 0 {
+        if done.is_multiple_of(1_000) {
             procs.lock().await.check()?;
             bar.set_message(format!(
                 "{} tickets",
@@ -405,8 +433,8 @@ async fn drive(
     let drills_done = drills.await??;
     procs.lock().await.check()?;
 
-    // Every order ends: abandoned holds lapse, late webhooks arrive, the reconciler is not
-    // needed for this (each workflow ends its own order).
+    // Every order ends: abandoned holds lapse, late webhooks arrive (each workflow ends its own
+    // order; the reconciliation passes keep running meanwhile, and must change none of that).
     let settle = Duration::from_secs(
         args.settle_s
             .unwrap_or(2 * u64::from(args.hold_s.max(30)) + 120),
@@ -429,6 +457,7 @@ async fn drive(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
+    on_demand.abort();
     eprintln!(
         "[sim] settled in {:.1} s ({open_orders} orders still open)",
         settle_start.elapsed().as_secs_f64()
@@ -598,6 +627,46 @@ async fn run_drills(
 
 /// Samples the event's live counts once a second from the opening and records the first time
 /// no seat was left to buy (every one sold or held by a checkout).
+/// Runs a reconciliation pass on demand every `every` from the opening, as an operator's
+/// `boxofficectl reconcile` would, until aborted. A pass that cannot run (Temporal restarted
+/// by a drill) is said and skipped.
+async fn reconcile_on_demand(
+    temporal_url: String,
+    task_queue: String,
+    opened: Instant,
+    every: Duration,
+) {
+    tokio::time::sleep_until(opened.into()).await;
+    let config = boxoffice_workflows::service::TemporalConfig {
+        url: temporal_url,
+        namespace: "default".into(),
+        task_queue: task_queue.clone(),
+    };
+    let client = loop {
+        match config.connect("boxoffice-sim").await {
+            Ok((_, c)) => break c,
+            Err(e) => {
+                eprintln!("[sim] on-demand reconciliation cannot reach Temporal yet: {e}");
+                tokio::time::sleep(every).await;
+            }
+        }
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let pass =
+            boxoffice_workflows::reconcile::workflow::run_now(&client, &task_queue, "manual");
+        match tokio::time::timeout(Duration::from_secs(120), pass).await {
+            Ok(Ok(r)) if r.repaired > 0 || r.unresolved > 0 => eprintln!(
+                "[sim] on-demand reconciliation: {} repaired, {} reported",
+                r.repaired, r.unresolved
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!("[sim] on-demand reconciliation failed: {e}"),
+            Err(_) => eprintln!("[sim] on-demand reconciliation took over 120 s"),
+        }
+    }
+}
+
 async fn watch_claimed_out(world: Arc<buyer::World>, opened: Instant) {
     tokio::time::sleep_until(opened.into()).await;
     let url = format!("{}/api/v1/events/{}", world.gateways[0], world.event.id);

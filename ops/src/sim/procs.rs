@@ -54,6 +54,8 @@ pub struct Procs {
     sandbox_env: Vec<(String, String)>,
     /// Extra settings of every gateway and worker.
     gateway_env: Vec<(String, String)>,
+    /// Extra settings of every worker.
+    pub worker_env: Vec<(String, String)>,
 }
 
 impl Procs {
@@ -76,6 +78,7 @@ impl Procs {
             sandbox_port,
             sandbox_env,
             gateway_env,
+            worker_env: Vec::new(),
             wiring,
             children: BTreeMap::new(),
             generation: BTreeMap::new(),
@@ -176,8 +179,8 @@ impl Procs {
             "BOXOFFICE_WORKER_ADMIN_ADDR".into(),
             format!("127.0.0.1:{admin}"),
         ));
-        env.push(("BOXOFFICE_RECONCILE_EVERY_S".into(), "0".into()));
         env.extend(self.gateway_env.iter().cloned());
+        env.extend(self.worker_env.iter().cloned());
         self.spawn(&format!("worker-{i}"), "boxoffice-worker", env)?;
         wait_ready(&format!("http://127.0.0.1:{admin}/readyz"), "a worker").await
     }

@@ -193,6 +193,39 @@ impl Report {
             );
         }
         p(&mut md, String::new());
+        p(&mut md, "## Reconciliation passes".into());
+        p(&mut md, String::new());
+        p(
+            &mut md,
+            "| at (s) | trigger | status | seats | repaired | reported | wrong repairs |".into(),
+        );
+        p(
+            &mut md,
+            "| ---: | --- | --- | ---: | --- | --- | --- |".into(),
+        );
+        for r in &self.audit.passes {
+            let or_none = |v: &[String]| {
+                if v.is_empty() {
+                    "none".to_owned()
+                } else {
+                    v.join(", ")
+                }
+            };
+            p(
+                &mut md,
+                format!(
+                    "| {:.1} | {} | {} | {} | {} | {} | {} |",
+                    r.at_s,
+                    r.trigger,
+                    r.status,
+                    r.checked_seats,
+                    or_none(&r.repaired),
+                    or_none(&r.reported),
+                    or_none(&r.wrong)
+                ),
+            );
+        }
+        p(&mut md, String::new());
         p(&mut md, "## Latency per stage (ms)".into());
         p(&mut md, String::new());
         p(&mut md, "| stage | count | p50 | p90 | p99 | max |".into());

@@ -98,3 +98,25 @@ pub async fn ensure_schedule(
         Err(e) => Err(e),
     }
 }
+
+/// Runs one pass now on `task_queue`'s workers and waits for its report (`trigger` is recorded
+/// with the run: `manual` for on-demand passes, as `reconciliation_runs` allows).
+pub async fn run_now(
+    client: &Client,
+    task_queue: &str,
+    trigger: &str,
+) -> Result<Report, super::ReconcileError> {
+    let id = format!("reconcile-{trigger}-{}", uuid::Uuid::now_v7());
+    let handle = client
+        .start_workflow(
+            ReconcileWorkflow::run,
+            trigger.to_owned(),
+            temporalio_client::WorkflowStartOptions::new(task_queue.to_owned(), id).build(),
+        )
+        .await
+        .map_err(super::fail)?;
+    handle
+        .get_result(Default::default())
+        .await
+        .map_err(super::fail)
+}

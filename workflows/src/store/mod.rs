@@ -12,6 +12,6 @@ pub use catalog::{NewEvent, NewSection, SectionLayout, create_event, sellable_in
 pub use db::{PgConfig, StoreError, connect, migrate};
 pub(crate) use orders::ts;
 pub use orders::{
-    NewOrder, NewTicket, RecordedOrder, Transitioned, issue_tickets, record_closed, record_order,
-    record_payment, transition, void_tickets,
+    NewOrder, NewTicket, RecordedOrder, Repaired, Transitioned, issue_confirmed, issue_tickets,
+    record_closed, record_order, record_payment, transition, void_tickets,
 };

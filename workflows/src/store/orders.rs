@@ -330,11 +330,75 @@ pub async fn issue_tickets(
     pool: &PgPool,
     order: &OrderRef,
     seats: &[SeatId],
+    fresh: impl FnMut(&SeatId) -> NewTicket,
+) -> Result<Vec<TicketView>, StoreError> {
+    let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
+    let all = insert_missing_tickets(&mut tx, order, seats, fresh).await?;
+    tx.commit().await.map_err(StoreError::Unavailable)?;
+    Ok(all)
+}
+
+/// What a repair conditional on the order's state and version came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repaired<T> {
+    /// Applied: the order was where the repair expected it.
+    Applied(T),
+    /// The order moved (another state or version): nothing was written.
+    Moved,
+}
+
+/// Reconciliation's ticket repair: issues the tickets of an order that is still `confirmed`
+/// at `version` and moves it to `issued`, in one transaction holding the order's row, so a
+/// workflow or a refund that moved the order first makes this do nothing.
+pub async fn issue_confirmed(
+    pool: &PgPool,
+    order: &OrderRef,
+    version: i64,
+    seats: &[SeatId],
+    fresh: impl FnMut(&SeatId) -> NewTicket,
+    detail: serde_json::Value,
+) -> Result<Repaired<Vec<TicketView>>, StoreError> {
+    let classify = |e| StoreError::classify(e, "order", order.order);
+    let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
+    let locked: Option<i64> = sqlx::query_scalar(
+        "select version from orders where order_id = $1 and state = $2 and version = $3 for update",
+    )
+    .bind(order.order.as_uuid())
+    .bind(OrderState::Confirmed.as_str())
+    .bind(version)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(classify)?;
+    if locked.is_none() {
+        return Ok(Repaired::Moved);
+    }
+    let all = insert_missing_tickets(&mut tx, order, seats, fresh).await?;
+    sqlx::query(
+        "with u as (
+             update orders set state = $2, version = version + 1, hold_expires_at = null
+             where order_id = $1 returning version)
+         insert into order_transitions (order_id, seq, from_state, to_state, detail)
+         select $1, version, $3, $2, $4 from u",
+    )
+    .bind(order.order.as_uuid())
+    .bind(OrderState::Issued.as_str())
+    .bind(OrderState::Confirmed.as_str())
+    .bind(detail)
+    .execute(&mut *tx)
+    .await
+    .map_err(classify)?;
+    tx.commit().await.map_err(StoreError::Unavailable)?;
+    Ok(Repaired::Applied(all))
+}
+
+async fn insert_missing_tickets(
+    tx: &mut sqlx::PgConnection,
+    order: &OrderRef,
+    seats: &[SeatId],
     mut fresh: impl FnMut(&SeatId) -> NewTicket,
 ) -> Result<Vec<TicketView>, StoreError> {
     let classify = |e| StoreError::classify(e, "tickets", order.order);
-    let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
-    let existing = issued_in(&mut tx, order.order.as_uuid()).await?;
+    let existing = issued_in(&mut *tx, order.order.as_uuid()).await?;
     let have: std::collections::HashSet<&SeatId> = existing.iter().map(|t| &t.seat).collect();
     let new: Vec<NewTicket> = seats
         .iter()
@@ -365,8 +429,7 @@ pub async fn issue_tickets(
         .await
         .map_err(classify)?;
     }
-    let all = issued_in(&mut tx, order.order.as_uuid()).await?;
-    tx.commit().await.map_err(StoreError::Unavailable)?;
+    let all = issued_in(&mut *tx, order.order.as_uuid()).await?;
     if all.len() != seats.len() {
         return Err(StoreError::Invalid(format!(
             "order {} has {} seats but {} tickets",

@@ -1,0 +1,238 @@
+//! What the reconciler reads: the pass's snapshots (to choose candidates) and the fresh facts
+//! of one order (to decide on one).
+
+use std::{collections::HashMap, time::Duration};
+
+use boxoffice_nats::{
+    BuyerId, EventId, OrderId, SeatId, SectionCode, UnitLabel,
+    seat::{OrderRef, SeatState, UnixMillis},
+};
+use sqlx::Row;
+use temporalio_client::{WorkflowDescribeOptions, errors::WorkflowInteractionError};
+use uuid::Uuid;
+
+use super::{ReconcileError, Reconciler, fail};
+use crate::{
+    domain::OrderState,
+    order::{OrderWorkflow, workflow_id},
+    payments::{PaymentIntent, PaymentProvider},
+};
+
+/// How long asking Temporal about one workflow may take before the candidate is reported as
+/// unchecked.
+const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An order as PostgreSQL has it.
+#[derive(Debug, Clone)]
+pub(super) struct OrderFacts {
+    pub who: OrderRef,
+    pub state: OrderState,
+    /// Bumped on every state change; a repair is conditional on it.
+    pub version: i64,
+    /// Milliseconds since it last changed.
+    pub age_ms: i64,
+    /// When its hold lapses (on-hold states only).
+    pub hold_expires_at: Option<UnixMillis>,
+    pub seats: Vec<SeatId>,
+}
+
+/// The pass's snapshots.
+pub(super) struct Snapshot {
+    pub orders: HashMap<OrderId, OrderFacts>,
+    pub tickets: HashMap<OrderId, i64>,
+    pub intents: Vec<PaymentIntent>,
+}
+
+impl Snapshot {
+    /// The ids of the provider's intents that name `order`.
+    pub(super) fn named(&self, order: OrderId) -> Vec<String> {
+        let id = order.to_string();
+        self.intents
+            .iter()
+            .filter(|i| i.order_id == id)
+            .map(|i| i.id.clone())
+            .collect()
+    }
+
+    /// Net money captured for `order` according to this snapshot.
+    pub(super) fn captured(&self, order: OrderId) -> i64 {
+        let id = order.to_string();
+        self.intents
+            .iter()
+            .filter(|i| i.order_id == id)
+            .map(|i| i.amount_captured - i.amount_refunded)
+            .sum()
+    }
+}
+
+const ORDERS: &str = "select o.order_id, o.event_id, o.buyer_id, o.state, o.version,
+        (extract(epoch from now() - o.updated_at) * 1000)::bigint as age_ms,
+        (extract(epoch from o.hold_expires_at) * 1000)::bigint as hold_ms,
+        coalesce(array_agg(s.code order by s.code, os.label) filter (where os.label is not null), '{}') as codes,
+        coalesce(array_agg(os.label order by s.code, os.label) filter (where os.label is not null), '{}') as labels
+     from orders o
+     left join order_seats os on os.order_id = o.order_id
+     left join sections s on s.section_id = os.section_id
+     where $1::uuid is null or o.order_id = $1
+     group by o.order_id";
+
+fn order_of(r: &sqlx::postgres::PgRow) -> Result<OrderFacts, ReconcileError> {
+    let state: String = r.get("state");
+    let codes: Vec<String> = r.get("codes");
+    let labels: Vec<String> = r.get("labels");
+    let seats = codes
+        .into_iter()
+        .zip(labels)
+        .map(|(c, l)| Ok(SeatId::new(SectionCode::parse(c)?, UnitLabel::parse(l)?)))
+        .collect::<Result<Vec<_>, boxoffice_nats::IdError>>()
+        .map_err(fail)?;
+    Ok(OrderFacts {
+        who: OrderRef {
+            event: EventId::from(r.get::<Uuid, _>("event_id")),
+            order: OrderId::from(r.get::<Uuid, _>("order_id")),
+            buyer: BuyerId::from(r.get::<Uuid, _>("buyer_id")),
+        },
+        state: OrderState::parse(&state).ok_or_else(|| fail(format!("stored state {state}")))?,
+        version: r.get("version"),
+        age_ms: r.get("age_ms"),
+        hold_expires_at: r.get("hold_ms"),
+        seats,
+    })
+}
+
+impl Reconciler {
+    /// Every order, ticket count and provider payment, read once at the start of a pass.
+    pub(super) async fn snapshot(&self) -> Result<Snapshot, ReconcileError> {
+        let rows = sqlx::query(ORDERS)
+            .bind(None::<Uuid>)
+            .fetch_all(&self.db)
+            .await
+            .map_err(fail)?;
+        let mut orders = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let o = order_of(r)?;
+            orders.insert(o.who.order, o);
+        }
+        let tickets = sqlx::query_as::<_, (Uuid, i64)>(
+            "select order_id, count(*) from tickets where state = 'issued' group by order_id",
+        )
+        .fetch_all(&self.db)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|(o, n)| (OrderId::from(o), n))
+        .collect();
+        let intents = self.intents().await?;
+        Ok(Snapshot {
+            orders,
+            tickets,
+            intents,
+        })
+    }
+
+    /// The order as PostgreSQL has it now. `None`: never recorded.
+    pub(super) async fn order_now(
+        &self,
+        order: OrderId,
+    ) -> Result<Option<OrderFacts>, ReconcileError> {
+        sqlx::query(ORDERS)
+            .bind(Some(order.as_uuid()))
+            .fetch_optional(&self.db)
+            .await
+            .map_err(fail)?
+            .as_ref()
+            .map(order_of)
+            .transpose()
+    }
+
+    /// Issued tickets of the order now.
+    pub(super) async fn tickets_now(&self, order: OrderId) -> Result<i64, ReconcileError> {
+        sqlx::query_scalar("select count(*) from tickets where order_id = $1 and state = 'issued'")
+            .bind(order.as_uuid())
+            .fetch_one(&self.db)
+            .await
+            .map_err(fail)
+    }
+
+    /// The order's payments as the provider reports them now: every intent PostgreSQL
+    /// recorded for it, plus `also` (intents the provider listed for it).
+    pub(super) async fn payments_now(
+        &self,
+        order: OrderId,
+        also: &[String],
+    ) -> Result<Vec<PaymentIntent>, ReconcileError> {
+        let mut ids: Vec<String> = sqlx::query_scalar(
+            "select provider_intent_id from payments where order_id = $1 and provider = $2",
+        )
+        .bind(order.as_uuid())
+        .bind(&self.provider_name)
+        .fetch_all(&self.db)
+        .await
+        .map_err(fail)?;
+        ids.extend(also.iter().cloned());
+        ids.sort();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.payments.retrieve(&id).await.map_err(fail)?);
+        }
+        Ok(out)
+    }
+
+    /// Whether a workflow is running for the order now (a running workflow owns the order).
+    pub(super) async fn driven(&self, order: OrderId) -> Result<bool, ReconcileError> {
+        let handle = self
+            .temporal
+            .get_workflow_handle::<OrderWorkflow>(workflow_id(order));
+        let asked = tokio::time::timeout(
+            DESCRIBE_TIMEOUT,
+            handle.describe(WorkflowDescribeOptions::default()),
+        )
+        .await
+        .map_err(|_| fail("Temporal did not answer a describe in time"))?;
+        match asked {
+            Ok(d) => Ok(d.status() == temporalio_client::WorkflowExecutionStatus::Running),
+            Err(WorkflowInteractionError::NotFound(_)) => Ok(false),
+            Err(e) => Err(fail(e)),
+        }
+    }
+
+    /// How many of `o`'s seats are sold to it in the seat store now.
+    pub(super) async fn sold_to(&self, o: &OrderFacts) -> Result<usize, ReconcileError> {
+        let mut n = 0;
+        for seat in &o.seats {
+            let view = self.seats.seat(o.who.event, seat).await.map_err(fail)?;
+            if matches!(view.map(|v| v.state), Some(SeatState::Sold { order, .. }) if order == o.who.order)
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Every payment intent at the provider, page by page.
+    async fn intents(&self) -> Result<Vec<PaymentIntent>, ReconcileError> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (page, more) = self
+                .payments
+                .list(after.as_deref(), 100)
+                .await
+                .map_err(fail)?;
+            after = page.last().map(|i| i.id.clone());
+            all.extend(page);
+            if !more || after.is_none() {
+                return Ok(all);
+            }
+        }
+    }
+}
+
+/// Net captured money over `intents`.
+pub(super) fn net(intents: &[PaymentIntent]) -> i64 {
+    intents
+        .iter()
+        .map(|i| i.amount_captured - i.amount_refunded)
+        .sum()
+}

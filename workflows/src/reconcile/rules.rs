@@ -1,0 +1,595 @@
+//! The pass: candidates from the snapshots, then one rule per kind of drift, each deciding on
+//! fresh facts and repairing by a conditional write (the table in `docs/ARCHITECTURE.md`).
+
+use std::collections::{HashMap, HashSet};
+
+use boxoffice_nats::{
+    EventId, OrderId, SeatError, SeatId,
+    seat::{Freed, OrderRef, SeatState, SeatView},
+};
+
+use super::{
+    Checkpoint, Finding, FindingKind, ReconcileError, Reconciler,
+    facts::{OrderFacts, Snapshot, net},
+    fail,
+};
+use crate::{
+    domain::OrderState,
+    payments::{PaymentError, PaymentProvider, PaymentStatus},
+    store::{self, Repaired},
+};
+
+/// What the snapshots and the seat walk picked out for a fresh look.
+#[derive(Default)]
+struct Candidates {
+    lapsed: Vec<(EventId, SeatId)>,
+    sold: Vec<(EventId, SeatId)>,
+    unissued: Vec<OrderId>,
+    ticketed_unpaid: Vec<OrderId>,
+    issued_unsold: Vec<OrderId>,
+    stalled: Vec<OrderId>,
+    /// Intent id, and the order it names (if it parses).
+    captured: Vec<(String, Option<OrderId>)>,
+    authorized: Vec<(String, Option<OrderId>)>,
+}
+
+/// A rule's verdict on one candidate: nothing to do (the facts moved on, or are fine), or a
+/// finding (repaired or reported).
+type Verdict = Result<Option<Finding>, ReconcileError>;
+
+fn finding(kind: FindingKind, repaired: bool, detail: impl Into<String>) -> Finding {
+    Finding {
+        kind,
+        order: None,
+        seat: None,
+        payment: None,
+        repaired,
+        detail: detail.into(),
+    }
+}
+
+impl Finding {
+    fn order(mut self, o: OrderId) -> Self {
+        self.order = Some(o);
+        self
+    }
+    fn seat(mut self, s: &SeatId) -> Self {
+        self.seat = Some(s.clone());
+        self
+    }
+    fn payment(mut self, p: &str) -> Self {
+        self.payment = Some(p.to_owned());
+        self
+    }
+}
+
+impl Reconciler {
+    /// One pass: every candidate looked at, each repaired or reported on its own.
+    pub(super) async fn pass(&self) -> Result<(u64, Vec<Finding>), ReconcileError> {
+        let snap = self.snapshot().await?;
+        self.at(Checkpoint::Listed).await;
+        let (checked, cands) = self.candidates(&snap).await?;
+        self.at(Checkpoint::Walked).await;
+
+        let mut findings = Vec::new();
+        let mut keep = |kind: FindingKind, context: Finding, v: Verdict| match v {
+            Ok(Some(f)) => findings.push(f),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(kind = kind.as_str(), error = %e, "reconciliation could not settle a candidate");
+                findings.push(Finding {
+                    repaired: false,
+                    detail: format!("could not be checked or repaired: {e}"),
+                    ..context
+                });
+            }
+        };
+        for (event, seat) in &cands.lapsed {
+            let k = FindingKind::LapsedHold;
+            keep(
+                k,
+                finding(k, false, "").seat(seat),
+                self.lapsed_hold(*event, seat).await,
+            );
+        }
+        for (event, seat) in &cands.sold {
+            let k = FindingKind::SoldWithoutPayment;
+            keep(
+                k,
+                finding(k, false, "").seat(seat),
+                self.sold_seat(*event, seat, &snap).await,
+            );
+        }
+        for o in &cands.unissued {
+            let k = FindingKind::CapturedWithoutTicket;
+            let listed = snap.named(*o);
+            keep(
+                k,
+                finding(k, false, "").order(*o),
+                self.unissued(*o, &listed).await,
+            );
+        }
+        for o in &cands.ticketed_unpaid {
+            let k = FindingKind::TicketWithoutCapture;
+            let listed = snap.named(*o);
+            keep(
+                k,
+                finding(k, false, "").order(*o),
+                self.ticketed_unpaid(*o, &listed).await,
+            );
+        }
+        for o in &cands.issued_unsold {
+            let k = FindingKind::IssuedWithoutSeat;
+            keep(
+                k,
+                finding(k, false, "").order(*o),
+                self.issued_unsold(*o).await,
+            );
+        }
+        for o in &cands.stalled {
+            let k = FindingKind::StalledOrder;
+            keep(k, finding(k, false, "").order(*o), self.stalled(*o).await);
+        }
+        for (intent, order) in &cands.captured {
+            let k = FindingKind::CapturedWithoutSeat;
+            keep(
+                k,
+                finding(k, false, "").payment(intent),
+                self.stray_capture(intent, *order).await,
+            );
+        }
+        for (intent, order) in &cands.authorized {
+            let k = FindingKind::AuthorizedWithoutOrder;
+            keep(
+                k,
+                finding(k, false, "").payment(intent),
+                self.stray_authorization(intent, *order).await,
+            );
+        }
+        Ok((checked, findings))
+    }
+
+    /// Picks candidates: the snapshots say where the seat store, the orders and the ledger
+    /// may disagree. Nothing is decided here.
+    async fn candidates(&self, snap: &Snapshot) -> Result<(u64, Candidates), ReconcileError> {
+        let now = self.seats.now();
+        let mut c = Candidates::default();
+        let mut checked = 0u64;
+        let mut sold_to: HashMap<OrderId, HashSet<SeatId>> = HashMap::new();
+        let paid_states = |o: &OrderId| {
+            snap.orders.get(o).is_some_and(|f| {
+                matches!(
+                    f.state,
+                    OrderState::Authorized | OrderState::Confirmed | OrderState::Issued
+                )
+            })
+        };
+        let events: Vec<uuid::Uuid> = sqlx::query_scalar("select event_id from events")
+            .fetch_all(&self.db)
+            .await
+            .map_err(fail)?;
+        for event in events.into_iter().map(EventId::from) {
+            let meta = match self.seats.event_meta(event).await {
+                Ok(m) => m,
+                Err(SeatError::UnknownEvent(_)) => continue,
+                Err(e) => return Err(fail(e)),
+            };
+            for section in meta.sections.keys() {
+                for view in self
+                    .seats
+                    .list_section(event, section)
+                    .await
+                    .map_err(fail)?
+                {
+                    checked += 1;
+                    match view.state {
+                        SeatState::Held { expires_at, .. } if expires_at + self.grace_ms <= now => {
+                            c.lapsed.push((event, view.seat));
+                        }
+                        SeatState::Sold { order, .. } if paid_states(&order) => {
+                            sold_to.entry(order).or_default().insert(view.seat);
+                        }
+                        SeatState::Sold { .. } => c.sold.push((event, view.seat)),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for (id, o) in &snap.orders {
+            let tickets = snap.tickets.get(id).copied().unwrap_or(0);
+            if o.state == OrderState::Confirmed && o.age_ms > self.grace_ms && tickets == 0 {
+                c.unissued.push(*id);
+            }
+            if tickets > 0 && snap.captured(*id) <= 0 {
+                c.ticketed_unpaid.push(*id);
+            }
+            if o.state == OrderState::Issued
+                && sold_to.get(id).map_or(0, HashSet::len) != o.seats.len()
+            {
+                c.issued_unsold.push(*id);
+            }
+            if o.state.is_on_hold() && o.hold_expires_at.is_some_and(|at| at + self.grace_ms < now)
+            {
+                c.stalled.push(*id);
+            }
+        }
+        for i in &snap.intents {
+            let order = i.order_id.parse::<OrderId>().ok();
+            let state = order.and_then(|o| snap.orders.get(&o)).map(|f| f.state);
+            if i.amount_captured - i.amount_refunded > 0 && !order.is_some_and(|o| paid_states(&o))
+            {
+                c.captured.push((i.id.clone(), order));
+            }
+            if i.status == PaymentStatus::Authorized && !state.is_some_and(OrderState::is_on_hold) {
+                c.authorized.push((i.id.clone(), order));
+            }
+        }
+        Ok((checked, c))
+    }
+
+    /// A hold that lapsed more than the grace period ago: freed at the revision read, unless a
+    /// running workflow still has the order on hold (its own timer releases it).
+    async fn lapsed_hold(&self, event: EventId, seat: &SeatId) -> Verdict {
+        let kind = FindingKind::LapsedHold;
+        self.at(Checkpoint::Candidate(kind)).await;
+        let Some(view) = self.seats.seat(event, seat).await.map_err(fail)? else {
+            return Ok(None);
+        };
+        let SeatState::Held {
+            order,
+            buyer,
+            expires_at,
+        } = view.state.clone()
+        else {
+            return Ok(None);
+        };
+        if expires_at + self.grace_ms > self.seats.now() {
+            return Ok(None);
+        }
+        let on_hold = self
+            .order_now(order)
+            .await?
+            .is_some_and(|o| o.state.is_on_hold());
+        if on_hold && self.driven(order).await? {
+            return Ok(None);
+        }
+        self.at(Checkpoint::Decided(kind)).await;
+        let who = OrderRef {
+            event,
+            order,
+            buyer,
+        };
+        Ok(self.free(&who, &view).await?.then(|| {
+            finding(kind, true, "lapsed hold with no live order released")
+                .order(order)
+                .seat(seat)
+        }))
+    }
+
+    /// A seat sold to an order that is not (or no longer) in a paid state. Freed only when the
+    /// order has ended (terminal states are final), no workflow runs for it, and the provider
+    /// shows no money kept for it; reported when money is kept.
+    async fn sold_seat(&self, event: EventId, seat: &SeatId, snap: &Snapshot) -> Verdict {
+        let kind = FindingKind::SoldWithoutPayment;
+        self.at(Checkpoint::Candidate(kind)).await;
+        let Some(view) = self.seats.seat(event, seat).await.map_err(fail)? else {
+            return Ok(None);
+        };
+        let SeatState::Sold { order, buyer } = view.state.clone() else {
+            return Ok(None);
+        };
+        let Some(facts) = self.order_now(order).await? else {
+            return Ok(Some(
+                finding(
+                    FindingKind::SoldToClosedOrder,
+                    false,
+                    "sold to an order PostgreSQL does not know",
+                )
+                .order(order)
+                .seat(seat),
+            ));
+        };
+        if !facts.state.is_terminal() || self.driven(order).await? {
+            return Ok(None);
+        }
+        let kept = net(&self.payments_now(order, &snap.named(order)).await?);
+        if kept > 0 {
+            return Ok(Some(
+                finding(
+                    FindingKind::SoldToClosedOrder,
+                    false,
+                    format!(
+                        "sold to an order in {} that keeps {kept} captured",
+                        facts.state
+                    ),
+                )
+                .order(order)
+                .seat(seat),
+            ));
+        }
+        self.at(Checkpoint::Decided(kind)).await;
+        let who = OrderRef {
+            event,
+            order,
+            buyer,
+        };
+        Ok(self.free(&who, &view).await?.then(|| {
+            finding(
+                kind,
+                true,
+                format!(
+                    "sold to an order in {} that paid nothing: freed",
+                    facts.state
+                ),
+            )
+            .order(order)
+            .seat(seat)
+        }))
+    }
+
+    /// A confirmed order without tickets, long after it moved, that no workflow drives: its
+    /// tickets are issued if it still is `confirmed` at the version read, has its money and
+    /// owns every seat.
+    async fn unissued(&self, order: OrderId, listed: &[String]) -> Verdict {
+        let kind = FindingKind::CapturedWithoutTicket;
+        self.at(Checkpoint::Candidate(kind)).await;
+        let Some(facts) = self.order_now(order).await? else {
+            return Ok(None);
+        };
+        if facts.state != OrderState::Confirmed
+            || facts.age_ms <= self.grace_ms
+            || self.tickets_now(order).await? > 0
+            || self.driven(order).await?
+        {
+            return Ok(None);
+        }
+        let kept = net(&self.payments_now(order, listed).await?);
+        if kept <= 0 {
+            return Ok(Some(
+                finding(
+                    kind,
+                    false,
+                    "confirmed, but the provider shows nothing captured",
+                )
+                .order(order),
+            ));
+        }
+        let sold = self.sold_to(&facts).await?;
+        if sold != facts.seats.len() {
+            return Ok(Some(
+                finding(
+                    kind,
+                    false,
+                    format!(
+                        "paid, but {sold} of {} seats are sold to it: no tickets issued",
+                        facts.seats.len()
+                    ),
+                )
+                .order(order),
+            ));
+        }
+        self.at(Checkpoint::Decided(kind)).await;
+        let signer = self.tickets.clone();
+        let event = facts.who.event;
+        let issued = store::issue_confirmed(
+            &self.db,
+            &facts.who,
+            facts.version,
+            &facts.seats,
+            |s| signer.issue(event, s),
+            serde_json::json!({"by": "reconciler"}),
+        )
+        .await
+        .map_err(fail)?;
+        Ok(match issued {
+            Repaired::Applied(t) => {
+                Some(finding(kind, true, format!("{} ticket(s) issued", t.len())).order(order))
+            }
+            Repaired::Moved => None,
+        })
+    }
+
+    /// Issued tickets and no money kept: reported (never repaired by guessing).
+    async fn ticketed_unpaid(&self, order: OrderId, listed: &[String]) -> Verdict {
+        let kind = FindingKind::TicketWithoutCapture;
+        self.at(Checkpoint::Candidate(kind)).await;
+        let Some(facts) = self.order_now(order).await? else {
+            return Ok(None);
+        };
+        if self.tickets_now(order).await? == 0 || net(&self.payments_now(order, listed).await?) > 0
+        {
+            return Ok(None);
+        }
+        Ok(Some(
+            finding(
+                kind,
+                false,
+                format!(
+                    "order in {} has issued tickets but no captured payment",
+                    facts.state
+                ),
+            )
+            .order(order),
+        ))
+    }
+
+    /// An issued order whose seats are not all sold to it: reported.
+    async fn issued_unsold(&self, order: OrderId) -> Verdict {
+        let kind = FindingKind::IssuedWithoutSeat;
+        self.at(Checkpoint::Candidate(kind)).await;
+        let Some(facts) = self.order_now(order).await? else {
+            return Ok(None);
+        };
+        if facts.state != OrderState::Issued {
+            return Ok(None);
+        }
+        let sold = self.sold_to(&facts).await?;
+        if sold == facts.seats.len() {
+            return Ok(None);
+        }
+        Ok(Some(
+            finding(
+                kind,
+                false,
+                format!(
+                    "{sold} of {} seats sold to it in the seat store",
+                    facts.seats.len()
+                ),
+            )
+            .order(order),
+        ))
+    }
+
+    /// An order on hold long after its hold lapsed that no workflow drives: reported (its
+    /// hold frees itself; its money, if any, is found by the payment rules once it ends).
+    async fn stalled(&self, order: OrderId) -> Verdict {
+        let kind = FindingKind::StalledOrder;
+        self.at(Checkpoint::Candidate(kind)).await;
+        let Some(facts) = self.order_now(order).await? else {
+            return Ok(None);
+        };
+        let lapsed = facts
+            .hold_expires_at
+            .is_some_and(|at| at + self.grace_ms < self.seats.now());
+        if !facts.state.is_on_hold() || !lapsed || self.driven(order).await? {
+            return Ok(None);
+        }
+        Ok(Some(
+            finding(
+                kind,
+                false,
+                format!(
+                    "{} with its hold lapsed and no workflow driving it",
+                    facts.state
+                ),
+            )
+            .order(order),
+        ))
+    }
+
+    /// Whether money kept for `order` may be given back or voided: the order has ended
+    /// (terminal states are final) or PostgreSQL never recorded it (a workflow records its
+    /// order before it creates the payment, so an unrecorded order's payment is not one of
+    /// ours in flight), and no workflow runs for it. `Err(())`: leave it.
+    async fn ended(
+        &self,
+        order: Option<OrderId>,
+    ) -> Result<Result<Option<OrderFacts>, ()>, ReconcileError> {
+        let Some(order) = order else {
+            return Ok(Ok(None));
+        };
+        let facts = self.order_now(order).await?;
+        if facts.as_ref().is_some_and(|f| !f.state.is_terminal()) || self.driven(order).await? {
+            return Ok(Err(()));
+        }
+        Ok(Ok(facts))
+    }
+
+    /// Money captured and not refunded for an order that has ended without a seat, or that we
+    /// never knew: refunded once (fixed idempotency key). An issued or live order's money is
+    /// never touched.
+    async fn stray_capture(&self, id: &str, order: Option<OrderId>) -> Verdict {
+        let kind = FindingKind::CapturedWithoutSeat;
+        self.at(Checkpoint::Candidate(kind)).await;
+        let intent = self.payments.retrieve(id).await.map_err(fail)?;
+        if intent.amount_captured - intent.amount_refunded <= 0 {
+            return Ok(None);
+        }
+        let Ok(facts) = self.ended(order).await? else {
+            return Ok(None);
+        };
+        if let Some(f) = &facts {
+            let sold = self.sold_to(f).await?;
+            if sold > 0 {
+                return Ok(Some(
+                    finding(
+                        FindingKind::SoldToClosedOrder,
+                        false,
+                        format!(
+                            "order in {} keeps {sold} sold seat(s) and its money",
+                            f.state
+                        ),
+                    )
+                    .order(f.who.order)
+                    .payment(id),
+                ));
+            }
+        }
+        self.at(Checkpoint::Decided(kind)).await;
+        let refunded = match self
+            .payments
+            .refund(&format!("reconcile:{id}:refund"), id)
+            .await
+        {
+            Ok(n) => n,
+            // Refunded meanwhile by someone else: nothing left to give back.
+            Err(PaymentError::Refused { .. }) => return Ok(None),
+            Err(e) => return Err(fail(e)),
+        };
+        self.record(facts.as_ref().map(|f| f.who.order), id).await?;
+        let f = finding(
+            kind,
+            true,
+            format!("{refunded} refunded: captured money with no seat"),
+        )
+        .payment(id);
+        Ok(Some(match order {
+            Some(o) => f.order(o),
+            None => f,
+        }))
+    }
+
+    /// An authorisation for an order that has ended, or that we never knew: voided. The
+    /// provider refuses to void a captured payment, so a capture in between wins.
+    async fn stray_authorization(&self, id: &str, order: Option<OrderId>) -> Verdict {
+        let kind = FindingKind::AuthorizedWithoutOrder;
+        self.at(Checkpoint::Candidate(kind)).await;
+        let intent = self.payments.retrieve(id).await.map_err(fail)?;
+        if intent.status != PaymentStatus::Authorized {
+            return Ok(None);
+        }
+        let Ok(facts) = self.ended(order).await? else {
+            return Ok(None);
+        };
+        self.at(Checkpoint::Decided(kind)).await;
+        match self
+            .payments
+            .cancel(&format!("reconcile:{id}:void"), id)
+            .await
+        {
+            Ok(_) => {}
+            Err(PaymentError::Refused { .. }) => return Ok(None),
+            Err(e) => return Err(fail(e)),
+        }
+        self.record(facts.as_ref().map(|f| f.who.order), id).await?;
+        let f = finding(
+            kind,
+            true,
+            "authorisation for an ended or unknown order voided",
+        )
+        .payment(id);
+        Ok(Some(match order {
+            Some(o) => f.order(o),
+            None => f,
+        }))
+    }
+
+    /// Frees a seat at the revision it was read at. `false`: it moved, nothing was written.
+    async fn free(&self, who: &OrderRef, view: &SeatView) -> Result<bool, ReconcileError> {
+        Ok(self
+            .seats
+            .free_if_unchanged(who, view)
+            .await
+            .map_err(fail)?
+            == Freed::Freed)
+    }
+
+    /// Keeps the payments table in step with a repair (when the order is ours).
+    async fn record(&self, order: Option<OrderId>, intent: &str) -> Result<(), ReconcileError> {
+        let Some(order) = order else { return Ok(()) };
+        let now = self.payments.retrieve(intent).await.map_err(fail)?;
+        store::record_payment(&self.db, &self.provider_name, order.as_uuid(), &now)
+            .await
+            .map_err(fail)
+    }
+}
