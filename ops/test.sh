@@ -5,6 +5,7 @@
 # folder, runs `cargo test --workspace` with their addresses in BOXOFFICE_TEST_*, and tears
 # everything down afterwards, whatever happened. Exits non-zero on any failure.
 # Extra arguments go to `cargo test` (e.g. `./ops/test.sh -p boxoffice-tests seat_store`).
+# A full run (no arguments) first fails on `cargo fmt --check` and `cargo clippy -D warnings`.
 # BOXOFFICE_TEST_KEEP=1 keeps the temporary folder (logs, data) for inspection.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -20,6 +21,20 @@ if ! "$BOXOFFICE_VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMA
     die "pip could not install schemathesis==$SCHEMATHESIS_VERSION: check access to PyPI and retry"
 fi
 export BOXOFFICE_TEST_SCHEMATHESIS="$BOXOFFICE_VENV/bin/schemathesis"
+
+# Format and lints first, before any server starts: a full run fails on either. A filtered run
+# (extra arguments) skips them unless BOXOFFICE_TEST_LINT=1, to keep iterating quick.
+if [[ $# -eq 0 || ${BOXOFFICE_TEST_LINT:-0} == 1 ]]; then
+  say "checking the format (cargo fmt --check) and the lints (cargo clippy -D warnings)"
+  if ! { cargo fmt --version && cargo clippy --version; } >/dev/null 2>&1; then
+    rustup component add rustfmt clippy >/dev/null 2>&1 ||
+      die "cargo fmt and cargo clippy are missing: run 'rustup component add rustfmt clippy'"
+  fi
+  (cd "$BOXOFFICE_ROOT" && cargo fmt --all --check) ||
+    die "cargo fmt --check found unformatted code: run 'cargo fmt --all'"
+  (cd "$BOXOFFICE_ROOT" && cargo clippy -q --workspace --all-targets -- -D warnings) ||
+    die "cargo clippy found warnings (shown above): fix them, then rerun"
+fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/boxoffice-test.XXXXXX")
 chmod 755 "$TMP"
 cleanup() {
@@ -53,5 +68,6 @@ cd "$BOXOFFICE_ROOT"
 # `cargo test` builds a package's binaries only for that package's own integration tests.
 say "building the binaries"
 cargo build --workspace --bins
+export BOXOFFICE_TEST_BIN_DIR="${CARGO_TARGET_DIR:-$BOXOFFICE_ROOT/target}/debug"
 say "running cargo test --workspace $*"
 cargo test --workspace --no-fail-fast "$@"

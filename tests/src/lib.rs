@@ -45,6 +45,11 @@ pub fn services() -> &'static Services {
 /// The folder holding the workspace's binaries (`target/debug`), which `ops/test.sh` builds
 /// before the tests: integration tests run from `target/debug/deps`.
 pub fn bin_dir() -> std::path::PathBuf {
+    // `ops/test.sh` says where `cargo build` put them; the test's own folder is the fallback,
+    // wrong when Cargo's build directory is not its target directory (`build.build-dir`).
+    if let Some(dir) = std::env::var_os("BOXOFFICE_TEST_BIN_DIR") {
+        return dir.into();
+    }
     let exe = std::env::current_exe().expect("the test's own path");
     exe.parent()
         .and_then(std::path::Path::parent)
