@@ -19,18 +19,48 @@ use crate::{
     store::{self, Repaired},
 };
 
-/// What the snapshots and the seat walk picked out for a fresh look.
-#[derive(Default)]
-struct Candidates {
-    lapsed: Vec<(EventId, SeatId)>,
-    sold: Vec<(EventId, SeatId)>,
-    unissued: Vec<OrderId>,
-    ticketed_unpaid: Vec<OrderId>,
-    issued_unsold: Vec<OrderId>,
-    stalled: Vec<OrderId>,
-    /// Intent id, and the order it names (if it parses).
-    captured: Vec<(String, Option<OrderId>)>,
-    authorized: Vec<(String, Option<OrderId>)>,
+/// One thing the snapshots and the seat walk picked out for a fresh look.
+#[derive(Debug, Clone)]
+enum Candidate {
+    Lapsed(EventId, SeatId),
+    Sold(EventId, SeatId),
+    Unissued(OrderId),
+    TicketedUnpaid(OrderId),
+    IssuedUnsold(OrderId),
+    Stalled(OrderId),
+    /// An intent with money kept, and the order it names (if it parses).
+    Captured(String, Option<OrderId>),
+    /// An authorised intent, and the order it names.
+    Authorized(String, Option<OrderId>),
+}
+
+impl Candidate {
+    /// The finding it becomes when it cannot be settled (its kind, and what it is about).
+    fn unsettled(&self) -> Finding {
+        use Candidate::*;
+        let (kind, f) = match self {
+            Lapsed(..) => (FindingKind::LapsedHold, None),
+            Sold(..) => (FindingKind::SoldWithoutPayment, None),
+            Unissued(_) => (FindingKind::CapturedWithoutTicket, None),
+            TicketedUnpaid(_) => (FindingKind::TicketWithoutCapture, None),
+            IssuedUnsold(_) => (FindingKind::IssuedWithoutSeat, None),
+            Stalled(_) => (FindingKind::StalledOrder, None),
+            Captured(id, _) => (FindingKind::CapturedWithoutSeat, Some(id)),
+            Authorized(id, _) => (FindingKind::AuthorizedWithoutOrder, Some(id)),
+        };
+        let mut out = finding(kind, false, "");
+        match self {
+            Lapsed(_, seat) | Sold(_, seat) => out = out.seat(seat),
+            Unissued(o) | TicketedUnpaid(o) | IssuedUnsold(o) | Stalled(o) => out = out.order(*o),
+            Captured(_, o) | Authorized(_, o) => {
+                out.order = *o;
+            }
+        }
+        if let Some(id) = f {
+            out = out.payment(id);
+        }
+        out
+    }
 }
 
 /// A rule's verdict on one candidate: nothing to do (the facts moved on, or are fine), or a
@@ -72,88 +102,44 @@ impl Reconciler {
         self.at(Checkpoint::Walked).await;
 
         let mut findings = Vec::new();
-        let mut keep = |kind: FindingKind, context: Finding, v: Verdict| match v {
-            Ok(Some(f)) => findings.push(f),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(kind = kind.as_str(), error = %e, "reconciliation could not settle a candidate");
-                findings.push(Finding {
-                    repaired: false,
-                    detail: format!("could not be checked or repaired: {e}"),
-                    ..context
-                });
+        for c in &cands {
+            match self.settle(c, &snap).await {
+                Ok(Some(f)) => findings.push(f),
+                Ok(None) => {}
+                Err(e) => {
+                    let unsettled = c.unsettled();
+                    tracing::warn!(kind = unsettled.kind.as_str(), error = %e,
+                        "reconciliation could not settle a candidate");
+                    findings.push(Finding {
+                        detail: format!("could not be checked or repaired: {e}"),
+                        ..unsettled
+                    });
+                }
             }
-        };
-        for (event, seat) in &cands.lapsed {
-            let k = FindingKind::LapsedHold;
-            keep(
-                k,
-                finding(k, false, "").seat(seat),
-                self.lapsed_hold(*event, seat).await,
-            );
-        }
-        for (event, seat) in &cands.sold {
-            let k = FindingKind::SoldWithoutPayment;
-            keep(
-                k,
-                finding(k, false, "").seat(seat),
-                self.sold_seat(*event, seat, &snap).await,
-            );
-        }
-        for o in &cands.unissued {
-            let k = FindingKind::CapturedWithoutTicket;
-            let listed = snap.named(*o);
-            keep(
-                k,
-                finding(k, false, "").order(*o),
-                self.unissued(*o, &listed).await,
-            );
-        }
-        for o in &cands.ticketed_unpaid {
-            let k = FindingKind::TicketWithoutCapture;
-            let listed = snap.named(*o);
-            keep(
-                k,
-                finding(k, false, "").order(*o),
-                self.ticketed_unpaid(*o, &listed).await,
-            );
-        }
-        for o in &cands.issued_unsold {
-            let k = FindingKind::IssuedWithoutSeat;
-            keep(
-                k,
-                finding(k, false, "").order(*o),
-                self.issued_unsold(*o).await,
-            );
-        }
-        for o in &cands.stalled {
-            let k = FindingKind::StalledOrder;
-            keep(k, finding(k, false, "").order(*o), self.stalled(*o).await);
-        }
-        for (intent, order) in &cands.captured {
-            let k = FindingKind::CapturedWithoutSeat;
-            keep(
-                k,
-                finding(k, false, "").payment(intent),
-                self.stray_capture(intent, *order).await,
-            );
-        }
-        for (intent, order) in &cands.authorized {
-            let k = FindingKind::AuthorizedWithoutOrder;
-            keep(
-                k,
-                finding(k, false, "").payment(intent),
-                self.stray_authorization(intent, *order).await,
-            );
         }
         Ok((checked, findings))
     }
 
+    /// Looks at one candidate afresh and repairs or reports it.
+    async fn settle(&self, c: &Candidate, snap: &Snapshot) -> Verdict {
+        match c {
+            Candidate::Lapsed(event, seat) => self.lapsed_hold(*event, seat).await,
+            Candidate::Sold(event, seat) => self.sold_seat(*event, seat, snap).await,
+            Candidate::Unissued(o) => self.unissued(*o, &snap.named(*o)).await,
+            Candidate::TicketedUnpaid(o) => self.ticketed_unpaid(*o, &snap.named(*o)).await,
+            Candidate::IssuedUnsold(o) => self.issued_unsold(*o).await,
+            Candidate::Stalled(o) => self.stalled(*o).await,
+            Candidate::Captured(id, o) => self.stray_capture(id, *o).await,
+            Candidate::Authorized(id, o) => self.stray_authorization(id, *o).await,
+        }
+    }
+
     /// Picks candidates: the snapshots say where the seat store, the orders and the ledger
     /// may disagree. Nothing is decided here.
-    async fn candidates(&self, snap: &Snapshot) -> Result<(u64, Candidates), ReconcileError> {
+    async fn candidates(&self, snap: &Snapshot) -> Result<(u64, Vec<Candidate>), ReconcileError> {
         let now = self.seats.now();
-        let mut c = Candidates::default();
+        // Seats first (lapsed, then sold), then orders, then the provider's ledger.
+        let (mut seats, mut orders, mut money) = (Vec::new(), Vec::new(), Vec::new());
         let mut checked = 0u64;
         let mut sold_to: HashMap<OrderId, HashSet<SeatId>> = HashMap::new();
         let paid_states = |o: &OrderId| {
@@ -184,12 +170,12 @@ impl Reconciler {
                     checked += 1;
                     match view.state {
                         SeatState::Held { expires_at, .. } if expires_at + self.grace_ms <= now => {
-                            c.lapsed.push((event, view.seat));
+                            seats.push(Candidate::Lapsed(event, view.seat));
                         }
                         SeatState::Sold { order, .. } if paid_states(&order) => {
                             sold_to.entry(order).or_default().insert(view.seat);
                         }
-                        SeatState::Sold { .. } => c.sold.push((event, view.seat)),
+                        SeatState::Sold { .. } => seats.push(Candidate::Sold(event, view.seat)),
                         _ => {}
                     }
                 }
@@ -198,19 +184,19 @@ impl Reconciler {
         for (id, o) in &snap.orders {
             let tickets = snap.tickets.get(id).copied().unwrap_or(0);
             if o.state == OrderState::Confirmed && o.age_ms > self.grace_ms && tickets == 0 {
-                c.unissued.push(*id);
+                orders.push(Candidate::Unissued(*id));
             }
             if tickets > 0 && snap.captured(*id) <= 0 {
-                c.ticketed_unpaid.push(*id);
+                orders.push(Candidate::TicketedUnpaid(*id));
             }
             if o.state == OrderState::Issued
                 && sold_to.get(id).map_or(0, HashSet::len) != o.seats.len()
             {
-                c.issued_unsold.push(*id);
+                orders.push(Candidate::IssuedUnsold(*id));
             }
             if o.state.is_on_hold() && o.hold_expires_at.is_some_and(|at| at + self.grace_ms < now)
             {
-                c.stalled.push(*id);
+                orders.push(Candidate::Stalled(*id));
             }
         }
         for i in &snap.intents {
@@ -218,13 +204,15 @@ impl Reconciler {
             let state = order.and_then(|o| snap.orders.get(&o)).map(|f| f.state);
             if i.amount_captured - i.amount_refunded > 0 && !order.is_some_and(|o| paid_states(&o))
             {
-                c.captured.push((i.id.clone(), order));
+                money.push(Candidate::Captured(i.id.clone(), order));
             }
             if i.status == PaymentStatus::Authorized && !state.is_some_and(OrderState::is_on_hold) {
-                c.authorized.push((i.id.clone(), order));
+                money.push(Candidate::Authorized(i.id.clone(), order));
             }
         }
-        Ok((checked, c))
+        seats.extend(orders);
+        seats.extend(money);
+        Ok((checked, seats))
     }
 
     /// A hold that lapsed more than the grace period ago: freed at the revision read, unless a
@@ -332,8 +320,7 @@ impl Reconciler {
     /// owns every seat.
     async fn unissued(&self, order: OrderId, listed: &[String]) -> Verdict {
         let kind = FindingKind::CapturedWithoutTicket;
-        self.at(Checkpoint::Candidate(kind)).await;
-        let Some(facts) = self.order_now(order).await? else {
+        let Some(facts) = self.look(kind, order).await? else {
             return Ok(None);
         };
         if facts.state != OrderState::Confirmed
@@ -392,8 +379,7 @@ impl Reconciler {
     /// Issued tickets and no money kept: reported (never repaired by guessing).
     async fn ticketed_unpaid(&self, order: OrderId, listed: &[String]) -> Verdict {
         let kind = FindingKind::TicketWithoutCapture;
-        self.at(Checkpoint::Candidate(kind)).await;
-        let Some(facts) = self.order_now(order).await? else {
+        let Some(facts) = self.look(kind, order).await? else {
             return Ok(None);
         };
         if self.tickets_now(order).await? == 0 || net(&self.payments_now(order, listed).await?) > 0
@@ -416,8 +402,7 @@ impl Reconciler {
     /// An issued order whose seats are not all sold to it: reported.
     async fn issued_unsold(&self, order: OrderId) -> Verdict {
         let kind = FindingKind::IssuedWithoutSeat;
-        self.at(Checkpoint::Candidate(kind)).await;
-        let Some(facts) = self.order_now(order).await? else {
+        let Some(facts) = self.look(kind, order).await? else {
             return Ok(None);
         };
         if facts.state != OrderState::Issued {
@@ -444,8 +429,7 @@ impl Reconciler {
     /// hold frees itself; its money, if any, is found by the payment rules once it ends).
     async fn stalled(&self, order: OrderId) -> Verdict {
         let kind = FindingKind::StalledOrder;
-        self.at(Checkpoint::Candidate(kind)).await;
-        let Some(facts) = self.order_now(order).await? else {
+        let Some(facts) = self.look(kind, order).await? else {
             return Ok(None);
         };
         let lapsed = facts
@@ -572,6 +556,16 @@ impl Reconciler {
             Some(o) => f.order(o),
             None => f,
         }))
+    }
+
+    /// Steps in at the candidate's checkpoint, then reads its order fresh.
+    async fn look(
+        &self,
+        kind: FindingKind,
+        order: OrderId,
+    ) -> Result<Option<OrderFacts>, ReconcileError> {
+        self.at(Checkpoint::Candidate(kind)).await;
+        self.order_now(order).await
     }
 
     /// Frees a seat at the revision it was read at. `false`: it moved, nothing was written.
