@@ -62,6 +62,9 @@ export BOXOFFICE_TEST_TEMPORAL_URL="http://127.0.0.1:$TEMPORAL_PORT"
 export BOXOFFICE_TEST_NATS_SERVER_BIN="$NATS_SERVER_BIN"
 export BOXOFFICE_TEST_TEMPORAL_BIN="$TEMPORAL_BIN"
 export BOXOFFICE_TEST_TMP="$TMP"
+# The tests' services run on the development secrets (tests/tests/secrets.rs clears this to
+# prove that nothing starts on them without it).
+export BOXOFFICE_DEV_MODE=1
 
 cd "$BOXOFFICE_ROOT"
 # The process tests run the real binaries (SIGTERM, kill): build them first, since

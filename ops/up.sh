@@ -70,6 +70,10 @@ export BOXOFFICE_PAYMENTS_URL="http://127.0.0.1:$PAYMENTS_PORT"
 export BOXOFFICE_TEMPORAL_UI_URL="http://127.0.0.1:$TEMPORAL_UI"
 # Plain HTTP on loopback for local development: the admin cookie cannot be HTTPS-only here.
 export BOXOFFICE_ADMIN_COOKIE_SECURE=false
+# Development mode: the services start on their development secrets (each says so in a
+# warning). BOXOFFICE_DEV_MODE=0 with your own secrets set rehearses a deployment instead
+# (README, "Before deploying: what to set").
+export BOXOFFICE_DEV_MODE=${BOXOFFICE_DEV_MODE:-1}
 
 "$BIN/boxofficectl" migrate >/dev/null
 "$BIN/boxofficectl" provision >/dev/null
@@ -79,9 +83,12 @@ fi
 EVENT=$(cat "$DATA/demo-event")
 
 # The payment provider stand-in (a third party: its own process and ledger), calling the
-# gateway's webhook endpoint (it retries until the gateway is up).
+# gateway's webhook endpoint (it retries until the gateway is up). It shares the platform's
+# payment secrets when they are set, and its own defaults (the development values) otherwise.
 SANDBOX_ADDR="127.0.0.1:$PAYMENTS_PORT" SANDBOX_DATA_DIR="$DATA/payments-sandbox" \
   SANDBOX_WEBHOOK_URL="http://127.0.0.1:$GATEWAY_PORT/webhooks/payments" \
+  SANDBOX_API_KEY="${BOXOFFICE_PAYMENTS_API_KEY:-sk_sandbox}" \
+  SANDBOX_WEBHOOK_SECRET="${BOXOFFICE_PAYMENTS_WEBHOOK_SECRET:-whsec_sandbox}" \
   "$BIN/boxoffice-payments-sandbox" >"$DATA/logs/payments-sandbox.log" 2>&1 &
 SVC_PIDS+=("$!")
 "$BIN/boxoffice-worker" >"$DATA/logs/worker.log" 2>&1 &
@@ -93,6 +100,8 @@ wait_until 30 "payments sandbox" ready "http://127.0.0.1:$PAYMENTS_PORT/healthz"
 wait_until 60 worker ready "http://127.0.0.1:$WORKER_PORT/readyz" || die "the worker is not ready (log: $DATA/logs/worker.log)"
 wait_until 60 gateway ready "http://127.0.0.1:$GATEWAY_PORT/readyz" || die "the gateway is not ready (log: $DATA/logs/gateway.log)"
 
+PAYMENTS_KEY_NOTE="API key sk_sandbox"
+[[ -n ${BOXOFFICE_PAYMENTS_API_KEY:-} ]] && PAYMENTS_KEY_NOTE="API key: \$BOXOFFICE_PAYMENTS_API_KEY"
 cat >"$DATA/urls.txt" <<URLS
 
   Boxoffice is running. Ctrl-C stops everything.
@@ -100,7 +109,7 @@ cat >"$DATA/urls.txt" <<URLS
   Gateway (buyer API)     http://127.0.0.1:$GATEWAY_PORT      (/healthz /readyz /metrics)
   API docs (browsable)    http://127.0.0.1:$GATEWAY_PORT/api/docs/   (OpenAPI: /api/v1/openapi.json)
   Worker admin            http://127.0.0.1:$WORKER_PORT      (/healthz /readyz /metrics)
-  Payments sandbox        http://127.0.0.1:$PAYMENTS_PORT      (API key sk_sandbox; hosted checkout at /checkout/<id>)
+  Payments sandbox        http://127.0.0.1:$PAYMENTS_PORT      ($PAYMENTS_KEY_NOTE; hosted checkout at /checkout/<id>)
   Temporal Web UI         http://127.0.0.1:$TEMPORAL_UI
   Temporal frontend       127.0.0.1:$TEMPORAL_PORT (gRPC)
   NATS                    nats://127.0.0.1:$NATS_PORT   monitoring http://127.0.0.1:$NATS_MON

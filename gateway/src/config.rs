@@ -2,12 +2,27 @@
 
 use boxoffice_nats::NatsConfig;
 use boxoffice_workflows::{
-    service::{LogConfig, TemporalConfig},
+    payments::DEV_WEBHOOK_SECRET,
+    service::{DevMode, LogConfig, SecretError, SecretSetting, SecretString, TemporalConfig},
     store::PgConfig,
 };
 
-/// The development signing key: fine on a laptop, refused nowhere, logged loudly at start-up.
+/// The development signing key: the default, accepted only in development mode.
 pub const DEV_TOKEN_KEY: &str = "dev:boxoffice-development-signing-key-not-for-production";
+
+/// The token signing keys, as a secret setting.
+pub const TOKEN_KEYS: SecretSetting = SecretSetting {
+    var: "BOXOFFICE_TOKEN_KEYS",
+    what: "key",
+    dev_value: DEV_TOKEN_KEY,
+};
+
+/// The payment provider's webhook signing secret, as a secret setting.
+pub const WEBHOOK_SECRET: SecretSetting = SecretSetting {
+    var: "BOXOFFICE_PAYMENTS_WEBHOOK_SECRET",
+    what: "secret",
+    dev_value: DEV_WEBHOOK_SECRET,
+};
 
 /// Everything the gateway reads at start-up.
 #[derive(clap::Parser, Debug, Clone)]
@@ -30,14 +45,16 @@ pub struct GatewayConfig {
         default_value = "sandbox"
     )]
     pub payments_provider: String,
-    /// Secret the provider signs its callbacks with.
+    /// Secret the provider signs its callbacks with. Its default, the sandbox's secret, is
+    /// accepted only in development mode.
     #[arg(
         long = "payments-webhook-secret",
         env = "BOXOFFICE_PAYMENTS_WEBHOOK_SECRET",
-        default_value = "whsec_sandbox",
-        hide_env_values = true
+        default_value = DEV_WEBHOOK_SECRET,
+        hide_env_values = true,
+        hide_default_value = true
     )]
-    pub payments_webhook_secret: String,
+    pub payments_webhook_secret: SecretString,
     /// Largest accepted age of a callback's signature timestamp, in seconds (replay window).
     #[arg(
         long = "payments-webhook-tolerance-s",
@@ -47,7 +64,8 @@ pub struct GatewayConfig {
     pub payments_webhook_tolerance_s: i64,
     /// Token signing keys, `kid:secret` (secrets of 32+ bytes), comma-separated. The first
     /// signs; all verify. Rotate by putting a new key first, then dropping the old one once the
-    /// longest-lived token signed with it has expired.
+    /// longest-lived token signed with it has expired. Generate a secret with
+    /// `openssl rand -hex 32`; the default key is accepted only in development mode.
     #[arg(
         long = "token-keys",
         env = "BOXOFFICE_TOKEN_KEYS",
@@ -56,7 +74,7 @@ pub struct GatewayConfig {
         hide_env_values = true,
         hide_default_value = true
     )]
-    pub token_keys: Vec<String>,
+    pub token_keys: Vec<SecretString>,
     /// How long a buyer session lasts, seconds.
     #[arg(
         long = "session-ttl-s",
@@ -125,13 +143,101 @@ pub struct GatewayConfig {
     /// The organizer side.
     #[command(flatten)]
     pub admin: crate::admin::AdminConfig,
+    /// Development mode (development secrets allowed).
+    #[command(flatten)]
+    pub dev: DevMode,
+}
+
+impl GatewayConfig {
+    /// The start-up check of invariant 8: outside development mode, the first secret that is
+    /// unset, empty or a development value; in development mode, the settings running on
+    /// development values (for a warning). Reads nothing but the config.
+    pub fn check_secrets(&self) -> Result<Vec<&'static str>, SecretError> {
+        self.dev.check(&[
+            (TOKEN_KEYS, &self.token_keys),
+            (
+                WEBHOOK_SECRET,
+                std::slice::from_ref(&self.payments_webhook_secret),
+            ),
+        ])
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
+    use super::GatewayConfig;
+
     #[test]
     fn the_flags_and_variables_are_consistent() {
         use clap::CommandFactory;
-        super::GatewayConfig::command().debug_assert();
+        GatewayConfig::command().debug_assert();
+    }
+
+    const OWN_KEY: &str = "k1:own-signing-secret-0123456789abcdef0123";
+    const OWN_WEBHOOK_SECRET: &str = "whsec_own-0123456789abcdef";
+    const DB_URL: &str = "postgres://boxoffice:db-password-42@127.0.0.1/boxoffice";
+
+    fn parse(extra: &[&str]) -> GatewayConfig {
+        let base = ["boxoffice-gateway", "--database-url", DB_URL];
+        GatewayConfig::try_parse_from(base.iter().chain(extra)).unwrap()
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let config = parse(&[
+            "--token-keys",
+            OWN_KEY,
+            "--payments-webhook-secret",
+            OWN_WEBHOOK_SECRET,
+        ]);
+        let printed = format!("{config:?}");
+        for secret in [
+            OWN_KEY,
+            "own-signing-secret",
+            OWN_WEBHOOK_SECRET,
+            "db-password-42",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        // The development values are secrets of a kind too.
+        let printed = format!("{:?}", parse(&["--dev-mode"]));
+        assert!(!printed.contains(super::DEV_TOKEN_KEY), "{printed}");
+        assert!(!printed.contains(super::DEV_WEBHOOK_SECRET), "{printed}");
+    }
+
+    #[test]
+    fn every_secret_must_be_set_outside_development_mode() {
+        let own = [
+            "--token-keys",
+            OWN_KEY,
+            "--payments-webhook-secret",
+            OWN_WEBHOOK_SECRET,
+        ];
+        let check = |args: &[&str]| {
+            let mut config = parse(args);
+            // Pinned off: ops/test.sh sets BOXOFFICE_DEV_MODE for every test.
+            config.dev.enabled = false;
+            config.check_secrets().map_err(|e| e.to_string())
+        };
+        assert_eq!(check(&own), Ok(vec![]));
+        let e = check(&own[2..]).unwrap_err();
+        assert!(
+            e.starts_with("BOXOFFICE_TOKEN_KEYS is unset or the development key"),
+            "{e}"
+        );
+        let e = check(&own[..2]).unwrap_err();
+        assert!(e.starts_with("BOXOFFICE_PAYMENTS_WEBHOOK_SECRET "), "{e}");
+        let rotating = format!("{OWN_KEY},{}", super::DEV_TOKEN_KEY);
+        let e = check(&["--token-keys", &rotating, own[2], own[3]]).unwrap_err();
+        assert!(e.starts_with("BOXOFFICE_TOKEN_KEYS "), "{e}");
+        assert_eq!(
+            parse(&["--dev-mode"]).check_secrets(),
+            Ok(vec![
+                "BOXOFFICE_TOKEN_KEYS",
+                "BOXOFFICE_PAYMENTS_WEBHOOK_SECRET"
+            ])
+        );
     }
 }

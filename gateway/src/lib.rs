@@ -26,7 +26,7 @@ use axum::Router;
 use boxoffice_nats::{SeatStore, Topology, queue::WaitingRoom, seat::SeatStoreOptions};
 use boxoffice_workflows::{
     order::StatusBoard,
-    service::{Check, Probes},
+    service::{Check, ExposeSecret, Probes, SecretError, SecretString},
 };
 
 pub use config::GatewayConfig;
@@ -53,8 +53,8 @@ pub struct AppState {
 pub struct WebhookSettings {
     /// Provider name recorded in the inbox.
     pub provider: String,
-    /// The shared signing secret.
-    pub secret: String,
+    /// The shared signing secret (`Debug` prints it redacted).
+    pub secret: SecretString,
     /// Largest accepted age (either way) of a signature timestamp, in seconds.
     pub tolerance_s: i64,
 }
@@ -100,6 +100,9 @@ async fn record_request(
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GatewayError {
+    /// A secret is unset or a development value outside development mode.
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
     /// The NATS prefix is not a valid token.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -120,13 +123,21 @@ pub enum GatewayError {
     Serve(#[source] std::io::Error),
 }
 
-/// Connects to NATS and PostgreSQL, provisions the JetStream topology, and serves until
-/// `shutdown` resolves; in-flight requests then get up to 10 s to finish.
+/// Checks the secrets ([`GatewayConfig::check_secrets`]), connects to NATS and PostgreSQL,
+/// provisions the JetStream topology, and serves until `shutdown` resolves; in-flight requests
+/// then get up to 10 s to finish.
 pub async fn run(
     config: GatewayConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
+    let development = config.check_secrets()?;
+    if !development.is_empty() {
+        tracing::warn!(
+            settings = ?development,
+            "development mode: running on development secrets; never deploy like this"
+        );
+    }
     let ns = config
         .nats
         .namespace()
@@ -148,13 +159,13 @@ pub async fn run(
         vec![Check::nats(nats.clone()), Check::postgres(db.clone())],
     );
     let ns = topology.ns.clone();
-    let tokens = tokens::TokenKeys::new(&config.token_keys, config.session_ttl_s)
-        .map_err(|e| GatewayError::Config(e.to_string()))?;
-    if config.token_keys.iter().any(|k| k == config::DEV_TOKEN_KEY) {
-        tracing::warn!(
-            "signing tokens with the development key: set BOXOFFICE_TOKEN_KEYS in production"
-        );
+    let tokens = {
+        let keys: Vec<String> = (config.token_keys.iter())
+            .map(|k| k.expose_secret().to_owned())
+            .collect();
+        tokens::TokenKeys::new(&keys, config.session_ttl_s)
     }
+    .map_err(|e| GatewayError::Config(e.to_string()))?;
     let room = WaitingRoom::start(nats.clone(), ns.clone())
         .await
         .map_err(|e| GatewayError::Startup(e.to_string()))?;

@@ -14,6 +14,7 @@ use axum::{Json, Router, body::Bytes, extract::State, http::HeaderMap, routing::
 use boxoffice_workflows::{
     order::{OrderWorkflow, PaymentOutcome, PaymentSignal, workflow_id},
     payments::webhook::{SIGNATURE_HEADER, verify},
+    service::ExposeSecret,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -72,7 +73,7 @@ async fn receive(
         })?;
     let now = chrono::Utc::now().timestamp();
     verify(
-        &state.webhooks.secret,
+        state.webhooks.secret.expose_secret(),
         signature,
         &body,
         now,

@@ -257,6 +257,7 @@ impl Platform {
     pub fn start_worker(&self) -> WorkerHandle {
         let config = boxoffice_workers::WorkerConfig::try_parse_from([
             "boxoffice-worker",
+            "--dev-mode",
             "--nats-url",
             &services().nats_url,
             "--nats-prefix",
@@ -453,6 +454,7 @@ pub fn spawn_gateway(
 ) {
     let mut args: Vec<String> = [
         "boxoffice-gateway",
+        "--dev-mode",
         "--nats-url",
         nats_url,
         "--nats-prefix",

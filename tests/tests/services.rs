@@ -21,6 +21,7 @@ fn gateway_config(db_url: &str) -> GatewayConfig {
     let s = services();
     GatewayConfig::try_parse_from([
         "boxoffice-gateway",
+        "--dev-mode",
         "--nats-url",
         &s.nats_url,
         "--nats-prefix",
@@ -99,6 +100,7 @@ fn worker_config(temporal_url: &str) -> WorkerConfig {
     let s = services();
     WorkerConfig::try_parse_from([
         "boxoffice-worker",
+        "--dev-mode",
         "--nats-url",
         &s.nats_url,
         "--nats-prefix",
@@ -189,6 +191,7 @@ async fn exits_cleanly_on_sigterm(name: &str, port: u16, env: &[(&str, String)])
     assert!(bin.exists(), "{} not built", bin.display());
     let mut child = tokio::process::Command::new(&bin)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("BOXOFFICE_DEV_MODE", "1")
         .env("BOXOFFICE_NATS_URL", &services().nats_url)
         .env("BOXOFFICE_NATS_PREFIX", Namespace::for_test().prefix())
         .env("BOXOFFICE_DATABASE_URL", database_url("postgres"))

@@ -22,6 +22,7 @@ const SECRET: &str = "whsec_webhook_test";
 async fn gateway(db_url: &str) -> String {
     let config = GatewayConfig::try_parse_from([
         "boxoffice-gateway",
+        "--dev-mode",
         "--nats-url",
         &services().nats_url,
         "--nats-prefix",

@@ -12,7 +12,7 @@ use std::future::Future;
 
 use axum::Router;
 use boxoffice_nats::Topology;
-use boxoffice_workflows::service::{Check, Probes};
+use boxoffice_workflows::service::{Check, ExposeSecret, Probes, SecretError};
 use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
 
 pub use config::{TemporalConfig, WorkerConfig, WorkerTuning};
@@ -21,6 +21,9 @@ pub use config::{TemporalConfig, WorkerConfig, WorkerTuning};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WorkerError {
+    /// A secret is unset or a development value outside development mode.
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
     /// A configuration value is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -47,12 +50,20 @@ pub enum WorkerError {
     Serve(#[source] std::io::Error),
 }
 
-/// Runs the worker's connections and admin endpoints until `shutdown` resolves.
+/// Checks the secrets ([`WorkerConfig::check_secrets`]), then runs the worker's connections
+/// and admin endpoints until `shutdown` resolves.
 pub async fn run(
     config: WorkerConfig,
     admin: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
+    let development = config.check_secrets()?;
+    if !development.is_empty() {
+        tracing::warn!(
+            settings = ?development,
+            "development mode: running on development secrets; never deploy like this"
+        );
+    }
     let ns = config
         .nats
         .namespace()
@@ -91,9 +102,10 @@ pub async fn run(
             .map_err(|e| WorkerError::Config(e.to_string()))?;
     let payments = boxoffice_workflows::payments::http::HttpProvider::new(&config.payments)
         .map_err(|e| WorkerError::Config(e.to_string()))?;
-    let tickets =
-        boxoffice_workflows::order::TicketSigner::from_seed_hex(&config.ticket_signing_seed)
-            .map_err(|e| WorkerError::Config(e.to_string()))?;
+    let tickets = boxoffice_workflows::order::TicketSigner::from_seed_hex(
+        config.ticket_signing_seed.expose_secret(),
+    )
+    .map_err(|e| WorkerError::Config(e.to_string()))?;
     let reconciler = boxoffice_workflows::reconcile::Reconciler {
         seats: seats.clone(),
         db: db.clone(),

@@ -192,6 +192,7 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
     let base = format!("http://{}", listener.local_addr()?);
     let gateway = boxoffice_gateway::GatewayConfig::try_parse_from([
         "boxoffice-gateway",
+        "--dev-mode",
         "--nats-url",
         &args.nats_url,
         "--nats-prefix",

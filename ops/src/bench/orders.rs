@@ -327,6 +327,7 @@ async fn orders_pass(args: &OrdersArgs, db_url: &str) -> anyhow::Result<(f64, f6
     ));
     let gateway = boxoffice_gateway::GatewayConfig::try_parse_from([
         "boxoffice-gateway",
+        "--dev-mode",
         "--nats-url",
         &args.nats_url,
         "--nats-prefix",
@@ -339,6 +340,7 @@ async fn orders_pass(args: &OrdersArgs, db_url: &str) -> anyhow::Result<(f64, f6
     tokio::spawn(boxoffice_gateway::run(gateway, gw, std::future::pending()));
     let mut worker_args: Vec<String> = [
         "boxoffice-worker",
+        "--dev-mode",
         "--nats-url",
         &args.nats_url,
         "--nats-prefix",

@@ -110,6 +110,8 @@ impl Procs {
         let child = Command::new(&bin)
             .envs(env)
             .env("BOXOFFICE_LOG", "warn")
+            // The platform runs on the development secrets, which the sandbox shares.
+            .env("BOXOFFICE_DEV_MODE", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))

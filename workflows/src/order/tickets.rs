@@ -9,7 +9,8 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
 use crate::store::NewTicket;
 
-/// The development seed: `ops/up.sh` and the tests use it; production sets its own.
+/// The development seed: the worker's default, allowed only in development mode
+/// (`BOXOFFICE_DEV_MODE`); a deployment sets its own.
 pub const DEV_SEED_HEX: &str = "6b6f786f66666963652d6465762d7469636b65742d7369676e696e672d6b6579";
 
 /// A seed that is not 32 bytes of hex.

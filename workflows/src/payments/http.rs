@@ -6,6 +6,7 @@ use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::json;
 
 use super::{NewPayment, PaymentError, PaymentIntent, PaymentProvider};
+use crate::service::{ExposeSecret, SecretSetting, SecretString};
 
 /// How to reach the provider.
 #[derive(clap::Args, Debug, Clone)]
@@ -18,14 +19,25 @@ pub struct ProviderConfig {
         default_value = "http://127.0.0.1:8090"
     )]
     pub url: String,
-    /// Secret API key (printed as *** nowhere: never logged).
+    /// Secret API key (`Debug` prints it redacted). Its default, the sandbox's key, is
+    /// accepted only in development mode.
     #[arg(
         long = "payments-api-key",
         env = "BOXOFFICE_PAYMENTS_API_KEY",
-        default_value = "sk_sandbox",
-        hide_env_values = true
+        default_value = super::DEV_API_KEY,
+        hide_env_values = true,
+        hide_default_value = true
     )]
-    pub api_key: String,
+    pub api_key: SecretString,
+}
+
+impl ProviderConfig {
+    /// The API key as a secret setting, for the start-up check.
+    pub const API_KEY: SecretSetting = SecretSetting {
+        var: "BOXOFFICE_PAYMENTS_API_KEY",
+        what: "API key",
+        dev_value: super::DEV_API_KEY,
+    };
 }
 
 /// The HTTP client.
@@ -33,7 +45,7 @@ pub struct ProviderConfig {
 pub struct HttpProvider {
     http: reqwest::Client,
     base: String,
-    api_key: String,
+    api_key: SecretString,
 }
 
 #[derive(Deserialize)]
@@ -66,7 +78,7 @@ impl HttpProvider {
         req: reqwest::RequestBuilder,
     ) -> Result<T, PaymentError> {
         let resp = req
-            .bearer_auth(&self.api_key)
+            .bearer_auth(self.api_key.expose_secret())
             .send()
             .await
             .map_err(|e| PaymentError::Unavailable(e.to_string()))?;

@@ -7,6 +7,13 @@
 pub mod http;
 pub mod webhook;
 
+/// The development API key (the payments sandbox's default): accepted only in development mode.
+pub const DEV_API_KEY: &str = "sk_sandbox";
+
+/// The development webhook signing secret (the payments sandbox's default): accepted only in
+/// development mode.
+pub const DEV_WEBHOOK_SECRET: &str = "whsec_sandbox";
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

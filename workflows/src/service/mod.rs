@@ -1,11 +1,13 @@
 //! Process plumbing shared by every binary, so each one starts, reports and stops the same way.
 
 mod probes;
+mod secrets;
 mod shutdown;
 mod telemetry;
 mod temporal;
 
 pub use probes::{Check, Probes};
+pub use secrets::{DEV_MODE_VAR, DevMode, ExposeSecret, SecretError, SecretSetting, SecretString};
 pub use shutdown::signal;
 pub use telemetry::{LogConfig, LogFormat, init as init_telemetry, metrics_handle};
 pub use temporal::{TemporalConfig, TemporalError};

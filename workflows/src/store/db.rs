@@ -1,44 +1,22 @@
 //! Connecting, migrating, and classifying database errors once, where they enter.
 
-use std::{fmt, str::FromStr, time::Duration};
+use std::time::Duration;
 
 use sqlx::{PgPool, postgres::PgPoolOptions};
 
-/// A secret string: `Debug` and `Display` print `***`.
-#[derive(Clone)]
-pub struct Redacted(String);
-
-impl Redacted {
-    /// The secret itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for Redacted {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
-
-impl fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+use crate::service::{ExposeSecret, SecretString};
 
 /// How to reach PostgreSQL.
 #[derive(clap::Args, Debug, Clone)]
 pub struct PgConfig {
-    /// PostgreSQL URL (printed as *** everywhere).
+    /// PostgreSQL URL (it may hold a password: `Debug` prints it redacted).
     #[arg(
         id = "database_url",
         long = "database-url",
         env = "BOXOFFICE_DATABASE_URL",
         hide_env_values = true
     )]
-    pub url: Redacted,
+    pub url: SecretString,
     /// Most connections this process opens.
     #[arg(
         long = "database-max-connections",
@@ -93,7 +71,7 @@ pub fn connect(config: &PgConfig) -> Result<PgPool, StoreError> {
     PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy(config.url.expose())
+        .connect_lazy(config.url.expose_secret())
         .map_err(StoreError::Unavailable)
 }
 

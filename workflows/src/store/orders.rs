@@ -391,6 +391,10 @@ pub async fn issue_confirmed(
     Ok(Repaired::Applied(all))
 }
 
+/// Inserts a ticket for each seat of the order that has none. Two issuers at once (a retried
+/// activity and reconciliation) both find the seat without a ticket: the second insert does
+/// nothing on the one-issued-ticket-per-seat index, and both return the first one's tickets.
+/// A seat ticketed to another order leaves this order short, which is an error.
 async fn insert_missing_tickets(
     tx: &mut sqlx::PgConnection,
     order: &OrderRef,
@@ -416,7 +420,8 @@ async fn insert_missing_tickets(
              select t.id, $1, $2, s.section_id, t.label, t.code, t.sig
              from unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[])
                   as t(id, code, sig, section, label)
-             join sections s on s.event_id = $2 and s.code = t.section",
+             join sections s on s.event_id = $2 and s.code = t.section
+             on conflict (event_id, section_id, label) where state = 'issued' do nothing",
         )
         .bind(order.order.as_uuid())
         .bind(order.event.as_uuid())
