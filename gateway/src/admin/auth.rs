@@ -4,7 +4,7 @@ use std::{net::IpAddr, num::NonZeroU32, sync::Arc};
 
 use axum::{
     Json,
-    extract::{ConnectInfo, FromRequestParts, State},
+    extract::{FromRequestParts, State},
     http::{HeaderMap, HeaderValue, Method, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::{AppState, api::extract::ApiJson, error::ApiError};
+use crate::{AppState, api::extract::ApiJson, error::ApiError, limits::ClientIp};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "bo_admin";
@@ -287,23 +287,6 @@ pub async fn check_login(
                 "that email and password do not match an account",
             ))
         }
-    }
-}
-
-fn client_ip(connect: Option<&ConnectInfo<std::net::SocketAddr>>) -> IpAddr {
-    connect.map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip())
-}
-
-/// The client's address, as the listener saw it.
-pub struct ClientIp(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_ip(
-            parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>(),
-        )))
     }
 }
 
