@@ -1,8 +1,12 @@
 //! Bad input and abuse (issue 14): each case answers a 4xx in the error shape, changes
 //! nothing, and leaves everyone else served.
 
-use boxoffice_tests::platform::{Platform, PlatformOptions};
-use serde_json::Value;
+use boxoffice_tests::{
+    admin::account,
+    platform::{Platform, PlatformOptions},
+};
+use boxoffice_workflows::store::accounts::Role;
+use serde_json::{Value, json};
 
 /// A platform whose gateway believes `X-Forwarded-For` from loopback, so one test can speak
 /// from several client addresses; plus `extra` gateway flags.
@@ -53,4 +57,67 @@ async fn sessions_past_the_per_address_bound_get_429_with_retry_after_and_other_
     // the nearest hop its trusted proxy (here: loopback) saw.
     let (s, _, body) = answer(session("198.51.100.7, 203.0.113.1").await.unwrap()).await;
     assert_eq!(s, 429, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_from_one_address_never_lock_the_operator_out_of_another() {
+    let p = platform_with(&[]).await;
+    let (operator, password) = account(&p.db, Role::Operator).await;
+    let (other, other_password) = account(&p.db, Role::Organizer).await;
+    let http = reqwest::Client::new();
+    let login = |email: &str, password: &str, from: &str| {
+        http.post(format!("{}/admin/api/v1/session", p.gateway_url))
+            .header("x-forwarded-for", from)
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+    };
+    let attacker = "203.0.113.66";
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        let (s, retry, body) = answer(
+            login(&operator, "not the password", attacker)
+                .await
+                .unwrap(),
+        )
+        .await;
+        if s == 429 {
+            assert_eq!(body["error"]["code"], "login_rate_limited", "{body}");
+            assert!(retry.is_some(), "429 carries Retry-After");
+        }
+        statuses.push(s);
+    }
+    assert_eq!(
+        &statuses[..6],
+        [401, 401, 401, 401, 401, 429],
+        "{statuses:?}"
+    );
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // The attacker's address is stopped, for this account and (past 30 tries) for any.
+    assert_eq!(
+        answer(login(&operator, &password, attacker).await.unwrap())
+            .await
+            .0,
+        429
+    );
+    assert_eq!(
+        answer(login(&other, &other_password, attacker).await.unwrap())
+            .await
+            .0,
+        429
+    );
+
+    // The operator, from anywhere else, signs in at once.
+    let (s, _, body) = answer(login(&operator, &password, "198.51.100.20").await.unwrap()).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["account"]["email"], operator.as_str());
+    // And without a proxy in between (the connection's own address).
+    let (s, _, body) = answer(
+        http.post(format!("{}/admin/api/v1/session", p.gateway_url))
+            .json(&json!({ "email": other, "password": other_password }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
 }

@@ -45,7 +45,9 @@ pub struct AdminConfig {
         action = clap::ArgAction::Set
     )]
     pub cookie_secure: bool,
-    /// Failed-or-not login attempts allowed per account per minute.
+    /// Sign-in attempts (failed or not) allowed per account and client address per minute,
+    /// and six times that per client address. Never per account alone: nobody can lock an
+    /// operator out from another address.
     #[arg(
         long = "admin-login-per-minute",
         env = "BOXOFFICE_ADMIN_LOGIN_PER_MINUTE",
@@ -65,7 +67,7 @@ pub struct AdminConfig {
 pub struct AdminState {
     /// Settings.
     pub config: AdminConfig,
-    /// Login attempts per account and per client address.
+    /// Sign-in attempts per (account, client address) and per client address.
     pub logins: auth::LoginLimiter,
     /// Live dashboards.
     pub live: live::LiveHub,
