@@ -1,8 +1,11 @@
 //! Bad input and abuse (issue 14): each case answers a 4xx in the error shape, changes
 //! nothing, and leaves everyone else served.
 
+use std::time::Duration;
+
 use boxoffice_tests::{
     admin::account,
+    buyer::Buyer,
     platform::{Platform, PlatformOptions},
 };
 use boxoffice_workflows::store::accounts::Role;
@@ -120,4 +123,87 @@ async fn wrong_passwords_from_one_address_never_lock_the_operator_out_of_another
     )
     .await;
     assert_eq!(s, 200, "{body}");
+}
+
+/// A buyer with one order placed (no worker needed: the stream starts at `requested`).
+async fn buyer_with_order(p: &Platform, seat: &str) -> (Buyer, String) {
+    let b = Buyer::new(&p.gateway_url).await;
+    let admission = b.admitted(p.event, Duration::from_secs(20)).await;
+    let (s, placed) = b
+        .order(p.event, &admission, "k1", &json!({ "seats": [seat] }))
+        .await;
+    assert_eq!(s, 202, "{placed}");
+    (b, placed["order_id"].as_str().unwrap().to_owned())
+}
+
+/// Opens the order's event stream.
+async fn open_stream(b: &Buyer, order: &str) -> reqwest::Response {
+    b.http
+        .get(format!("{}/api/v1/orders/{order}/events", b.base))
+        .bearer_auth(&b.token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_streams_are_bounded_per_buyer_and_in_all_and_a_closed_one_frees_its_place() {
+    let p = platform_with(&["--order-streams-per-buyer", "2", "--order-streams-max", "3"]).await;
+    let (a, order_a) = buyer_with_order(&p, "A:A-1").await;
+    let (b, order_b) = buyer_with_order(&p, "A:A-2").await;
+
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let r = open_stream(&a, &order_a).await;
+        assert_eq!(r.status(), 200);
+        open.push(r);
+    }
+    let (s, retry, body) = answer(open_stream(&a, &order_a).await).await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (429, Some("too_many_streams")),
+        "{body}"
+    );
+    assert!(retry.is_some(), "429 carries Retry-After");
+
+    // Another buyer takes the gateway's last place; then the gateway is full for everyone.
+    let b1 = open_stream(&b, &order_b).await;
+    assert_eq!(b1.status(), 200);
+    let (s, retry, body) = answer(open_stream(&b, &order_b).await).await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (429, Some("streams_at_capacity")),
+        "{body}"
+    );
+    assert!(retry.is_some());
+
+    // The first buyer closes a stream: its place comes back (once the gateway sees the
+    // client gone, at the latest on the next keep-alive).
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    let reopened = loop {
+        let r = open_stream(&a, &order_a).await;
+        if r.status() == 200 {
+            break r;
+        }
+        assert_eq!(r.status(), 429);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed stream's place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    // The stream works: its first event is the order as it stands.
+    let mut chunks = reopened.bytes_stream();
+    let first = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures::StreamExt::next(&mut chunks),
+    )
+    .await
+    .expect("a first event")
+    .unwrap()
+    .unwrap();
+    let text = String::from_utf8_lossy(&first);
+    assert!(text.contains("event: status"), "{text}");
+    drop(b1);
 }

@@ -35,6 +35,7 @@ use crate::{
     AppState,
     catalog::Event,
     error::{ApiError, ErrorBody},
+    limits::StreamsFull,
     records::{AdmissionUse, KeyRecord, OrderIndex, Written},
     tokens::TokenError,
 };
@@ -591,7 +592,10 @@ pub async fn get(
 
 /// The order's state changes as server-sent events (`event: status`, `id`: the version, data:
 /// the order as `GET` shows it), starting with the current state. Closes after 30 minutes;
-/// reconnect to continue.
+/// reconnect to continue. A buyer may keep a few streams open at once on a gateway
+/// (`--order-streams-per-buyer`), and a gateway keeps a bounded number in all
+/// (`--order-streams-max`); past either, 429 with `Retry-After`. A stream's place is given
+/// back when it ends or its client goes away.
 #[utoipa::path(
     get, path = "/api/v1/orders/{order_id}/events", tag = "orders",
     params(("order_id" = uuid::Uuid, Path, description = "Order id")),
@@ -601,6 +605,7 @@ pub async fn get(
         (status = 401, description = "No or bad session", body = ErrorBody),
         (status = 403, description = "Another buyer's order", body = ErrorBody),
         (status = 404, description = "No such order", body = ErrorBody),
+        (status = 429, description = "Too many streams open: this buyer's (`too_many_streams`) or the gateway's (`streams_at_capacity`)", body = ErrorBody),
         (status = 503, description = "NATS is unreachable", body = ErrorBody),
     )
 )]
@@ -611,6 +616,25 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let order = OrderId::from_uuid(order_id);
     let index = own_order(&state, order, buyer).await?;
+    let slot = state
+        .clients
+        .streams
+        .acquire(buyer)
+        .map_err(|full| {
+            metrics::counter!("boxoffice_order_streams_refused_total").increment(1);
+            match full {
+                StreamsFull::Buyer(n) => ApiError::too_many(
+                    "too_many_streams",
+                    format!("at most {n} order streams open at once; close one first"),
+                    STREAM_RETRY_S,
+                ),
+                StreamsFull::Gateway(_) => ApiError::too_many(
+                    "streams_at_capacity",
+                    "the gateway has as many order streams open as it serves; poll the order instead or retry shortly",
+                    STREAM_RETRY_S,
+                ),
+            }
+        })?;
     // Subscribe before reading, so no change falls between the two.
     let subject = state
         .buyer
@@ -645,10 +669,19 @@ pub async fn events(
     });
     let stream = futures::stream::once(async move { first_event })
         .chain(changes)
-        .take_until(tokio::time::sleep(Duration::from_secs(30 * 60)));
+        .take_until(tokio::time::sleep(Duration::from_secs(30 * 60)))
+        // The stream owns its place: dropped with it when it ends or its client goes away
+        // (the response body is dropped).
+        .map(move |event| {
+            let _owned = &slot;
+            event
+        });
     metrics::counter!("boxoffice_order_streams_total").increment(1);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
+
+/// `Retry-After` of a refused order stream: long enough for another stream to end.
+const STREAM_RETRY_S: u32 = 5;
 
 fn sse(view: &OrderView) -> Result<SseEvent, Infallible> {
     Ok(SseEvent::default()
