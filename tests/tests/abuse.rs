@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
+use boxoffice_nats::seat::SeatState;
 use boxoffice_tests::{
     admin::account,
     buyer::Buyer,
-    platform::{Platform, PlatformOptions},
+    platform::{Platform, PlatformOptions, create_event},
 };
-use boxoffice_workflows::store::accounts::Role;
+use boxoffice_workflows::store::{self, accounts::Role};
 use serde_json::{Value, json};
 
 /// A platform whose gateway believes `X-Forwarded-For` from loopback, so one test can speak
@@ -206,4 +207,57 @@ async fn order_streams_are_bounded_per_buyer_and_in_all_and_a_closed_one_frees_i
     let text = String::from_utf8_lossy(&first);
     assert!(text.contains("event: status"), "{text}");
     drop(b1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_reused_on_another_event_is_refused_with_422_before_anything_is_held() {
+    let p = platform_with(&[]).await;
+    let _w = p.start_worker();
+    let other = create_event(&p.db, &PlatformOptions::default()).await;
+    let inventory = store::sellable_inventory(&p.db, other).await.unwrap();
+    p.seats.load_event(&inventory).await.unwrap();
+    let b = Buyer::new(&p.gateway_url).await;
+    let seat = json!({ "seats": ["A:A-1"] });
+
+    let first = b.admitted(p.event, Duration::from_secs(20)).await;
+    let (s, placed) = b.order(p.event, &first, "my-key", &seat).await;
+    assert_eq!(s, 202, "{placed}");
+    let order = placed["order_id"].as_str().unwrap().to_owned();
+
+    // The gateway's catalog picks the second event up within a couple of seconds.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while b.get(&format!("/api/v1/events/{other}")).await.0 != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the second event never showed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let second = b.admitted(other, Duration::from_secs(20)).await;
+    let (s, body) = b.order(other, &second, "my-key", &seat).await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused")),
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("orders_"),
+        "no constraint name: {body}"
+    );
+
+    // Nothing was held or used: the seat is free and the admission still buys with a new key.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let a1: boxoffice_nats::SeatId = "A:A-1".parse().unwrap();
+    let seat_now = p.seats.seat(other, &a1).await.unwrap().unwrap().state;
+    assert_eq!(seat_now, SeatState::Free);
+    let (s, fresh) = b.order(other, &second, "a-new-key", &seat).await;
+    assert_eq!(s, 202, "{fresh}");
+    assert_ne!(fresh["order_id"].as_str(), Some(order.as_str()));
+    // And the key still answers its own order on its own event.
+    let (s, again) = b.order(p.event, &first, "my-key", &seat).await;
+    assert_eq!(
+        (s, again["order_id"].as_str()),
+        (202, Some(order.as_str())),
+        "{again}"
+    );
 }

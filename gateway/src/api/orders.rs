@@ -326,14 +326,15 @@ fn admission(
 }
 
 /// Places an order. Needs the session, an admission from the waiting room (good for one
-/// order) and an `Idempotency-Key`: the same key with the same body returns the same order;
-/// with a different body, 422.
+/// order) and an `Idempotency-Key`, the buyer's across all events: the same key with the same
+/// event and body returns the same order; with another body or on another event, 422
+/// `idempotency_key_reused`, and nothing is held.
 #[utoipa::path(
     post, path = "/api/v1/events/{event_id}/orders", tag = "orders",
     params(
         ("event_id" = uuid::Uuid, Path, description = "Event id"),
         ("Admission-Token" = String, Header, description = "From the waiting room once admitted"),
-        ("Idempotency-Key" = String, Header, description = "Unique per intended order, 1-200 visible ASCII characters"),
+        ("Idempotency-Key" = String, Header, description = "Unique per intended order of this buyer (across events), 1-200 visible ASCII characters"),
     ),
     request_body = OrderRequest,
     security(("session" = [])),
@@ -346,7 +347,7 @@ fn admission(
         (status = 409, description = "Seats already taken (the admission stays valid), the admission was used for another order, or the sale is over", body = ErrorBody),
         (status = 410, description = "The admission expired", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 422, description = "Unacceptable values, or the key reused with another body", body = ErrorBody),
+        (status = 422, description = "Unacceptable values, or the key reused with another body or on another event (`idempotency_key_reused`)", body = ErrorBody),
         (status = 503, description = "NATS is unreachable", body = ErrorBody),
     )
 )]
@@ -375,9 +376,11 @@ pub async fn place(
     let records = &state.buyer.records;
     let ns = records.ns().clone();
     let msg_id = format!("{buyer}:{key_hash}");
-    let key_subject = ns.order_key_subject(id, buyer, &key_hash);
+    let key_subject = ns.order_key_subject(buyer, &key_hash);
 
-    // 1. A key seen before decides everything: same body, same order; else 422.
+    // 1. A key seen before decides everything: same body, same order; else 422. Keys are the
+    //    buyer's across events (the request hash covers the event), so a key reused on another
+    //    event is refused here, before any admission is claimed or seat held.
     if let Some(rec) = records.read::<KeyRecord>(key_subject.clone()).await? {
         return replay(&state, rec, &request_hash, &msg_id).await;
     }
@@ -516,9 +519,11 @@ async fn replay(
     msg_id: &str,
 ) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
     if rec.request_hash != request_hash {
+        metrics::counter!("boxoffice_orders_refused_total", "reason" => "idempotency_key_reused")
+            .increment(1);
         return Err(ApiError::unprocessable(
             "idempotency_key_reused",
-            "this Idempotency-Key was used with a different request",
+            "this Idempotency-Key was already used for another order (keys are per buyer, across events); send a new key for a new order",
         ));
     }
     let intent = &rec.intent;
