@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use boxoffice_nats::seat::SeatState;
 use boxoffice_tests::{
-    admin::account,
+    admin::{AdminClient, account},
     buyer::Buyer,
     platform::{Platform, PlatformOptions, create_event},
 };
@@ -260,4 +260,45 @@ async fn an_idempotency_key_reused_on_another_event_is_refused_with_422_before_a
         (202, Some(order.as_str())),
         "{again}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_input_the_database_cannot_store_is_a_422_never_a_503_and_changes_nothing() {
+    let p = platform_with(&[]).await;
+    let (email, password) = account(&p.db, Role::Organizer).await;
+    let admin = AdminClient::login(&p.gateway_url, &email, &password).await;
+    let starts = chrono::Utc::now() + chrono::Duration::days(30);
+    let (s, body) = admin
+        .post(
+            "/admin/api/v1/events",
+            &json!({ "name": "Night\u{0}Show", "venue": "Hall", "timezone": "UTC", "starts_at": starts }),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (422, Some("invalid_field")),
+        "{body}"
+    );
+    let event = admin.draft_event("Real").await;
+    // A seat description that would take the gateway down: refused at once.
+    let (s, body) = admin
+        .post(
+            &format!("/admin/api/v1/events/{event}/sections"),
+            &json!({ "code": "B", "name": "Balcony", "price_cents": 100, "seats": "rows 1-4294967295, seats 1" }),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (422, Some("invalid_seats")),
+        "{body}"
+    );
+    let (s, events) = admin.get("/admin/api/v1/events").await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        events.as_array().unwrap().len(),
+        1,
+        "only the real one: {events}"
+    );
+    let (_, detail) = admin.get(&format!("/admin/api/v1/events/{event}")).await;
+    assert_eq!(detail["sections"].as_array().unwrap().len(), 1, "{detail}");
 }
