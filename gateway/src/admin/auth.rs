@@ -75,6 +75,8 @@ pub struct Admin {
     pub account: Account,
     /// The session's CSRF token (pages embed it; requests echo it).
     pub csrf: String,
+    /// The session's key (SHA-256 of its secret), to check later that it still exists.
+    pub session: Vec<u8>,
 }
 
 impl Admin {
@@ -176,6 +178,7 @@ pub async fn current(parts: &Parts, state: &AppState) -> Result<Option<Admin>, A
     .fetch_optional(&state.db)
     .await
     .map_err(ApiError::unavailable)?;
+    let session = token_hash(&token);
     Ok(row.and_then(|r| {
         Some(Admin {
             account: Account {
@@ -185,8 +188,20 @@ pub async fn current(parts: &Parts, state: &AppState) -> Result<Option<Admin>, A
                 role: Role::parse(r.get("role"))?,
             },
             csrf: r.get("csrf_token"),
+            session,
         })
     }))
+}
+
+/// Whether the session is still there and unexpired (sign-out, expiry and an account update
+/// all end it).
+pub async fn session_alive(db: &sqlx::PgPool, session: &[u8]) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from admin_sessions where token_hash = $1 and expires_at > now())",
+    )
+    .bind(session)
+    .fetch_one(db)
+    .await
 }
 
 fn safe_method(m: &Method) -> bool {

@@ -54,6 +54,14 @@ pub struct AdminConfig {
         default_value_t = 5
     )]
     pub login_per_minute: u32,
+    /// How often a live dashboard stream checks that its session still exists, seconds: it
+    /// ends this long at most after sign-out, expiry or an account update.
+    #[arg(
+        long = "admin-live-session-check-s",
+        env = "BOXOFFICE_ADMIN_LIVE_SESSION_CHECK_S",
+        default_value_t = 5
+    )]
+    pub live_session_check_s: u64,
     /// The Temporal Web UI, for links from order and sale pages.
     #[arg(
         long = "temporal-ui-url",
