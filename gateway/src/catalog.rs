@@ -106,10 +106,13 @@ impl Event {
     }
 }
 
+/// Every published event by id, as of one refresh.
+type Published = Arc<HashMap<EventId, Arc<Event>>>;
+
 /// The catalog cache. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Catalog {
-    events: Arc<RwLock<Arc<HashMap<EventId, Arc<Event>>>>>,
+    events: Arc<RwLock<Published>>,
 }
 
 impl Catalog {

@@ -1,6 +1,8 @@
 //! Bad input and abuse (issue 14): each case answers a 4xx in the error shape, changes
 //! nothing, and leaves everyone else served.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
+
 use std::time::Duration;
 
 use boxoffice_nats::seat::SeatState;

@@ -1,5 +1,7 @@
 //! The admin API: who may see and change what, and bad input refused with nothing changed.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
+
 use std::time::Duration;
 
 use boxoffice_tests::{

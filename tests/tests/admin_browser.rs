@@ -4,6 +4,8 @@
 //! turn its seat sold on the live map, refunds it and sees the seat come back. Screenshots go
 //! to `$BOXOFFICE_TEST_SCREENSHOTS` (default `artifacts/screenshots`).
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
+
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use boxoffice_tests::{

@@ -2,6 +2,8 @@
 //! `closes_at` by durable timers, with the worker that scheduled it gone and another one in
 //! its place, and loads exactly the sellable seats (a kill stays out of the seat store).
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
+
 use std::time::Duration;
 
 use boxoffice_nats::{EventId, SeatId, seat::SeatState};

@@ -5,6 +5,8 @@
 //! invariant against NATS, PostgreSQL and the provider's ledger. The test fails if the
 //! simulator's audit does, or if the sale did not actually sell.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
+
 use boxoffice_tests::{bin_dir, services};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

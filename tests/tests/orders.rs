@@ -643,7 +643,7 @@ async fn a_workflow_started_without_a_hold_takes_it_itself_or_tells_the_buyer_wh
     let open = p
         .wait_state(first.order_id, OrderState::AwaitingPayment, MINUTE)
         .await;
-    assert_eq!(open.seats, [seat.clone()]);
+    assert_eq!(open.seats, std::slice::from_ref(&seat));
     assert!(
         matches!(seat_state(&p, &seat).await, SeatState::Held { order, .. } if order == first.order_id)
     );

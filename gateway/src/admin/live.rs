@@ -282,7 +282,7 @@ async fn feed(
                 }
                 ticks += 1;
                 // Holds lapse by the clock, not by a write: a periodic snapshot shows them.
-                if ticks % 5 == 0 {
+                if ticks.is_multiple_of(5) {
                     let _ = tx.send(snapshot(&state, id));
                 }
                 match stats(&state, event).await {

@@ -331,7 +331,8 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
         runs.push((baseline, join, polled, created));
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let m = |f: &dyn Fn(&(Wrk, Wrk, Wrk, u64)) -> f64| median(runs.iter().map(f).collect());
+    type Run = (Wrk, Wrk, Wrk, u64);
+    let m = |f: &dyn Fn(&Run) -> f64| median(runs.iter().map(f).collect());
     let baseline_rps = m(&|r| r.0.rps);
     let join_rps = m(&|r| r.1.rps);
     let poll_rps = m(&|r| r.2.rps);

@@ -20,7 +20,7 @@ enum Bench {
     /// The gateway's join and poll vs a static response through the same stack, under wrk.
     Gateway(boxoffice_ops::bench::gateway::GatewayArgs),
     /// The busiest minute: the on-sale simulator vs bare workflows on the same server.
-    Onsale(boxoffice_ops::bench::onsale::OnsaleArgs),
+    Onsale(Box<boxoffice_ops::bench::onsale::OnsaleArgs>),
 }
 
 #[tokio::main]

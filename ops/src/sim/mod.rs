@@ -392,7 +392,7 @@ async fn drive(
         }
         done += 1;
         bar.set_position(done);
-        if done % 1_000 == 0 {
+        if done.is_multiple_of(1_000) {
             procs.lock().await.check()?;
             bar.set_message(format!(
                 "{} tickets",

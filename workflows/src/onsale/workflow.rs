@@ -190,7 +190,7 @@ impl OnSaleWorkflow {
         // the loop above drains them before each wait ends.
         match ctx.continue_as_new(input, ContinueAsNewOptions::default()) {
             Ok(never) => match never {},
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
