@@ -143,6 +143,9 @@ pub struct GatewayConfig {
     /// The organizer side.
     #[command(flatten)]
     pub admin: crate::admin::AdminConfig,
+    /// Per-client limits (sessions per address, order streams, trusted proxies).
+    #[command(flatten)]
+    pub clients: crate::limits::ClientLimitsConfig,
     /// Development mode (development secrets allowed).
     #[command(flatten)]
     pub dev: DevMode,

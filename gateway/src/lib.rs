@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod limits;
 pub mod pacer;
 pub mod protect;
 pub mod records;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub buyer: Arc<api::BuyerState>,
     /// The organizer side's shared parts.
     pub admin: Arc<admin::AdminState>,
+    /// Per-client limits and the client's address.
+    pub clients: Arc<limits::Clients>,
 }
 
 /// How provider callbacks are checked and recorded.
@@ -229,12 +232,13 @@ pub async fn run(
             temporal,
             buyer,
             admin: admin::AdminState::new(config.admin.clone(), &config.temporal),
+            clients: limits::Clients::new(&config.clients),
         },
         probes,
         &limits,
     );
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
-    // The client address is kept for per-address limits (admin sign-in).
+    // The client address is kept for per-address limits (sessions, admin sign-in).
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -75,9 +75,12 @@ impl Namespace {
         format!("{}_ORDER_KEYS", self.prefix.to_uppercase())
     }
 
-    /// Subject of the order a buyer's idempotency key (its SHA-256, hex) made.
-    pub fn order_key_subject(&self, event: EventId, buyer: BuyerId, key_hash: &str) -> String {
-        format!("{}.okeys.{event}.key.{buyer}.{key_hash}", self.prefix)
+    /// Subject of the order a buyer's idempotency key (its SHA-256, hex) made. A key is the
+    /// buyer's across every event, as PostgreSQL's `orders_buyer_idempotency_key_unique` has
+    /// it, so the event is not part of the subject: a key reused on another event finds the
+    /// first order's record and is refused before anything is held.
+    pub fn order_key_subject(&self, buyer: BuyerId, key_hash: &str) -> String {
+        format!("{}.okeys.key.{buyer}.{key_hash}", self.prefix)
     }
 
     /// Subject recording the one order an admission (a queue entry's sequence) was used for.

@@ -462,3 +462,40 @@ async fn sign_in_is_rate_limited_csrf_is_checked_and_sign_out_ends_the_session()
         "the session is gone server-side"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_ends_the_sessions_live_dashboard_stream() {
+    let p = Platform::start(PlatformOptions {
+        gateway_args: vec!["--admin-live-session-check-s".into(), "1".into()],
+        ..Default::default()
+    })
+    .await;
+    let (email, pw) = owner_of(&p.db, p.event.as_uuid()).await;
+    let owner = AdminClient::login(&p.gateway_url, &email, &pw).await;
+    let live = reqwest::Client::new()
+        .get(format!(
+            "{}/admin/api/v1/events/{}/live",
+            p.gateway_url, p.event
+        ))
+        .header("cookie", &owner.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    // Still streaming a while later (stats every second).
+    let mut body = live.bytes_stream();
+    for _ in 0..3 {
+        let chunk =
+            tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut body))
+                .await
+                .expect("frames keep coming");
+        assert!(chunk.is_some_and(|c| c.is_ok()));
+    }
+
+    assert_eq!(owner.delete("/admin/api/v1/session").await.0, 204);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(_)) = futures::StreamExt::next(&mut body).await {}
+    })
+    .await
+    .expect("the live stream ends soon after sign-out");
+}

@@ -95,3 +95,66 @@ async fn the_cli_creates_accounts_lists_events_and_shows_a_waiting_room() {
     assert!(unknown.status.success());
     assert!(stdout(&unknown).contains("nobody has joined"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updating_an_account_signs_it_out_everywhere_live_dashboards_included() {
+    let p = Platform::start(PlatformOptions {
+        gateway_args: vec!["--admin-live-session-check-s".into(), "1".into()],
+        ..Default::default()
+    })
+    .await;
+    let email = format!("{}@ops.test", uuid::Uuid::new_v4().simple());
+    let (old, new) = (
+        "the operator's first password",
+        "the operator's second password",
+    );
+    let account = |password: &'static str, update: bool| {
+        let mut args = vec![
+            "account", "--email", &email, "--name", "Ops", "--role", "operator",
+        ];
+        if update {
+            args.push("--update");
+        }
+        boxofficectl(&p, &args, &[("BOXOFFICE_ACCOUNT_PASSWORD", password)])
+    };
+    assert!(account(old, false).status.success());
+    let ops = AdminClient::login(&p.gateway_url, &email, old).await;
+    let other_tab = AdminClient::login(&p.gateway_url, &email, old).await;
+    let live = reqwest::Client::new()
+        .get(format!(
+            "{}/admin/api/v1/events/{}/live",
+            p.gateway_url, p.event
+        ))
+        .header("cookie", &ops.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let mut frames = live.bytes_stream();
+    assert!(
+        futures::StreamExt::next(&mut frames)
+            .await
+            .is_some_and(|c| c.is_ok()),
+        "the dashboard streams"
+    );
+
+    // The password is reset (say it leaked): every session of the account ends.
+    let updated = account(new, true);
+    assert!(updated.status.success(), "{updated:?}");
+    assert_eq!(ops.get("/admin/api/v1/me").await.0, 401);
+    assert_eq!(other_tab.get("/admin/api/v1/me").await.0, 401);
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(Ok(_)) = futures::StreamExt::next(&mut frames).await {}
+    })
+    .await
+    .expect("the live stream ends soon after the update");
+    // The new password works; the old one does not.
+    AdminClient::login(&p.gateway_url, &email, new).await;
+    let refused = reqwest::Client::new()
+        .post(format!("{}/admin/api/v1/session", p.gateway_url))
+        .json(&serde_json::json!({ "email": email, "password": old }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+}

@@ -13,7 +13,7 @@ use boxoffice_nats::{
 };
 use boxoffice_tests::platform::{Platform, PlatformOptions};
 use boxoffice_workflows::{
-    domain::{OrderState, OrderStatus, PurchaseIntent},
+    domain::{OrderState, OrderStatus, PurchaseIntent, SeatRequest},
     order::{OrderInput, OrderWorkflow, RefundRequest, TicketSigner, tickets, workflow_id},
     payments::{PaymentProvider, PaymentStatus},
     store,
@@ -547,6 +547,35 @@ async fn an_order_the_catalog_refuses_after_intake_held_it_is_rejected_and_gives
     );
     assert_free(&p, &[ghost]).await;
     assert_eq!(pg_state(&p, intent.order_id).await, "rejected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_reusing_its_buyers_idempotency_key_is_rejected_with_a_code_and_gives_its_seat_back()
+ {
+    let p = Platform::start(PlatformOptions::default()).await;
+    let _w = p.start_worker();
+    let first = p.intent(vec![p.seat(1)], 600);
+    open(&p, &first).await;
+    // The same buyer and key for another order, straight to the intake (the gateway refuses
+    // this itself; a direct publisher such as `boxofficectl intent` does not go through it).
+    let mut second = p.intent_for(first.buyer_id, SeatRequest::Seats(vec![p.seat(2)]), 600);
+    second.idempotency_key = first.idempotency_key.clone();
+    p.submit_with_id(&second, &second.order_id.to_string())
+        .await;
+    let done = p
+        .wait_state(second.order_id, OrderState::Rejected, MINUTE)
+        .await;
+    assert_eq!(
+        done.reason.as_deref(),
+        Some("idempotency_key_reused"),
+        "a code, never a constraint name: {done:#?}"
+    );
+    assert_free(&p, &[p.seat(2)]).await;
+    assert_eq!(
+        p.status(first.order_id).await.unwrap().state,
+        OrderState::AwaitingPayment,
+        "the first order is untouched"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

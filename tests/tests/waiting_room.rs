@@ -359,7 +359,8 @@ async fn nats_killed_mid_join_gives_503s_and_every_acknowledged_join_survives() 
         &server.url(),
         prefix.prefix(),
         &db_url,
-        &[],
+        // A new buyer every few milliseconds from one address: a load test, not a crowd.
+        &["--sessions-per-address-per-minute".into(), "0".into()],
         std::future::pending(),
     );
     wait_http(&base).await;

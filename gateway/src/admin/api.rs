@@ -86,6 +86,15 @@ async fn show(
 
 fn text(field: &'static str, v: &str, max: usize) -> Result<String, ApiError> {
     let v = v.trim();
+    // PostgreSQL refuses a NUL byte outright; other control characters only garble pages.
+    if v.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("{field} must not contain control characters"),
+        ));
+    }
     if v.is_empty() || v.chars().count() > max {
         return Err(ApiError::unprocessable(
             "invalid_field",

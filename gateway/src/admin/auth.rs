@@ -4,7 +4,7 @@ use std::{net::IpAddr, num::NonZeroU32, sync::Arc};
 
 use axum::{
     Json,
-    extract::{ConnectInfo, FromRequestParts, State},
+    extract::{FromRequestParts, State},
     http::{HeaderMap, HeaderValue, Method, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -16,44 +16,52 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::{AppState, api::extract::ApiJson, error::ApiError};
+use crate::{
+    AppState,
+    api::extract::ApiJson,
+    error::ApiError,
+    limits::{ClientIp, limit_key, wait_s},
+};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "bo_admin";
 /// The header a state-changing request carries its CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// Login attempts allowed per account and per client address (each a token bucket, refilled
-/// per minute), so neither one address guessing many accounts nor many addresses guessing
-/// one account gets far.
+/// Sign-in attempts allowed, each a token bucket refilled per minute: per (account, client
+/// address) pair, and per client address.
+///
+/// There is deliberately no bucket per account alone: anyone who knows an operator's email
+/// could empty it with wrong passwords and lock the operator out in the middle of a sale.
+/// Counted per pair, failures from an attacker's address stop that address only, and the
+/// operator still signs in from any address that has not failed. The per-address bucket stops
+/// one address guessing across many accounts. A botnet spreading guesses over many addresses
+/// is slowed only by argon2 and the password's strength (README "Abuse limits").
 pub struct LoginLimiter {
-    by_account: DefaultKeyedRateLimiter<String>,
+    by_pair: DefaultKeyedRateLimiter<(String, IpAddr)>,
     by_address: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl LoginLimiter {
-    /// `per_minute` attempts per account; six times that per address.
+    /// `per_minute` attempts per account and address; six times that per address.
     pub fn new(per_minute: u32) -> Self {
         let n = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let m = NonZeroU32::new(per_minute.max(1).saturating_mul(6)).unwrap_or(NonZeroU32::MIN);
         Self {
-            by_account: RateLimiter::keyed(Quota::per_minute(n)),
+            by_pair: RateLimiter::keyed(Quota::per_minute(n)),
             by_address: RateLimiter::keyed(Quota::per_minute(m)),
         }
     }
 
     /// Takes one attempt for this account from this address, or says how long to wait.
     pub fn check(&self, email: &str, from: IpAddr) -> Result<(), u32> {
-        use governor::clock::{Clock, DefaultClock};
-        let wait = |e: governor::NotUntil<_>| {
-            e.wait_time_from(DefaultClock::default().now()).as_secs() as u32 + 1
-        };
-        self.by_address.check_key(&from).map_err(wait)?;
-        self.by_account
-            .check_key(&email.trim().to_lowercase())
-            .map_err(wait)?;
-        if self.by_account.len() > 100_000 {
-            self.by_account.retain_recent();
+        let from = limit_key(from);
+        self.by_address.check_key(&from).map_err(|e| wait_s(&e))?;
+        self.by_pair
+            .check_key(&(email.trim().to_lowercase(), from))
+            .map_err(|e| wait_s(&e))?;
+        if self.by_pair.len() > 100_000 {
+            self.by_pair.retain_recent();
             self.by_address.retain_recent();
         }
         Ok(())
@@ -67,6 +75,8 @@ pub struct Admin {
     pub account: Account,
     /// The session's CSRF token (pages embed it; requests echo it).
     pub csrf: String,
+    /// The session's key (SHA-256 of its secret), to check later that it still exists.
+    pub session: Vec<u8>,
 }
 
 impl Admin {
@@ -168,6 +178,7 @@ pub async fn current(parts: &Parts, state: &AppState) -> Result<Option<Admin>, A
     .fetch_optional(&state.db)
     .await
     .map_err(ApiError::unavailable)?;
+    let session = token_hash(&token);
     Ok(row.and_then(|r| {
         Some(Admin {
             account: Account {
@@ -177,8 +188,20 @@ pub async fn current(parts: &Parts, state: &AppState) -> Result<Option<Admin>, A
                 role: Role::parse(r.get("role"))?,
             },
             csrf: r.get("csrf_token"),
+            session,
         })
     }))
+}
+
+/// Whether the session is still there and unexpired (sign-out, expiry and an account update
+/// all end it).
+pub async fn session_alive(db: &sqlx::PgPool, session: &[u8]) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from admin_sessions where token_hash = $1 and expires_at > now())",
+    )
+    .bind(session)
+    .fetch_one(db)
+    .await
 }
 
 fn safe_method(m: &Method) -> bool {
@@ -290,23 +313,6 @@ pub async fn check_login(
     }
 }
 
-fn client_ip(connect: Option<&ConnectInfo<std::net::SocketAddr>>) -> IpAddr {
-    connect.map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip())
-}
-
-/// The client's address, as the listener saw it.
-pub struct ClientIp(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_ip(
-            parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>(),
-        )))
-    }
-}
-
 /// `POST /admin/api/v1/session`: signs in; sets the cookie; returns the account and the CSRF
 /// token.
 pub async fn login(
@@ -377,7 +383,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_limiter_refuses_the_sixth_attempt_in_a_minute_for_one_account() {
+    fn the_limiter_refuses_the_sixth_attempt_in_a_minute_for_one_account_from_one_address() {
         let l = LoginLimiter::new(5);
         let ip = IpAddr::from([10, 0, 0, 1]);
         for _ in 0..5 {
@@ -385,6 +391,24 @@ mod tests {
         }
         assert!(l.check("A@x.io", ip).is_err(), "case does not dodge it");
         assert!(l.check("b@x.io", ip).is_ok(), "another account is separate");
+    }
+
+    #[test]
+    fn failures_from_one_address_never_lock_the_account_out_of_another() {
+        let l = LoginLimiter::new(5);
+        let attacker = IpAddr::from([203, 0, 113, 1]);
+        let refused = (0..100)
+            .filter(|_| l.check("ops@x.io", attacker).is_err())
+            .count();
+        assert_eq!(refused, 95, "the attacker's address is stopped");
+        assert!(
+            l.check("other@x.io", attacker).is_err(),
+            "and stopped for every account (the per-address bucket)"
+        );
+        assert!(
+            l.check("ops@x.io", IpAddr::from([198, 51, 100, 9])).is_ok(),
+            "the operator signs in from an address that has not failed"
+        );
     }
 
     #[test]

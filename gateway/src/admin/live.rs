@@ -27,7 +27,10 @@ use sqlx::Row;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{api::visible_event, auth::Admin};
+use super::{
+    api::visible_event,
+    auth::{Admin, session_alive},
+};
 use crate::{
     AppState,
     api::extract::ApiPath,
@@ -306,8 +309,26 @@ fn sse(frame: &Frame) -> Result<SseEvent, Infallible> {
         .data(frame.data.clone()))
 }
 
+/// Resolves once the session is gone (signed out, expired, or ended by an account update),
+/// checking every `every`. A failed check is not an ending: the database being away for a
+/// moment should not blank every dashboard.
+async fn session_ended(db: sqlx::PgPool, session: Vec<u8>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match session_alive(&db, &session).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::debug!(error = %e, "cannot check a live viewer's session"),
+        }
+    }
+}
+
 /// `GET /admin/api/v1/events/{id}/live`: the dashboard's server-sent events (`snapshot` of
-/// every seat first, then `seats` changes and `stats` every second).
+/// every seat first, then `seats` changes and `stats` every second). The stream ends when its
+/// session does (checked every `--admin-live-session-check-s`: one key lookup per viewer).
 async fn live(
     State(state): State<AppState>,
     admin: Admin,
@@ -327,7 +348,12 @@ async fn live(
             }
         }
     });
-    let stream = head.chain(rest).map(|f| sse(&f));
+    let every = Duration::from_secs(state.admin.config.live_session_check_s.max(1));
+    let stream = head.chain(rest).map(|f| sse(&f)).take_until(session_ended(
+        state.db.clone(),
+        admin.session,
+        every,
+    ));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

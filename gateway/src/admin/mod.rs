@@ -45,13 +45,23 @@ pub struct AdminConfig {
         action = clap::ArgAction::Set
     )]
     pub cookie_secure: bool,
-    /// Failed-or-not login attempts allowed per account per minute.
+    /// Sign-in attempts (failed or not) allowed per account and client address per minute,
+    /// and six times that per client address. Never per account alone: nobody can lock an
+    /// operator out from another address.
     #[arg(
         long = "admin-login-per-minute",
         env = "BOXOFFICE_ADMIN_LOGIN_PER_MINUTE",
         default_value_t = 5
     )]
     pub login_per_minute: u32,
+    /// How often a live dashboard stream checks that its session still exists, seconds: it
+    /// ends this long at most after sign-out, expiry or an account update.
+    #[arg(
+        long = "admin-live-session-check-s",
+        env = "BOXOFFICE_ADMIN_LIVE_SESSION_CHECK_S",
+        default_value_t = 5
+    )]
+    pub live_session_check_s: u64,
     /// The Temporal Web UI, for links from order and sale pages.
     #[arg(
         long = "temporal-ui-url",
@@ -65,7 +75,7 @@ pub struct AdminConfig {
 pub struct AdminState {
     /// Settings.
     pub config: AdminConfig,
-    /// Login attempts per account and per client address.
+    /// Sign-in attempts per (account, client address) and per client address.
     pub logins: auth::LoginLimiter,
     /// Live dashboards.
     pub live: live::LiveHub,

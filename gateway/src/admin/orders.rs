@@ -406,10 +406,14 @@ async fn refund(
     ApiJson(body): ApiJson<Refund>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
+    // A NUL would reach PostgreSQL only inside the workflow, which would retry it forever.
+    let control = reason
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+    if reason.is_empty() || reason.chars().count() > 500 || control {
         return Err(ApiError::unprocessable(
             "invalid_reason",
-            "give a reason of 1 to 500 characters",
+            "give a reason of 1 to 500 characters, without control characters",
         ));
     }
     let detail = order_detail(&state, &admin, id).await?;

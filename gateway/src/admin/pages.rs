@@ -15,11 +15,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    auth::{self, Admin, ClientIp},
+    auth::{self, Admin},
     orders::{self, Search},
     store,
 };
-use crate::{AppState, api::extract::ApiQuery, error::ApiError};
+use crate::{AppState, api::extract::ApiQuery, error::ApiError, limits::ClientIp};
 
 const CSS: &str = include_str!("assets/admin.css");
 const JS: &str = include_str!("assets/admin.js");

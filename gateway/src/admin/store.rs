@@ -10,6 +10,8 @@ use uuid::Uuid;
 use super::seatspec::SpecSeat;
 use crate::error::ApiError;
 
+/// A database error as the organizer reads it: the constraints an organizer can break by
+/// hand get their own code and words; any other is `invalid_value`, its name only in the log.
 fn db(e: sqlx::Error) -> ApiError {
     match &e {
         sqlx::Error::Database(d) => match d.constraint() {
@@ -20,7 +22,19 @@ fn db(e: sqlx::Error) -> ApiError {
                 "section_exists",
                 "this event already has a section with that code",
             ),
-            Some(c) => ApiError::unprocessable("invalid_value", format!("refused by {c}")),
+            Some(c) => {
+                tracing::warn!(constraint = c, error = %e, "an admin write was refused");
+                ApiError::unprocessable(
+                    "invalid_value",
+                    "a value is out of range or conflicts with another",
+                )
+            }
+            // Class 22 (data exception: a NUL byte, a number out of the column's range) is the
+            // input's fault, not the database's.
+            None if d.code().is_some_and(|c| c.starts_with("22")) => {
+                tracing::warn!(error = %e, "an admin write was refused");
+                ApiError::unprocessable("invalid_value", "a value cannot be stored as given")
+            }
             None => ApiError::unavailable(e),
         },
         _ => ApiError::unavailable(e),
@@ -725,4 +739,78 @@ pub async fn delete_allocation(
         serde_json::json!({ "id": id }),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{borrow::Cow, error::Error as StdError};
+
+    use axum::http::StatusCode;
+    use sqlx::error::{DatabaseError, ErrorKind};
+
+    use super::*;
+
+    /// A PostgreSQL error as the driver reports it.
+    #[derive(Debug)]
+    struct PgFault {
+        code: &'static str,
+        constraint: Option<&'static str>,
+    }
+
+    impl std::fmt::Display for PgFault {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "violates check constraint {:?}", self.constraint)
+        }
+    }
+
+    impl StdError for PgFault {}
+
+    impl DatabaseError for PgFault {
+        fn message(&self) -> &str {
+            "violates a constraint"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(self.code.into())
+        }
+        fn as_error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn StdError + Send + Sync + 'static> {
+            self
+        }
+        fn constraint(&self) -> Option<&str> {
+            self.constraint
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn answer(code: &'static str, constraint: Option<&'static str>) -> (StatusCode, String) {
+        let e = db(sqlx::Error::Database(Box::new(PgFault {
+            code,
+            constraint,
+        })));
+        let status = e.status();
+        (status, format!("{e} {e:?}"))
+    }
+
+    #[test]
+    fn a_constraint_is_a_code_and_never_shown_by_name() {
+        let (status, shown) = answer("23514", Some("events_hold_seconds_check"));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!shown.contains("events_"), "{shown}");
+        assert!(shown.contains("invalid_value"), "{shown}");
+    }
+
+    #[test]
+    fn a_value_the_database_cannot_store_is_the_inputs_fault_not_a_503() {
+        let (status, _) = answer("22021", None); // invalid byte sequence (a NUL)
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (status, _) = answer("57P01", None); // admin shutdown
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    }
 }

@@ -35,6 +35,7 @@ use crate::{
     AppState,
     catalog::Event,
     error::{ApiError, ErrorBody},
+    limits::StreamsFull,
     records::{AdmissionUse, KeyRecord, OrderIndex, Written},
     tokens::TokenError,
 };
@@ -325,14 +326,15 @@ fn admission(
 }
 
 /// Places an order. Needs the session, an admission from the waiting room (good for one
-/// order) and an `Idempotency-Key`: the same key with the same body returns the same order;
-/// with a different body, 422.
+/// order) and an `Idempotency-Key`, the buyer's across all events: the same key with the same
+/// event and body returns the same order; with another body or on another event, 422
+/// `idempotency_key_reused`, and nothing is held.
 #[utoipa::path(
     post, path = "/api/v1/events/{event_id}/orders", tag = "orders",
     params(
         ("event_id" = uuid::Uuid, Path, description = "Event id"),
         ("Admission-Token" = String, Header, description = "From the waiting room once admitted"),
-        ("Idempotency-Key" = String, Header, description = "Unique per intended order, 1-200 visible ASCII characters"),
+        ("Idempotency-Key" = String, Header, description = "Unique per intended order of this buyer (across events), 1-200 visible ASCII characters"),
     ),
     request_body = OrderRequest,
     security(("session" = [])),
@@ -345,7 +347,7 @@ fn admission(
         (status = 409, description = "Seats already taken (the admission stays valid), the admission was used for another order, or the sale is over", body = ErrorBody),
         (status = 410, description = "The admission expired", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 422, description = "Unacceptable values, or the key reused with another body", body = ErrorBody),
+        (status = 422, description = "Unacceptable values, or the key reused with another body or on another event (`idempotency_key_reused`)", body = ErrorBody),
         (status = 503, description = "NATS is unreachable", body = ErrorBody),
     )
 )]
@@ -374,9 +376,11 @@ pub async fn place(
     let records = &state.buyer.records;
     let ns = records.ns().clone();
     let msg_id = format!("{buyer}:{key_hash}");
-    let key_subject = ns.order_key_subject(id, buyer, &key_hash);
+    let key_subject = ns.order_key_subject(buyer, &key_hash);
 
-    // 1. A key seen before decides everything: same body, same order; else 422.
+    // 1. A key seen before decides everything: same body, same order; else 422. Keys are the
+    //    buyer's across events (the request hash covers the event), so a key reused on another
+    //    event is refused here, before any admission is claimed or seat held.
     if let Some(rec) = records.read::<KeyRecord>(key_subject.clone()).await? {
         return replay(&state, rec, &request_hash, &msg_id).await;
     }
@@ -515,9 +519,11 @@ async fn replay(
     msg_id: &str,
 ) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
     if rec.request_hash != request_hash {
+        metrics::counter!("boxoffice_orders_refused_total", "reason" => "idempotency_key_reused")
+            .increment(1);
         return Err(ApiError::unprocessable(
             "idempotency_key_reused",
-            "this Idempotency-Key was used with a different request",
+            "this Idempotency-Key was already used for another order (keys are per buyer, across events); send a new key for a new order",
         ));
     }
     let intent = &rec.intent;
@@ -591,7 +597,10 @@ pub async fn get(
 
 /// The order's state changes as server-sent events (`event: status`, `id`: the version, data:
 /// the order as `GET` shows it), starting with the current state. Closes after 30 minutes;
-/// reconnect to continue.
+/// reconnect to continue. A buyer may keep a few streams open at once on a gateway
+/// (`--order-streams-per-buyer`), and a gateway keeps a bounded number in all
+/// (`--order-streams-max`); past either, 429 with `Retry-After`. A stream's place is given
+/// back when it ends or its client goes away.
 #[utoipa::path(
     get, path = "/api/v1/orders/{order_id}/events", tag = "orders",
     params(("order_id" = uuid::Uuid, Path, description = "Order id")),
@@ -601,6 +610,7 @@ pub async fn get(
         (status = 401, description = "No or bad session", body = ErrorBody),
         (status = 403, description = "Another buyer's order", body = ErrorBody),
         (status = 404, description = "No such order", body = ErrorBody),
+        (status = 429, description = "Too many streams open: this buyer's (`too_many_streams`) or the gateway's (`streams_at_capacity`)", body = ErrorBody),
         (status = 503, description = "NATS is unreachable", body = ErrorBody),
     )
 )]
@@ -611,6 +621,25 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let order = OrderId::from_uuid(order_id);
     let index = own_order(&state, order, buyer).await?;
+    let slot = state
+        .clients
+        .streams
+        .acquire(buyer)
+        .map_err(|full| {
+            metrics::counter!("boxoffice_order_streams_refused_total").increment(1);
+            match full {
+                StreamsFull::Buyer(n) => ApiError::too_many(
+                    "too_many_streams",
+                    format!("at most {n} order streams open at once; close one first"),
+                    STREAM_RETRY_S,
+                ),
+                StreamsFull::Gateway(_) => ApiError::too_many(
+                    "streams_at_capacity",
+                    "the gateway has as many order streams open as it serves; poll the order instead or retry shortly",
+                    STREAM_RETRY_S,
+                ),
+            }
+        })?;
     // Subscribe before reading, so no change falls between the two.
     let subject = state
         .buyer
@@ -645,10 +674,19 @@ pub async fn events(
     });
     let stream = futures::stream::once(async move { first_event })
         .chain(changes)
-        .take_until(tokio::time::sleep(Duration::from_secs(30 * 60)));
+        .take_until(tokio::time::sleep(Duration::from_secs(30 * 60)))
+        // The stream owns its place: dropped with it when it ends or its client goes away
+        // (the response body is dropped).
+        .map(move |event| {
+            let _owned = &slot;
+            event
+        });
     metrics::counter!("boxoffice_order_streams_total").increment(1);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
+
+/// `Retry-After` of a refused order stream: long enough for another stream to end.
+const STREAM_RETRY_S: u32 = 5;
 
 fn sse(view: &OrderView) -> Result<SseEvent, Infallible> {
     Ok(SseEvent::default()

@@ -76,7 +76,8 @@ enum Command {
         #[arg(long, default_value_t = 900)]
         follow_s: u64,
     },
-    /// Create an organizer or operator account (or, with --update, reset its password and role).
+    /// Create an organizer or operator account (or, with --update, reset its password and role
+    /// and end its admin sessions, live dashboards included).
     /// The password comes from BOXOFFICE_ACCOUNT_PASSWORD or, when that is unset, the first
     /// line of standard input, so it never appears in the process list.
     Account {
@@ -91,7 +92,8 @@ enum Command {
         /// `organizer` (its own events only) or `operator` (everything).
         #[arg(long, default_value = "organizer", value_parser = ["organizer", "operator"])]
         role: String,
-        /// Update the account if the email exists (otherwise that is an error).
+        /// Update the account if the email exists (otherwise that is an error), signing it out
+        /// everywhere.
         #[arg(long)]
         update: bool,
     },

@@ -167,6 +167,12 @@ impl Procs {
             format!("127.0.0.1:{}", self.gateway_ports[i]),
         ));
         env.push(("BOXOFFICE_ADMIN_COOKIE_SECURE".into(), "false".into()));
+        // Every simulated buyer comes from 127.0.0.1: the per-address session bound (a first
+        // line against one client minting buyers) would refuse all but the first few hundred.
+        env.push((
+            "BOXOFFICE_SESSIONS_PER_ADDRESS_PER_MINUTE".into(),
+            "0".into(),
+        ));
         env.extend(self.gateway_env.iter().cloned());
         self.spawn(&format!("gateway-{}", i + 1), "boxoffice-gateway", env)?;
         wait_ready(&format!("{}/readyz", self.gateways[i]), "a gateway").await

@@ -142,6 +142,17 @@ fn rejection(e: SeatError) -> Result<String, ActivityError> {
     }
 }
 
+/// The reason a buyer and an organizer read for an order the store refused: a stable code.
+/// Never a constraint name or the store's own words; those go to the log.
+fn refusal(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::Constraint(c) if c == "orders_buyer_idempotency_key_unique" => {
+            "idempotency_key_reused"
+        }
+        _ => "invalid_order",
+    }
+}
+
 fn payment_retry(e: PaymentError) -> Result<String, ActivityError> {
     match e {
         PaymentError::Refused { code, .. } => Ok(code),
@@ -204,11 +215,12 @@ impl OrderActivities {
             .await
             {
                 Ok(r) => r,
-                Err(StoreError::Invalid(m) | StoreError::Constraint(m)) => {
-                    let reason = format!("invalid_order: {m}");
-                    self.close_unopened(&req.intent, OrderState::Rejected, &reason)
+                Err(e @ (StoreError::Invalid(_) | StoreError::Constraint(_))) => {
+                    let reason = refusal(&e);
+                    tracing::warn!(order = %order.order, error = %e, reason, "the store refused an order");
+                    self.close_unopened(&req.intent, OrderState::Rejected, reason)
                         .await?;
-                    return Ok(Opened::Refused(reason));
+                    return Ok(Opened::Refused(reason.to_owned()));
                 }
                 Err(e) => return Err(store_retry(e)),
             };
@@ -504,4 +516,21 @@ pub struct PaymentRef {
     pub id: String,
     /// Our order.
     pub order: uuid::Uuid,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_order_reads_a_code_never_a_constraint_name_or_the_stores_words() {
+        let reused = StoreError::Constraint("orders_buyer_idempotency_key_unique".into());
+        assert_eq!(refusal(&reused), "idempotency_key_reused");
+        for other in [
+            StoreError::Constraint("orders_amount_cents_check".into()),
+            StoreError::Invalid("section X is not in the catalog of event Y".into()),
+        ] {
+            assert_eq!(refusal(&other), "invalid_order");
+        }
+    }
 }

@@ -1,8 +1,10 @@
 //! `/healthz`, `/readyz` and `/metrics`, the same on every process.
 //!
 //! `/healthz` is liveness: the process answers. `/readyz` runs every dependency check (NATS,
-//! PostgreSQL, Temporal...) with a short timeout and answers 503 naming the failing ones, so a
-//! load balancer stops sending work to a process that cannot do it.
+//! PostgreSQL, Temporal...) with a short timeout and answers 503 naming the failing ones with a
+//! code (`unavailable`, `timeout`), so a load balancer stops sending work to a process that
+//! cannot do it. The dependency's own error goes to the log, never to the caller: it can name
+//! hosts, users and databases, and `/readyz` answers anyone.
 
 use std::{sync::Arc, time::Duration};
 
@@ -58,6 +60,34 @@ impl Check {
     }
 }
 
+/// Why a readiness check failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The dependency answered with an error (its words, for the log only).
+    Error(String),
+    /// No answer within the check's timeout.
+    Timeout,
+}
+
+impl Failure {
+    /// The code `/readyz` shows.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Error(_) => "unavailable",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Error(e) => f.write_str(e),
+            Self::Timeout => write!(f, "no answer within {CHECK_TIMEOUT:?}"),
+        }
+    }
+}
+
 /// The probe endpoints of one process.
 #[derive(Clone)]
 pub struct Probes {
@@ -79,12 +109,12 @@ impl Probes {
     }
 
     /// Runs every check concurrently; the failures, by name.
-    pub async fn failures(&self) -> Vec<(&'static str, String)> {
+    pub async fn failures(&self) -> Vec<(&'static str, Failure)> {
         let runs = self.checks.iter().map(|c| async move {
             match tokio::time::timeout(CHECK_TIMEOUT, (c.probe)()).await {
                 Ok(Ok(())) => None,
-                Ok(Err(e)) => Some((c.name, e)),
-                Err(_) => Some((c.name, format!("no answer within {CHECK_TIMEOUT:?}"))),
+                Ok(Err(e)) => Some((c.name, Failure::Error(e))),
+                Err(_) => Some((c.name, Failure::Timeout)),
             }
         });
         futures::future::join_all(runs)
@@ -118,7 +148,10 @@ async fn readyz(State(p): State<Probes>) -> impl IntoResponse {
     }
     let failing: serde_json::Map<String, serde_json::Value> = failures
         .into_iter()
-        .map(|(n, e)| (n.to_owned(), e.into()))
+        .map(|(name, failure)| {
+            tracing::warn!(service = p.service, check = name, error = %failure, "not ready");
+            (name.to_owned(), failure.code().into())
+        })
         .collect();
     metrics::counter!("boxoffice_readiness_failures_total").increment(1);
     (

@@ -79,7 +79,10 @@ pub fn decoy_hash() -> &'static str {
 }
 
 /// Creates an account, or with `update_existing` resets the name, password and role of the
-/// one with that email. Returns its id.
+/// one with that email and ends every admin session it has, in one transaction: a password
+/// reset locks out whoever had the old one, and a role change applies at once (a session
+/// carries no role of its own, but a page already open would go on showing the old role's
+/// data until its next request). Returns its id.
 pub async fn create_account(
     pool: &PgPool,
     email: &str,
@@ -105,15 +108,26 @@ pub async fn create_account(
         "insert into organizers (organizer_id, email, display_name, password_hash, role)
          values ($1, $2, $3, $4, $5) returning organizer_id"
     };
-    sqlx::query_scalar(sql)
+    let classify = |e| StoreError::classify(e, "account", &email);
+    let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
+    let id: Uuid = sqlx::query_scalar(sql)
         .bind(Uuid::now_v7())
         .bind(&email)
         .bind(display_name.trim())
         .bind(&hash)
         .bind(role.as_str())
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(|e| StoreError::classify(e, "account", &email))
+        .map_err(classify)?;
+    if update_existing {
+        sqlx::query("delete from admin_sessions where organizer_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+    }
+    tx.commit().await.map_err(StoreError::Unavailable)?;
+    Ok(id)
 }
 
 /// The account with this email and its password hash.
