@@ -8,13 +8,15 @@
 use std::{collections::HashMap, time::Duration};
 
 use boxoffice_nats::{
-    OrderId, SeatId,
+    BuyerId, OrderId, SeatId,
     seat::{OrderRef, SeatState, SectionInventory, SectionUnits},
 };
 use boxoffice_tests::platform::{Platform, PlatformOptions};
 use boxoffice_workflows::{
-    domain::{OrderState, OrderStatus, PurchaseIntent, SeatRequest},
-    order::{OrderInput, OrderWorkflow, RefundRequest, TicketSigner, tickets, workflow_id},
+    domain::{OrderState, OrderStatus, PurchaseIntent, Quantity, SeatRequest},
+    order::{
+        OrderInput, OrderWorkflow, RefundRequest, TicketSigner, take_hold, tickets, workflow_id,
+    },
     payments::{PaymentProvider, PaymentStatus},
     store,
 };
@@ -613,6 +615,39 @@ async fn a_workflow_started_too_late_for_its_hold_expires_and_gives_the_seat_bac
     assert!(done.payment.is_none(), "no payment was opened");
     assert_free(&p, &[seat]).await;
     assert_eq!(pg_state(&p, intent.order_id).await, "expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_best_available_intent_keeps_the_hold_its_first_delivery_took() {
+    let p = Platform::start(PlatformOptions::default()).await;
+    let _w = p.start_worker();
+    let intent = p.intent_for(
+        BuyerId::new(),
+        SeatRequest::BestAvailable {
+            section: "A".parse().unwrap(),
+            quantity: Quantity::parse(2).unwrap(),
+        },
+        60,
+    );
+    // The first delivery took the hold and died before telling the buyer or starting the
+    // workflow; the intent comes round again.
+    let first = take_hold(&p.seats, &intent).await.unwrap();
+    p.submit(&intent).await;
+    let open = p
+        .wait_state(intent.order_id, OrderState::AwaitingPayment, MINUTE)
+        .await;
+    assert_eq!(
+        open.seats,
+        first.seat_ids(),
+        "the order goes on with that hold"
+    );
+    let ledger = p.seats.buyer_ledger(&intent.order_ref()).await.unwrap();
+    assert_eq!(ledger.active(p.seats.now()), 2, "counted once");
+    for s in p.all_seats() {
+        if !first.seat_ids().contains(&s) {
+            assert_eq!(seat_state(&p, &s).await, SeatState::Free, "{s}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

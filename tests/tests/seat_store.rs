@@ -785,3 +785,97 @@ async fn best_available_picks_sit_parties_together_from_the_front_and_never_over
     sorted.sort();
     assert_eq!(rows_used, sorted, "front rows fill first");
 }
+
+#[tokio::test]
+async fn a_repeated_pick_returns_the_first_hold_and_counts_it_once() {
+    // A redelivered best-available or general-admission request whose first delivery took the
+    // hold (and died before telling anyone) must find that hold, not pick other seats and be
+    // refused while the first hold blocks the seats and the buyer's allowance.
+    let topo = topology().await;
+    let first = store_on(&topo, SeatStoreOptions::default()).await;
+    let event = EventId::new();
+    let rows = ["A", "B"]
+        .iter()
+        .flat_map(|r| (1..=4).map(move |n| label(&format!("{r}-{n}"))))
+        .collect();
+    let inv = EventInventory {
+        event,
+        max_per_buyer: 8,
+        sections: vec![
+            SectionInventory {
+                code: section("A"),
+                units: SectionUnits::Seated(rows),
+            },
+            SectionInventory {
+                code: section("PIT"),
+                units: SectionUnits::GeneralAdmission(20),
+            },
+            // The first hold takes the whole box: the repeat finds the section sold out.
+            SectionInventory {
+                code: section("BOX"),
+                units: SectionUnits::GeneralAdmission(2),
+            },
+        ],
+    };
+    first.load_event(&inv).await.unwrap();
+    // The redelivery runs in another process, which has never seen the buyer or the order.
+    let again = store_on(&topo, SeatStoreOptions::default()).await;
+    let buyer = BuyerId::new();
+    let mut counted = 0;
+    for (code, quantity) in [("A", 2), ("PIT", 3), ("BOX", 2)] {
+        let order = order_for(event, buyer);
+        let hold = first
+            .pick_best(&order, &section(code), quantity, HOLD)
+            .await
+            .unwrap();
+        let repeats = [
+            again
+                .pick_best(&order, &section(code), quantity, HOLD)
+                .await,
+            first
+                .pick_best(&order, &section(code), quantity, HOLD)
+                .await,
+        ];
+        for repeat in repeats {
+            assert_eq!(repeat.as_ref().ok(), Some(&hold), "{code}: {repeat:?}");
+        }
+        if code != "A" {
+            let repeat = again
+                .pick_general_admission(&order, &section(code), quantity, HOLD)
+                .await;
+            assert_eq!(repeat.as_ref().ok(), Some(&hold), "{code}: {repeat:?}");
+        }
+        // A different request for the same order is still refused.
+        let other = again
+            .pick_best(&order, &section(code), quantity - 1, HOLD)
+            .await;
+        assert!(
+            matches!(
+                other,
+                Err(SeatError::Invalid(InvalidRequest::OrderAlreadyHolds(_))
+                    | SeatError::SoldOut { .. })
+            ),
+            "{code}: {other:?}"
+        );
+        counted += quantity;
+        assert_eq!(
+            again
+                .buyer_ledger(&order)
+                .await
+                .unwrap()
+                .active(again.now()),
+            counted,
+            "{code}: the allowance counts the hold once"
+        );
+        // The repeats gave back every seat they tried: only the first hold's seats are held.
+        let held: Vec<SeatId> = again
+            .list_section(event, &section(code))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|v| matches!(v.state, SeatState::Held { .. }))
+            .map(|v| v.seat)
+            .collect();
+        assert_eq!(held, hold.seat_ids(), "{code}");
+    }
+}

@@ -12,8 +12,10 @@
 //! Redelivery is safe. The workflow id is derived from the order id, so Temporal refuses a
 //! second start; the first status of an order is published only onto an empty subject, so a
 //! second delivery finds the first one's answer, and a redelivered intent whose order already
-//! has a status neither holds again nor republishes. A hold whose workflow never starts lapses
-//! by itself.
+//! has a status neither holds again nor republishes. One whose order has no status yet (the
+//! earlier delivery held and died before telling the buyer) holds again, and the seat store
+//! hands it the earlier delivery's hold, picked seats included. A hold whose workflow never
+//! starts lapses by itself.
 
 use std::{sync::Arc, time::Duration};
 

@@ -173,7 +173,8 @@ impl SeatStore {
     ///
     /// Blocks come from this process's live view of the section; each is held all or nothing
     /// by compare-and-swap, and one taken under it is followed by the next-best, a bounded
-    /// number of times, before the section is reported sold out.
+    /// number of times, before the section is reported sold out. Picking again for the same
+    /// order (a redelivered or retried request) returns the hold the first pick took.
     #[tracing::instrument(name = "seat.pick_best", skip_all,
         fields(event = %order.event, order = %order.order, section = %section, quantity, outcome = tracing::field::Empty))]
     pub async fn pick_best(
@@ -193,62 +194,76 @@ impl SeatStore {
         super::validate_quantity(&self.inner.opts, quantity)?;
         let units = section_meta.units;
         super::claim::observed("pick_best", async {
-            self.track_section(order.event, section).await?;
-            let layout = self.layout(order.event, section, units);
-            let q = quantity as usize;
-            let mut last_taken = None;
-            for attempt in 0..ATTEMPTS {
-                let now = self.now();
-                let blocks = layout.blocks(q, |seat| {
-                    self.inner
-                        .cache
-                        .get(&keys::seat(order.event, seat))
-                        .is_some_and(|s| s.state.is_claimable(now))
-                });
-                if blocks.is_empty() {
-                    break;
-                }
-                // The first try spreads over the few blocks as good as the best; a try after
-                // a lost race widens the spread, as the front is where everyone is.
-                let as_good = blocks
-                    .iter()
-                    .take_while(|b| b.rank == blocks[0].rank)
-                    .count();
-                let spread = if attempt == 0 {
-                    as_good.min(SPREAD)
-                } else {
-                    (SPREAD * (attempt + 1)).min(blocks.len())
-                };
-                let block = &blocks[rand::rng().random_range(0..spread)].seats;
-                match self.hold_inner(order, block, hold_for).await {
-                    Err(SeatError::Taken { seats }) => last_taken = Some(seats),
-                    other => return other,
-                }
-            }
-            let now = self.now();
-            let available = layout
-                .seats
-                .iter()
-                .filter(|s| {
-                    self.inner
-                        .cache
-                        .get(&keys::seat(order.event, &s.2))
-                        .is_some_and(|c| c.state.is_claimable(now))
-                })
-                .count() as u32;
-            if available >= quantity
-                && let Some(seats) = last_taken
-            {
-                // Enough free in the view, yet every try lost its race: say so, not sold out.
-                return Err(SeatError::Taken { seats });
-            }
-            Err(SeatError::SoldOut {
-                section: section.clone(),
-                requested: quantity,
-                available,
-            })
+            let picked = self
+                .pick_best_inner(order, section, units, quantity, hold_for)
+                .await;
+            self.or_earlier_hold(order, section, quantity, picked).await
         })
         .await
+    }
+
+    async fn pick_best_inner(
+        &self,
+        order: &OrderRef,
+        section: &SectionCode,
+        units: u32,
+        quantity: u32,
+        hold_for: Duration,
+    ) -> Result<Hold, SeatError> {
+        self.track_section(order.event, section).await?;
+        let layout = self.layout(order.event, section, units);
+        let q = quantity as usize;
+        let mut last_taken = None;
+        for attempt in 0..ATTEMPTS {
+            let now = self.now();
+            let blocks = layout.blocks(q, |seat| {
+                self.inner
+                    .cache
+                    .get(&keys::seat(order.event, seat))
+                    .is_some_and(|s| s.state.is_claimable(now))
+            });
+            if blocks.is_empty() {
+                break;
+            }
+            // The first try spreads over the few blocks as good as the best; a try after a lost
+            // race widens the spread, as the front is where everyone is.
+            let as_good = blocks
+                .iter()
+                .take_while(|b| b.rank == blocks[0].rank)
+                .count();
+            let spread = if attempt == 0 {
+                as_good.min(SPREAD)
+            } else {
+                (SPREAD * (attempt + 1)).min(blocks.len())
+            };
+            let block = &blocks[rand::rng().random_range(0..spread)].seats;
+            match self.hold_inner(order, block, hold_for).await {
+                Err(SeatError::Taken { seats }) => last_taken = Some(seats),
+                other => return other,
+            }
+        }
+        let now = self.now();
+        let available = layout
+            .seats
+            .iter()
+            .filter(|s| {
+                self.inner
+                    .cache
+                    .get(&keys::seat(order.event, &s.2))
+                    .is_some_and(|c| c.state.is_claimable(now))
+            })
+            .count() as u32;
+        if available >= quantity
+            && let Some(seats) = last_taken
+        {
+            // Enough free in the view, yet every try lost its race: say so, not sold out.
+            return Err(SeatError::Taken { seats });
+        }
+        Err(SeatError::SoldOut {
+            section: section.clone(),
+            requested: quantity,
+            available,
+        })
     }
 
     /// The section's layout from the live view (built once, and again when the section has

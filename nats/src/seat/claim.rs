@@ -135,6 +135,9 @@ impl SeatStore {
     /// over the units instead of all fighting for the first free one (no hot key). The walk
     /// reads a live view of the section fed by a KV watch; every claim is still a
     /// compare-and-swap, so a stale view costs a retry, never a double sale.
+    ///
+    /// Picking again for the same order (a redelivered or retried request) returns the hold
+    /// the first pick took, found through the buyer's ledger, rather than picking other units.
     #[tracing::instrument(name = "seat.pick", skip_all,
         fields(event = %order.event, order = %order.order, section = %section, quantity, outcome = tracing::field::Empty))]
     pub async fn pick_general_admission(
@@ -144,7 +147,11 @@ impl SeatStore {
         quantity: u32,
         hold_for: Duration,
     ) -> Result<Hold, SeatError> {
-        observed("pick", self.pick_inner(order, section, quantity, hold_for)).await
+        observed("pick", async {
+            let picked = self.pick_inner(order, section, quantity, hold_for).await;
+            self.or_earlier_hold(order, section, quantity, picked).await
+        })
+        .await
     }
 
     async fn pick_inner(

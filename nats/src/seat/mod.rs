@@ -14,6 +14,7 @@
 //! only ever used as the *hypothesis* of a compare-and-swap: if it is stale the swap fails, the
 //! store re-reads and decides again. The cache can make the store faster, never wrong.
 
+mod again;
 mod best;
 mod claim;
 mod error;

@@ -135,7 +135,8 @@ pub fn held_status(
 /// Takes the hold an intent asks for: its named seats, or the best available seats of a
 /// section (side by side where they can be; any units of a general-admission section), for
 /// the intent's hold time. Intake and the workflow (when started
-/// without a hold) both hold through here.
+/// without a hold) both hold through here. Taking the hold again for the same intent (a
+/// redelivery, a retried activity) returns the hold already taken, picked seats included.
 pub async fn take_hold(seats: &SeatStore, intent: &PurchaseIntent) -> Result<Hold, SeatError> {
     let order = intent.order_ref();
     let hold_for = std::time::Duration::from_secs(intent.hold_seconds.into());
