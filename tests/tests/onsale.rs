@@ -1,6 +1,7 @@
 //! The on-sale workflow (ADR 0013): a scheduled sale opens at `opens_at` and closes at
 //! `closes_at` by durable timers, with the worker that scheduled it gone and another one in
-//! its place, and loads exactly the sellable seats (a kill stays out of the seat store).
+//! its place, and loads exactly the sellable seats (a kill stays out of the seat store); a
+//! per-buyer limit changed during the sale reaches the seat store.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
@@ -125,6 +126,27 @@ async fn pause_resume_and_close_from_the_organizer_act_through_the_workflow() {
         .await;
     assert_eq!(s, 200, "{body}");
     status_reaches(&a, &event, "on_sale", Duration::from_secs(60)).await;
+
+    // The per-buyer limit changed during the sale reaches the seat store's ledger, which every
+    // process re-reads within its `event_meta_ttl`.
+    let ev = EventId::from_uuid(event.parse().unwrap());
+    let limit = p.seats.event_meta(ev).await.unwrap().max_per_buyer;
+    let new_limit = if limit == 3 { 2 } else { 3 };
+    let (s, body) = a
+        .patch(
+            &format!("/admin/api/v1/events/{event}"),
+            &json!({ "max_tickets_per_buyer": new_limit }),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while p.seats.event_meta(ev).await.unwrap().max_per_buyer != new_limit {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the seat store still enforces {limit}, not {new_limit}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     let (s, body) = a
         .post(&format!("/admin/api/v1/events/{event}/pause"), &json!({}))

@@ -879,3 +879,83 @@ async fn a_repeated_pick_returns_the_first_hold_and_counts_it_once() {
         assert_eq!(held, hold.seat_ids(), "{code}");
     }
 }
+
+#[tokio::test]
+async fn a_changed_per_buyer_limit_reaches_every_process_within_the_meta_ttl() {
+    let topo = topology().await;
+    let clock = Clock::manual();
+    let opts = SeatStoreOptions {
+        clock: clock.clone(),
+        ..Default::default()
+    };
+    let ttl = opts.event_meta_ttl;
+    // The process that writes the settings (the on-sale worker), and one that sells.
+    let organizer = store_on(&topo, opts.clone()).await;
+    let seller = store_on(&topo, opts).await;
+    let event = EventId::new();
+    organizer
+        .load_event(&seated_inventory(event, 10, 4))
+        .await
+        .unwrap();
+    let buyer = BuyerId::new();
+    seller
+        .hold(&order_for(event, buyer), &[seat(1), seat(2)], HOLD)
+        .await
+        .unwrap();
+
+    // A reload with a lower limit: within the bound the seller enforces it.
+    organizer
+        .load_event(&seated_inventory(event, 10, 2))
+        .await
+        .unwrap();
+    clock.advance(ttl);
+    let over = seller
+        .hold(&order_for(event, buyer), &[seat(3)], HOLD)
+        .await;
+    assert!(
+        matches!(
+            over,
+            Err(SeatError::LimitReached {
+                limit: 2,
+                active: 2,
+                ..
+            })
+        ),
+        "{over:?}"
+    );
+
+    // The organizer raises it to 3 during the sale: one more fits, and no further.
+    assert!(organizer.set_max_per_buyer(event, 3).await.unwrap());
+    assert!(
+        !organizer.set_max_per_buyer(event, 3).await.unwrap(),
+        "setting it again changes nothing"
+    );
+    clock.advance(ttl);
+    seller
+        .hold(&order_for(event, buyer), &[seat(3)], HOLD)
+        .await
+        .expect("the raised limit");
+    let over = seller
+        .hold(&order_for(event, buyer), &[seat(4)], HOLD)
+        .await;
+    assert!(
+        matches!(over, Err(SeatError::LimitReached { limit: 3, .. })),
+        "{over:?}"
+    );
+    assert_eq!(seller.event_meta(event).await.unwrap().max_per_buyer, 3);
+
+    assert!(matches!(
+        organizer.set_max_per_buyer(event, 0).await,
+        Err(SeatError::Invalid(_))
+    ));
+    assert!(matches!(
+        organizer.set_max_per_buyer(EventId::new(), 3).await,
+        Err(SeatError::UnknownEvent(_))
+    ));
+    // The sections are as loaded: setting the limit changed nothing else.
+    assert_eq!(
+        seller.event_meta(event).await.unwrap().sections.len(),
+        1,
+        "one section"
+    );
+}

@@ -261,6 +261,10 @@ async fn update(
         }
     }
     store::update_event(&state.db, admin.account.id, id, &changes, "event.update").await?;
+    if changes.max_tickets_per_buyer.is_some() && ev.sale_started(now) {
+        // The seat store's ledger enforces the limit too: the sale writes it there.
+        command(&state, &ev, SaleCommand::Settings).await?;
+    }
     if changes.closes_at.is_some() {
         // A running sale re-reads its window; a draft has no sale to tell.
         match send(&state, id, SaleCommand::Reschedule).await {

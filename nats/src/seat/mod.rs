@@ -135,6 +135,11 @@ pub struct SeatStoreOptions {
     pub max_units_per_order: usize,
     /// Compare-and-swap attempts on one key before giving up.
     pub cas_attempts: usize,
+    /// How long a process uses its copy of an event's settings (per-buyer limit, sections)
+    /// before reading them again: a change written to the seat store (by a reload, or
+    /// [`SeatStore::set_max_per_buyer`]) is enforced by every process within this long.
+    /// Costs one KV read per event per process per period.
+    pub event_meta_ttl: Duration,
     /// The time source for expiry decisions.
     pub clock: Clock,
 }
@@ -147,6 +152,7 @@ impl Default for SeatStoreOptions {
             confirm_margin: Duration::from_secs(2),
             max_units_per_order: 50,
             cas_attempts: 8,
+            event_meta_ttl: Duration::from_secs(2),
             clock: Clock::System,
         }
     }
@@ -169,12 +175,27 @@ struct Inner {
     kv: kv::Store,
     opts: SeatStoreOptions,
     cache: DashMap<String, Snapshot>,
-    events: DashMap<EventId, Arc<EventMeta>>,
+    /// Each event's settings as last read, kept for [`SeatStoreOptions::event_meta_ttl`].
+    events: DashMap<EventId, CachedMeta>,
     /// Last known `(revision, ledger)` per buyer key; a hypothesis like `cache`.
     ledgers: DashMap<String, (u64, BuyerLedger)>,
     trackers: DashMap<String, Arc<tokio::sync::OnceCell<()>>>,
     /// Seated sections' layouts for best-available picks, built from the live view.
     layouts: DashMap<(EventId, SectionCode), Arc<best::Layout>>,
+}
+
+/// An event's settings and when they were read (by the store's clock).
+#[derive(Clone)]
+struct CachedMeta {
+    meta: Arc<EventMeta>,
+    read_at: UnixMillis,
+}
+
+impl CachedMeta {
+    /// Whether the copy may still be used at `now` (a clock that went back counts as stale).
+    fn fresh_at(&self, now: UnixMillis, ttl: Duration) -> bool {
+        (self.read_at..self.read_at.saturating_add(ttl.as_millis() as i64)).contains(&now)
+    }
 }
 
 /// Where the store reads the time. Expiry decisions are made against it, so tests can make
@@ -297,18 +318,74 @@ impl SeatStore {
         kv.put(keys::event_meta(inv.event), encode(&meta))
             .await
             .map_err(|e| SeatError::unavailable("writing event metadata", e))?;
-        self.inner.events.insert(inv.event, Arc::new(meta));
+        self.cache_meta(inv.event, Arc::new(meta), self.now());
         Ok(LoadReport {
             created,
             existing: outcomes.len() as u64 - created,
         })
     }
 
-    /// The event's metadata, cached after the first read.
+    /// The event's metadata. A copy read less than [`SeatStoreOptions::event_meta_ttl`] ago is
+    /// used as it is; an older one is read again, so a change of the event's settings reaches
+    /// every process within that bound.
     pub async fn event_meta(&self, event: EventId) -> Result<Arc<EventMeta>, SeatError> {
-        if let Some(meta) = self.inner.events.get(&event) {
-            return Ok(meta.clone());
+        let now = self.now();
+        if let Some(cached) = self.inner.events.get(&event)
+            && cached.fresh_at(now, self.inner.opts.event_meta_ttl)
+        {
+            return Ok(cached.meta.clone());
         }
+        let (_, meta) = self.read_meta(event).await?;
+        let meta = Arc::new(meta);
+        self.cache_meta(event, meta.clone(), now);
+        Ok(meta)
+    }
+
+    /// Sets the event's per-buyer limit (an organizer's change during the sale) by
+    /// compare-and-swap on its metadata; every process enforces it within
+    /// [`SeatStoreOptions::event_meta_ttl`]. Tickets a buyer already holds or owns are never
+    /// taken back: a buyer over a lowered limit just cannot take more. Returns whether the
+    /// stored limit changed. `UnknownEvent` if the event is not loaded (its load writes the
+    /// limit then).
+    ///
+    /// [`Self::load_event`] writes the whole metadata without comparing, so the two must not
+    /// race for one event: the on-sale workflow runs both, one at a time.
+    #[tracing::instrument(name = "seat.set_max_per_buyer", skip(self))]
+    pub async fn set_max_per_buyer(
+        &self,
+        event: EventId,
+        max_per_buyer: u32,
+    ) -> Result<bool, SeatError> {
+        validate_limit(max_per_buyer)?;
+        for _ in 0..self.inner.opts.cas_attempts {
+            let now = self.now();
+            let (revision, mut meta) = self.read_meta(event).await?;
+            if meta.max_per_buyer == max_per_buyer {
+                self.cache_meta(event, Arc::new(meta), now);
+                return Ok(false);
+            }
+            meta.max_per_buyer = max_per_buyer;
+            match self
+                .inner
+                .kv
+                .update(keys::event_meta(event), encode(&meta), revision)
+                .await
+            {
+                Ok(_) => {
+                    self.cache_meta(event, Arc::new(meta), now);
+                    return Ok(true);
+                }
+                Err(e) if crate::conflict::is_wrong_last_sequence(&e) => continue,
+                Err(e) => return Err(SeatError::unavailable("writing event metadata", e)),
+            }
+        }
+        Err(SeatError::Unavailable(
+            "event metadata kept changing under contention".into(),
+        ))
+    }
+
+    /// Reads the event's metadata and its revision from the server.
+    async fn read_meta(&self, event: EventId) -> Result<(u64, EventMeta), SeatError> {
         let entry = self
             .inner
             .kv
@@ -319,11 +396,25 @@ impl SeatStore {
             Some(e) if e.operation == kv::Operation::Put => e,
             _ => return Err(SeatError::UnknownEvent(event)),
         };
-        let meta: EventMeta = serde_json::from_slice(&entry.value)
+        let meta = serde_json::from_slice(&entry.value)
             .map_err(|e| SeatError::unavailable("decoding event metadata", e))?;
-        let meta = Arc::new(meta);
-        self.inner.events.insert(event, meta.clone());
-        Ok(meta)
+        Ok((entry.revision, meta))
+    }
+
+    /// Keeps `meta`, read (or written) at `read_at`, unless a copy read later is kept already.
+    fn cache_meta(&self, event: EventId, meta: Arc<EventMeta>, read_at: UnixMillis) {
+        self.inner
+            .events
+            .entry(event)
+            .and_modify(|cur| {
+                if read_at >= cur.read_at {
+                    *cur = CachedMeta {
+                        meta: meta.clone(),
+                        read_at,
+                    };
+                }
+            })
+            .or_insert(CachedMeta { meta, read_at });
     }
 
     // ---- low-level reads and writes, shared by the operations ----
@@ -455,14 +546,22 @@ fn validate_hold(opts: &SeatStoreOptions, hold_for: Duration) -> Result<(), Seat
 /// Largest general-admission capacity of one section.
 pub const MAX_SECTION_UNITS: u32 = 100_000;
 
+/// Largest per-buyer limit of an event.
+pub const MAX_PER_BUYER: u32 = 50;
+
+fn validate_limit(max_per_buyer: u32) -> Result<(), SeatError> {
+    if !(1..=MAX_PER_BUYER).contains(&max_per_buyer) {
+        return Err(InvalidRequest::Inventory(format!(
+            "max_per_buyer {max_per_buyer} is out of range 1..={MAX_PER_BUYER}"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 fn validate_inventory(inv: &EventInventory) -> Result<EventMeta, SeatError> {
     let bad = |m: String| SeatError::from(InvalidRequest::Inventory(m));
-    if !(1..=50).contains(&inv.max_per_buyer) {
-        return Err(bad(format!(
-            "max_per_buyer {} is out of range 1..=50",
-            inv.max_per_buyer
-        )));
-    }
+    validate_limit(inv.max_per_buyer)?;
     if inv.sections.is_empty() {
         return Err(bad("no sections".into()));
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use boxoffice_nats::{EventId, SeatStore, seat::SectionUnits};
+use boxoffice_nats::{EventId, SeatError, SeatStore, seat::SectionUnits};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Row};
 use temporalio_macros::activities;
@@ -90,6 +90,35 @@ impl OnSaleActivities {
         let report = self.seats.load_event(&inventory).await.map_err(fail)?;
         tracing::info!(%event, created = report.created, existing = report.existing, "inventory loaded");
         Ok(report.created + report.existing)
+    }
+
+    /// Writes the sale's settings as the database has them now (the per-buyer limit) to the
+    /// seat store, which every process enforces within its `event_meta_ttl`. Whether the
+    /// stored limit changed; `false` also when the seats are not loaded yet (loading writes
+    /// the limit then).
+    #[activity]
+    pub async fn apply_settings(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        event: EventId,
+    ) -> Result<bool, ActivityError> {
+        let limit: i32 =
+            sqlx::query_scalar("select max_tickets_per_buyer from events where event_id = $1")
+                .bind(event.as_uuid())
+                .fetch_one(&self.db)
+                .await
+                .map_err(fail)?;
+        let limit = u32::try_from(limit).map_err(fail)?;
+        match self.seats.set_max_per_buyer(event, limit).await {
+            Ok(changed) => {
+                if changed {
+                    tracing::info!(%event, limit, "per-buyer limit written to the seat store");
+                }
+                Ok(changed)
+            }
+            Err(SeatError::UnknownEvent(_)) => Ok(false),
+            Err(e) => Err(fail(e)),
+        }
     }
 
     /// Moves `events.status` if it is one of `from`; whether it moved.

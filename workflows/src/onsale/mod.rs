@@ -2,7 +2,8 @@
 //!
 //! Durable timers open the sale at `opens_at` (load the sellable inventory into the seat
 //! store, then `events.status = 'on_sale'`) and close it at `closes_at` or at sell-out; the
-//! organizer's pause, resume, close, reschedule and reload act through its `command` signal.
+//! organizer's pause, resume, close, reschedule, reload and settings changes act through its
+//! `command` signal.
 //! The waiting room's pacer follows `events.status`, so the workflow drives the whole sale by
 //! loading seats and moving that one column, always with a conditional update (a retried
 //! activity changes nothing twice). See `docs/adr/0013-on-sale-workflow.md`.
@@ -39,6 +40,8 @@ pub enum SaleCommand {
     Reschedule,
     /// Released allocations joined the sale: load them into the seat store.
     Reload,
+    /// The sale's settings changed (the per-buyer limit): write them to the seat store.
+    Settings,
 }
 
 /// Reaching an event's sale failed.

@@ -4,7 +4,8 @@
 //! plan ─ draft/canceled/closed/missing → end
 //!      ─ scheduled → timer to opens_at | command → at opens_at: load seats, status on_sale
 //!      ─ on_sale/paused → timer to min(closes_at, next sell-out check) | command
-//!          pause/resume → status; reload → load seats; close or closes_at → closed, end;
+//!          pause/resume → status; reload → load seats; settings → write the per-buyer
+//!          limit to the seat store; close or closes_at → closed, end;
 //!          sold out → closed, end
 //! ```
 
@@ -167,6 +168,9 @@ impl OnSaleWorkflow {
                             }
                             SaleCommand::Reload => {
                                 act(ctx, OnSaleActivities::load, event).await?;
+                            }
+                            SaleCommand::Settings => {
+                                act(ctx, OnSaleActivities::apply_settings, event).await?;
                             }
                             SaleCommand::Reschedule => {}
                         }
