@@ -216,18 +216,34 @@ impl Model {
     }
 
     fn release(&mut self, o: usize, id: OrderId, seats: &[u32], now: UnixMillis) -> &'static str {
-        let mut plan = vec![];
+        let (mut plan, mut foreign) = (vec![], false);
         for s in seats {
             match &self.seats[s] {
                 SeatState::Held { order, .. } if *order == id => plan.push(*s),
-                st if st.owner(now).is_some() => return "not_owner",
+                st if st.owner(now).is_some() => foreign = true,
                 _ => {}
             }
+        }
+        if foreign {
+            // No seat changes, but the listed seats the order does not own stop counting.
+            let lost: Vec<u32> = seats
+                .iter()
+                .copied()
+                .filter(|s| self.seats[s].owner(now) != Some(id))
+                .collect();
+            self.uncount(o, &lost, now);
+            return "not_owner";
         }
         for s in plan {
             self.seats.insert(s, SeatState::Free);
         }
-        if let Some((held, _)) = self.entry(o, now) {
+        self.uncount(o, seats, now);
+        "ok"
+    }
+
+    /// Takes `seats` out of the order's live entry, dropping it when empty.
+    fn uncount(&mut self, o: usize, seats: &[u32], now: UnixMillis) {
+        if let Some((held, exp)) = self.entry(o, now) {
             let left: std::collections::BTreeSet<u32> = held
                 .difference(&seats.iter().copied().collect())
                 .copied()
@@ -235,11 +251,9 @@ impl Model {
             if left.is_empty() {
                 self.ledger.remove(&(buyer_of(o), o));
             } else {
-                self.ledger
-                    .insert((buyer_of(o), o), (left, self.ledger[&(buyer_of(o), o)].1));
+                self.ledger.insert((buyer_of(o), o), (left, exp));
             }
         }
-        "ok"
     }
 }
 

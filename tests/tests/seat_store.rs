@@ -7,8 +7,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use boxoffice_nats::{
     BuyerId, EventId, OrderId, SeatError, SeatId, SeatStore,
     seat::{
-        Availability, Clock, EventInventory, InvalidRequest, OrderRef, SeatState, SeatStoreOptions,
-        SectionInventory, SectionUnits,
+        AllowanceCheck, Availability, Clock, EventInventory, InvalidRequest, OrderRef, SeatState,
+        SeatStoreOptions, SectionInventory, SectionUnits,
     },
 };
 use boxoffice_tests::{label, seat, seated_inventory, section, store_on, topology};
@@ -958,4 +958,147 @@ async fn a_changed_per_buyer_limit_reaches_every_process_within_the_meta_ttl() {
         1,
         "one section"
     );
+}
+
+/// Leaves the buyer's ledger as a confirm of `order` that died after its ledger step (the
+/// order's entry marked sold) and before swapping any seat leaves it.
+async fn crash_after_the_ledger_step_of_a_confirm(
+    topo: &boxoffice_nats::Topology,
+    store: &SeatStore,
+    order: &OrderRef,
+) {
+    let mut ledger = store.buyer_ledger(order).await.unwrap();
+    ledger.orders.get_mut(&order.order).unwrap().expires_at = None;
+    // The buyer's ledger key, `b.<event>.<buyer>` (nats/src/namespace.rs).
+    let key = format!("b.{}.{}", order.event, order.buyer);
+    topo.seats
+        .put(key, serde_json::to_vec(&ledger).unwrap().into())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_release_after_a_crash_mid_confirm_gives_the_buyer_allowance_back() {
+    let topo = topology().await;
+    let clock = Clock::manual();
+    let store = store_on(
+        &topo,
+        SeatStoreOptions {
+            clock: clock.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let event = EventId::new();
+    store
+        .load_event(&seated_inventory(event, 10, 2))
+        .await
+        .unwrap();
+    let buyer = BuyerId::new();
+    let a = order_for(event, buyer);
+    store
+        .hold(&a, &[seat(1), seat(2)], Duration::from_secs(30))
+        .await
+        .unwrap();
+    crash_after_the_ledger_step_of_a_confirm(&topo, &store, &a).await;
+    // The holds lapse, and another buyer takes one of the seats.
+    clock.advance(Duration::from_secs(40));
+    store
+        .hold(&order_for(event, BuyerId::new()), &[seat(1)], HOLD)
+        .await
+        .unwrap();
+    // The order's workflow gives its seats back: one is another order's now.
+    assert!(matches!(
+        store.release(&a, &[seat(1), seat(2)]).await,
+        Err(SeatError::NotOwner { .. })
+    ));
+    let ledger = store.buyer_ledger(&a).await.unwrap();
+    assert_eq!(ledger.active(store.now()), 0, "{ledger:?}");
+    store
+        .hold(&order_for(event, buyer), &[seat(3), seat(4)], HOLD)
+        .await
+        .expect("the buyer's whole allowance is back");
+}
+
+#[tokio::test]
+async fn the_allowance_check_repairs_a_ledger_the_seats_disagree_with_unless_it_moved() {
+    let topo = topology().await;
+    let clock = Clock::manual();
+    let opts = SeatStoreOptions {
+        clock: clock.clone(),
+        ..Default::default()
+    };
+    let store = store_on(&topo, opts.clone()).await;
+    // The reconciler runs in a process of its own.
+    let checker = store_on(&topo, opts).await;
+    let event = EventId::new();
+    store
+        .load_event(&seated_inventory(event, 10, 6))
+        .await
+        .unwrap();
+    let buyer = BuyerId::new();
+    let sold = order_for(event, buyer);
+    store.hold(&sold, &[seat(1), seat(2)], HOLD).await.unwrap();
+    store.confirm(&sold, &[seat(1), seat(2)]).await.unwrap();
+    let held = order_for(event, buyer);
+    store.hold(&held, &[seat(3)], HOLD).await.unwrap();
+    match checker.check_allowance(event, buyer).await.unwrap() {
+        AllowanceCheck::Agrees(f) => assert_eq!((f.counted, f.owned), (3, 3)),
+        other => panic!("{other:?}"),
+    }
+
+    // A confirm died after its ledger step; its holds lapsed and one went to another buyer.
+    let crashed = order_for(event, buyer);
+    store
+        .hold(&crashed, &[seat(4), seat(5)], Duration::from_secs(10))
+        .await
+        .unwrap();
+    crash_after_the_ledger_step_of_a_confirm(&topo, &store, &crashed).await;
+    clock.advance(Duration::from_secs(20));
+    store
+        .hold(&order_for(event, BuyerId::new()), &[seat(4)], HOLD)
+        .await
+        .unwrap();
+    match checker.check_allowance(event, buyer).await.unwrap() {
+        AllowanceCheck::Repaired(f) => {
+            assert_eq!((f.counted, f.owned), (5, 3));
+            assert_eq!(f.orders, vec![crashed.order]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let ledger = store.buyer_ledger(&sold).await.unwrap();
+    assert_eq!(ledger.active(store.now()), 3);
+    assert!(!ledger.orders.contains_key(&crashed.order));
+    assert!(matches!(
+        checker.check_allowance(event, buyer).await.unwrap(),
+        AllowanceCheck::Agrees(_)
+    ));
+
+    // The same disagreement again, but the ledger moves between the check's read and its
+    // write (the buyer takes another hold): the repair writes nothing.
+    let crashed = order_for(event, buyer);
+    store
+        .hold(&crashed, &[seat(6)], Duration::from_secs(10))
+        .await
+        .unwrap();
+    crash_after_the_ledger_step_of_a_confirm(&topo, &store, &crashed).await;
+    clock.advance(Duration::from_secs(20));
+    let finding = checker.inspect_allowance(event, buyer).await.unwrap();
+    assert_eq!(finding.orders, vec![crashed.order]);
+    let meanwhile = order_for(event, buyer);
+    store.hold(&meanwhile, &[seat(7)], HOLD).await.unwrap();
+    let before = store.buyer_ledger(&sold).await.unwrap();
+    assert!(matches!(
+        checker.repair_allowance(finding).await.unwrap(),
+        AllowanceCheck::Moved(_)
+    ));
+    assert_eq!(store.buyer_ledger(&sold).await.unwrap(), before);
+    // Checked again on fresh facts, it is repaired, the new hold kept.
+    assert!(matches!(
+        checker.check_allowance(event, buyer).await.unwrap(),
+        AllowanceCheck::Repaired(_)
+    ));
+    let ledger = store.buyer_ledger(&sold).await.unwrap();
+    assert!(!ledger.orders.contains_key(&crashed.order));
+    assert!(ledger.orders.contains_key(&meanwhile.order));
 }

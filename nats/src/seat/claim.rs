@@ -334,9 +334,11 @@ impl SeatStore {
     /// Releases the order's holds on `seats` (payment failed, canceled, or expired).
     ///
     /// Seats that are free or held by a lapsed hold of another order are skipped (a release is
-    /// safe to retry). If any seat is owned by another order, nothing is changed and `NotOwner`
-    /// is returned. Sold seats leave an order only through [`Self::refund`]. Returns how many
-    /// seats this call freed.
+    /// safe to retry). If any seat is owned by another order, no seat is changed and `NotOwner`
+    /// is returned, but the listed seats the order no longer owns stop counting against the
+    /// buyer (a confirm that died after marking the ledger sold, whose holds then lapsed and
+    /// went to others, must not leave them counted forever). Sold seats leave an order only
+    /// through [`Self::refund`]. Returns how many seats this call freed.
     #[tracing::instrument(name = "seat.release", skip_all,
         fields(event = %order.event, order = %order.order, seats = seats.len(), outcome = tracing::field::Empty))]
     pub async fn release(&self, order: &OrderRef, seats: &[SeatId]) -> Result<usize, SeatError> {
@@ -367,6 +369,8 @@ impl SeatStore {
         let now = self.now();
         let mut plan = Vec::new();
         let mut foreign = Vec::new();
+        // Listed seats the order does not own (free, lapsed, or another order's).
+        let mut lost = Vec::new();
         for seat in &seats {
             let key = keys::seat(order.event, seat);
             let Some(snap) = self.read(&key).await? else {
@@ -375,13 +379,18 @@ impl SeatStore {
                     seat: seat.clone(),
                 });
             };
+            let owner = snap.state.owner(now);
+            if owner != Some(order.order) {
+                lost.push(seat.clone());
+            }
             if ours(&snap.state) {
                 plan.push((seat.clone(), key, snap));
-            } else if snap.state.owner(now).is_some() {
+            } else if owner.is_some() {
                 foreign.push(seat.clone());
             }
         }
         if !foreign.is_empty() {
+            self.give_back_allowance(order, &lost).await?;
             return Err(SeatError::NotOwner { seats: foreign });
         }
         let mut freed = 0;

@@ -14,7 +14,9 @@ pub(super) enum Edit {
 }
 
 impl SeatStore {
-    async fn read_ledger(&self, key: &str) -> Result<(u64, BuyerLedger), SeatError> {
+    /// Reads the ledger under `key` from the server: `(revision, ledger)`, `(0, empty)` when
+    /// the buyer has none yet.
+    pub(super) async fn read_ledger(&self, key: &str) -> Result<(u64, BuyerLedger), SeatError> {
         let entry = self
             .inner
             .kv
@@ -132,7 +134,10 @@ impl SeatStore {
     ///
     /// `retry` says every seat was already held by this order (a retried request): then an
     /// existing entry is the one the first attempt wrote. Otherwise an existing entry means the
-    /// order is trying to hold more seats, which is refused.
+    /// order is trying to hold more seats, which is refused, unless it names exactly these
+    /// seats (a concurrent delivery of the same request): then it is written again, so an
+    /// allowance repair that read the seats before this call claimed some of them finds the
+    /// ledger moved and writes nothing. An order whose entry is sold takes no new seats.
     pub(super) async fn reserve(
         &self,
         order: &OrderRef,
@@ -150,8 +155,11 @@ impl SeatStore {
                 // undo seats the other counts as its own.
                 let same = entry.seats.len() == seats.len()
                     && seats.iter().all(|s| entry.seats.contains(s));
-                return if retry || same {
+                let held = entry.expires_at.is_some();
+                return if retry {
                     Ok(Edit::Unchanged)
+                } else if same && held {
+                    Ok(Edit::Write)
                 } else {
                     Err(super::InvalidRequest::OrderAlreadyHolds(order.order).into())
                 };

@@ -15,6 +15,7 @@
 //! store re-reads and decides again. The cache can make the store faster, never wrong.
 
 mod again;
+mod allowance;
 mod best;
 mod claim;
 mod error;
@@ -30,6 +31,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
+pub use allowance::{AllowanceCheck, AllowanceFinding};
 pub use error::{InvalidRequest, SeatError};
 pub use read::{SeatChange, SeatView};
 pub use repair::Freed;
