@@ -60,6 +60,9 @@ pub enum FindingKind {
     /// An order still on hold long after its hold lapsed, with no workflow driving it:
     /// reported.
     StalledOrder,
+    /// A buyer's allowance counts tickets the seats say the buyer neither holds nor bought:
+    /// the ledger is corrected at the revision read.
+    AllowanceDrift,
 }
 
 impl FindingKind {
@@ -75,6 +78,7 @@ impl FindingKind {
             Self::TicketWithoutCapture => "ticket_without_capture",
             Self::IssuedWithoutSeat => "issued_without_seat",
             Self::StalledOrder => "stalled_order",
+            Self::AllowanceDrift => "allowance_drift",
         }
     }
 }

@@ -4,9 +4,14 @@
 use std::collections::{HashMap, HashSet};
 
 use boxoffice_nats::{
-    EventId, OrderId, SeatError, SeatId,
-    seat::{Freed, OrderRef, SeatState, SeatView},
+    BuyerId, EventId, OrderId, SeatError, SeatId,
+    seat::{AllowanceCheck, Freed, OrderRef, SeatState, SeatView},
 };
+
+/// Orders that ended this recently have their buyer's allowance checked.
+const ALLOWANCE_WINDOW_MS: i64 = 10 * 60 * 1000;
+/// At most this many allowances are checked in one pass.
+const ALLOWANCE_CHECKS: usize = 200;
 
 use super::{
     Checkpoint, Finding, FindingKind, ReconcileError, Reconciler,
@@ -32,6 +37,8 @@ enum Candidate {
     Captured(String, Option<OrderId>),
     /// An authorised intent, and the order it names.
     Authorized(String, Option<OrderId>),
+    /// A buyer with an order that ended lately: their allowance is checked against the seats.
+    Allowance(EventId, BuyerId),
 }
 
 impl Candidate {
@@ -47,6 +54,7 @@ impl Candidate {
             Stalled(_) => (FindingKind::StalledOrder, None),
             Captured(id, _) => (FindingKind::CapturedWithoutSeat, Some(id)),
             Authorized(id, _) => (FindingKind::AuthorizedWithoutOrder, Some(id)),
+            Allowance(..) => (FindingKind::AllowanceDrift, None),
         };
         let mut out = finding(kind, false, "");
         match self {
@@ -55,6 +63,7 @@ impl Candidate {
             Captured(_, o) | Authorized(_, o) => {
                 out.order = *o;
             }
+            Allowance(_, buyer) => out.detail = format!("buyer {buyer}"),
         }
         if let Some(id) = f {
             out = out.payment(id);
@@ -131,6 +140,7 @@ impl Reconciler {
             Candidate::Stalled(o) => self.stalled(*o).await,
             Candidate::Captured(id, o) => self.stray_capture(id, *o).await,
             Candidate::Authorized(id, o) => self.stray_authorization(id, *o).await,
+            Candidate::Allowance(event, buyer) => self.allowance(*event, *buyer).await,
         }
     }
 
@@ -199,6 +209,23 @@ impl Reconciler {
                 orders.push(Candidate::Stalled(*id));
             }
         }
+        // Allowances: the buyers of orders that ended lately (where a give-back may have been
+        // cut short), the most recent first, at most ALLOWANCE_CHECKS a pass.
+        let mut ended: Vec<(i64, EventId, BuyerId)> = snap
+            .orders
+            .values()
+            .filter(|o| o.state.is_terminal() && o.age_ms < ALLOWANCE_WINDOW_MS)
+            .map(|o| (o.age_ms, o.who.event, o.who.buyer))
+            .collect();
+        ended.sort();
+        let mut seen = HashSet::new();
+        orders.extend(
+            ended
+                .into_iter()
+                .filter(|(_, e, b)| seen.insert((*e, *b)))
+                .take(ALLOWANCE_CHECKS)
+                .map(|(_, e, b)| Candidate::Allowance(e, b)),
+        );
         for i in &snap.intents {
             let order = i.order_id.parse::<OrderId>().ok();
             let state = order.and_then(|o| snap.orders.get(&o)).map(|f| f.state);
@@ -556,6 +583,35 @@ impl Reconciler {
             Some(o) => f.order(o),
             None => f,
         }))
+    }
+
+    /// A buyer's allowance against the seats: read fresh, and corrected only if the ledger is
+    /// still at the revision read (the seat store's check).
+    async fn allowance(&self, event: EventId, buyer: BuyerId) -> Verdict {
+        let kind = FindingKind::AllowanceDrift;
+        self.at(Checkpoint::Candidate(kind)).await;
+        let found = self
+            .seats
+            .inspect_allowance(event, buyer)
+            .await
+            .map_err(fail)?;
+        if found.agrees() {
+            return Ok(None);
+        }
+        self.at(Checkpoint::Decided(kind)).await;
+        Ok(
+            match self.seats.repair_allowance(found).await.map_err(fail)? {
+                AllowanceCheck::Repaired(f) => Some(finding(
+                    kind,
+                    true,
+                    format!(
+                        "buyer {buyer}: the ledger counted {} ticket(s), the seats show {}: corrected",
+                        f.counted, f.owned
+                    ),
+                )),
+                AllowanceCheck::Agrees(_) | AllowanceCheck::Moved(_) => None,
+            },
+        )
     }
 
     /// Steps in at the candidate's checkpoint, then reads its order fresh.
