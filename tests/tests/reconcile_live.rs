@@ -37,7 +37,7 @@ use boxoffice_workflows::{
     domain::OrderState,
     order::{TicketSigner, tickets::DEV_SEED_HEX, workflow_id},
     payments::{NewPayment, PaymentProvider},
-    reconcile::{Checkpoint, Hook, Report},
+    reconcile::{Checkpoint, FindingKind, Hook, Report},
     store::{self, NewOrder},
 };
 use futures::FutureExt;
@@ -420,10 +420,18 @@ async fn a_pass_cut_into_every_step_of_every_order_path_never_undoes_a_sale() {
                     live.lock().await.advance(&p).await;
                 }
                 let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                // The allowance checks come last, one per buyer of every order this test
+                // ended: the first is a cut point like any other, the rest add nothing new.
+                let allowances = Arc::new(AtomicUsize::new(0));
                 let (pp, ll, ff) = (p.clone(), live.clone(), fired.clone());
                 let h = hook(move |i, c| {
                     let (p, live, fired) = (pp.clone(), ll.clone(), ff.clone());
+                    let repeat = c == Checkpoint::Candidate(FindingKind::AllowanceDrift)
+                        && allowances.fetch_add(1, Ordering::SeqCst) > 0;
                     async move {
+                        if repeat {
+                            return;
+                        }
                         let mut o = live.lock().await;
                         check_always(&p, &o, &format!("checkpoint {i} {c:?}")).await;
                         if i == cut {
@@ -439,9 +447,10 @@ async fn a_pass_cut_into_every_step_of_every_order_path_never_undoes_a_sale() {
                 o.finish(&p).await;
                 check_end(&p, &o).await;
                 assert!(
-                    report.findings.iter().all(|f| !f.repaired
-                        || f.kind
-                            == boxoffice_workflows::reconcile::FindingKind::CapturedWithoutTicket),
+                    report
+                        .findings
+                        .iter()
+                        .all(|f| !f.repaired || f.kind == FindingKind::CapturedWithoutTicket),
                     "{path:?} split {split} cut {cut}: a pass repaired a live order: {report:#?}"
                 );
                 cases += 1;
@@ -522,10 +531,7 @@ async fn run_case(p: Arc<Platform>, seats: &Seats, case: Case) {
         let wrong: Vec<_> = report
             .findings
             .iter()
-            .filter(|f| {
-                f.repaired
-                    && f.kind != boxoffice_workflows::reconcile::FindingKind::CapturedWithoutTicket
-            })
+            .filter(|f| f.repaired && f.kind != FindingKind::CapturedWithoutTicket)
             .collect();
         assert!(wrong.is_empty(), "a pass repaired a live order: {wrong:#?}");
     }

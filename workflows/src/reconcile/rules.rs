@@ -148,7 +148,7 @@ impl Reconciler {
     /// may disagree. Nothing is decided here.
     async fn candidates(&self, snap: &Snapshot) -> Result<(u64, Vec<Candidate>), ReconcileError> {
         let now = self.seats.now();
-        // Seats first (lapsed, then sold), then orders, then the provider's ledger.
+        // Seats first, then orders, then the provider's ledger, then allowances.
         let (mut seats, mut orders, mut money) = (Vec::new(), Vec::new(), Vec::new());
         let mut checked = 0u64;
         let mut sold_to: HashMap<OrderId, HashSet<SeatId>> = HashMap::new();
@@ -219,13 +219,12 @@ impl Reconciler {
             .collect();
         ended.sort();
         let mut seen = HashSet::new();
-        orders.extend(
-            ended
-                .into_iter()
-                .filter(|(_, e, b)| seen.insert((*e, *b)))
-                .take(ALLOWANCE_CHECKS)
-                .map(|(_, e, b)| Candidate::Allowance(e, b)),
-        );
+        let allowances: Vec<Candidate> = ended
+            .into_iter()
+            .filter(|(_, e, b)| seen.insert((*e, *b)))
+            .take(ALLOWANCE_CHECKS)
+            .map(|(_, e, b)| Candidate::Allowance(e, b))
+            .collect();
         for i in &snap.intents {
             let order = i.order_id.parse::<OrderId>().ok();
             let state = order.and_then(|o| snap.orders.get(&o)).map(|f| f.state);
@@ -239,6 +238,7 @@ impl Reconciler {
         }
         seats.extend(orders);
         seats.extend(money);
+        seats.extend(allowances);
         Ok((checked, seats))
     }
 
