@@ -258,27 +258,6 @@ impl WaitingRoom {
         Ok(seq)
     }
 
-    /// Changes the event's control with `f` by compare-and-swap, retrying on conflicts until it
-    /// lands (`f` sees the latest control, or `None` for a room never written). `f` returning
-    /// `None` means no change is needed. Returns the control in force afterwards.
-    pub async fn update_control(
-        &self,
-        event: EventId,
-        mut f: impl FnMut(Option<&Control>) -> Option<Control>,
-    ) -> Result<Option<Control>, QueueError> {
-        for _ in 0..32 {
-            // Read the latest from the server, not the replica, so a conflict loop converges.
-            let (expected, current) = self.latest_control(event).await?;
-            let Some(next) = f(current.as_ref()) else {
-                return Ok(current);
-            };
-            if self.write_control(event, expected, &next).await?.is_some() {
-                return Ok(Some(next));
-            }
-        }
-        Err(QueueError("control kept changing under the update".into()))
-    }
-
     /// The event's latest control message from the server, with its sequence (0 if none).
     pub async fn latest_control(
         &self,

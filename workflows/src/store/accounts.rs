@@ -156,27 +156,6 @@ pub async fn find_by_email(
     }))
 }
 
-/// Every account, by email.
-pub async fn list_accounts(pool: &PgPool) -> Result<Vec<Account>, StoreError> {
-    let rows = sqlx::query(
-        "select organizer_id, email, display_name, role from organizers order by email",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(StoreError::Unavailable)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(Account {
-                id: r.get("organizer_id"),
-                email: r.get("email"),
-                display_name: r.get("display_name"),
-                role: Role::parse(r.get("role"))?,
-            })
-        })
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
