@@ -51,6 +51,8 @@ pub struct Pass {
     pub status: String,
     /// Seats it compared.
     pub checked_seats: i32,
+    /// How many findings it repaired.
+    pub repairs: i32,
     /// What it repaired, by kind (`kind xN`).
     pub repaired: Vec<String>,
     /// What it reported, by kind.
@@ -394,14 +396,7 @@ pub async fn run(src: &Sources<'_>) -> anyhow::Result<Audit> {
     let wrong: usize = passes.iter().map(|p| p.wrong.len()).sum();
     let failed = passes.iter().filter(|p| p.status == "failed").count();
     let by_trigger = |t: &str| passes.iter().filter(|p| p.trigger == t).count();
-    let repairs: usize = passes
-        .iter()
-        .flat_map(|p| &p.repaired)
-        .filter_map(|r| {
-            r.rsplit_once(" x")
-                .and_then(|(_, n)| n.parse::<usize>().ok())
-        })
-        .sum();
+    let repairs: i64 = passes.iter().map(|p| i64::from(p.repairs)).sum();
     check(
         &mut checks,
         "reconciliation ran and undid no sale",
@@ -439,7 +434,7 @@ async fn passes(
     order_state: &HashMap<String, String>,
 ) -> anyhow::Result<Vec<Pass>> {
     let rows = sqlx::query(
-        "select trigger, status, checked_seats, findings,
+        "select trigger, status, checked_seats, repaired, findings,
                 extract(epoch from started_at - min(started_at) over ())::float8 as at_s
          from reconciliation_runs order by started_at",
     )
@@ -470,7 +465,8 @@ async fn passes(
             at_s: r.get("at_s"),
             trigger: r.get("trigger"),
             status: r.get("status"),
-            checked_seats: r.get::<Option<i32>, _>("checked_seats").unwrap_or(0),
+            checked_seats: r.get("checked_seats"),
+            repairs: r.get("repaired"),
             repaired: list(repaired),
             reported: list(reported),
             wrong,

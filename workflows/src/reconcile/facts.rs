@@ -41,25 +41,45 @@ pub(super) struct Snapshot {
     pub orders: HashMap<OrderId, OrderFacts>,
     pub tickets: HashMap<OrderId, i64>,
     pub intents: Vec<PaymentIntent>,
+    /// `intents` by the order they name (its text as the provider has it): indexes.
+    by_order: HashMap<String, Vec<usize>>,
 }
 
 impl Snapshot {
+    fn new(
+        orders: HashMap<OrderId, OrderFacts>,
+        tickets: HashMap<OrderId, i64>,
+        intents: Vec<PaymentIntent>,
+    ) -> Self {
+        let mut by_order: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, intent) in intents.iter().enumerate() {
+            by_order.entry(intent.order_id.clone()).or_default().push(i);
+        }
+        Self {
+            orders,
+            tickets,
+            intents,
+            by_order,
+        }
+    }
+
+    /// The provider's intents that name `order`.
+    fn of(&self, order: OrderId) -> impl Iterator<Item = &PaymentIntent> {
+        self.by_order
+            .get(&order.to_string())
+            .into_iter()
+            .flatten()
+            .map(|i| &self.intents[*i])
+    }
+
     /// The ids of the provider's intents that name `order`.
     pub(super) fn named(&self, order: OrderId) -> Vec<String> {
-        let id = order.to_string();
-        self.intents
-            .iter()
-            .filter(|i| i.order_id == id)
-            .map(|i| i.id.clone())
-            .collect()
+        self.of(order).map(|i| i.id.clone()).collect()
     }
 
     /// Net money captured for `order` according to this snapshot.
     pub(super) fn captured(&self, order: OrderId) -> i64 {
-        let id = order.to_string();
-        self.intents
-            .iter()
-            .filter(|i| i.order_id == id)
+        self.of(order)
             .map(|i| i.amount_captured - i.amount_refunded)
             .sum()
     }
@@ -123,11 +143,7 @@ impl Reconciler {
         .map(|(o, n)| (OrderId::from(o), n))
         .collect();
         let intents = self.intents().await?;
-        Ok(Snapshot {
-            orders,
-            tickets,
-            intents,
-        })
+        Ok(Snapshot::new(orders, tickets, intents))
     }
 
     /// The order as PostgreSQL has it now. `None`: never recorded.

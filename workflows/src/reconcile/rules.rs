@@ -8,11 +8,6 @@ use boxoffice_nats::{
     seat::{AllowanceCheck, Freed, OrderRef, SeatState, SeatView},
 };
 
-/// Orders that ended this recently have their buyer's allowance checked.
-const ALLOWANCE_WINDOW_MS: i64 = 10 * 60 * 1000;
-/// At most this many allowances are checked in one pass.
-const ALLOWANCE_CHECKS: usize = 200;
-
 use super::{
     Checkpoint, Finding, FindingKind, ReconcileError, Reconciler,
     facts::{OrderFacts, Snapshot, net},
@@ -23,6 +18,11 @@ use crate::{
     payments::{PaymentError, PaymentProvider, PaymentStatus},
     store::{self, Repaired},
 };
+
+/// Orders that ended this recently have their buyer's allowance checked.
+const ALLOWANCE_WINDOW_MS: i64 = 10 * 60 * 1000;
+/// At most this many allowances are checked in one pass.
+const ALLOWANCE_CHECKS: usize = 200;
 
 /// One thing the snapshots and the seat walk picked out for a fresh look.
 #[derive(Debug, Clone)]
@@ -45,31 +45,34 @@ impl Candidate {
     /// The finding it becomes when it cannot be settled (its kind, and what it is about).
     fn unsettled(&self) -> Finding {
         use Candidate::*;
-        let (kind, f) = match self {
-            Lapsed(..) => (FindingKind::LapsedHold, None),
-            Sold(..) => (FindingKind::SoldWithoutPayment, None),
-            Unissued(_) => (FindingKind::CapturedWithoutTicket, None),
-            TicketedUnpaid(_) => (FindingKind::TicketWithoutCapture, None),
-            IssuedUnsold(_) => (FindingKind::IssuedWithoutSeat, None),
-            Stalled(_) => (FindingKind::StalledOrder, None),
-            Captured(id, _) => (FindingKind::CapturedWithoutSeat, Some(id)),
-            Authorized(id, _) => (FindingKind::AuthorizedWithoutOrder, Some(id)),
-            Allowance(..) => (FindingKind::AllowanceDrift, None),
-        };
-        let mut out = finding(kind, false, "");
+        use FindingKind as K;
+        let blank = |kind| finding(kind, false, "");
         match self {
-            Lapsed(_, seat) | Sold(_, seat) => out = out.seat(seat),
-            Unissued(o) | TicketedUnpaid(o) | IssuedUnsold(o) | Stalled(o) => out = out.order(*o),
-            Captured(_, o) | Authorized(_, o) => {
-                out.order = *o;
-            }
-            Allowance(_, buyer) => out.detail = format!("buyer {buyer}"),
+            Lapsed(_, seat) => blank(K::LapsedHold).seat(seat),
+            Sold(_, seat) => blank(K::SoldWithoutPayment).seat(seat),
+            Unissued(o) => blank(K::CapturedWithoutTicket).order(*o),
+            TicketedUnpaid(o) => blank(K::TicketWithoutCapture).order(*o),
+            IssuedUnsold(o) => blank(K::IssuedWithoutSeat).order(*o),
+            Stalled(o) => blank(K::StalledOrder).order(*o),
+            Captured(id, order) => Finding {
+                order: *order,
+                ..blank(K::CapturedWithoutSeat).payment(id)
+            },
+            Authorized(id, order) => Finding {
+                order: *order,
+                ..blank(K::AuthorizedWithoutOrder).payment(id)
+            },
+            Allowance(_, buyer) => finding(K::AllowanceDrift, false, format!("buyer {buyer}: ")),
         }
-        if let Some(id) = f {
-            out = out.payment(id);
-        }
-        out
     }
+}
+
+/// An order whose money a repair may touch (see [`Reconciler::ended`]).
+enum Ended {
+    /// PostgreSQL has it, in a terminal state.
+    Recorded(OrderFacts),
+    /// PostgreSQL never recorded it (or the payment names no order of ours).
+    Unrecorded,
 }
 
 /// A rule's verdict on one candidate: nothing to do (the facts moved on, or are fine), or a
@@ -120,7 +123,10 @@ impl Reconciler {
                     tracing::warn!(kind = unsettled.kind.as_str(), error = %e,
                         "reconciliation could not settle a candidate");
                     findings.push(Finding {
-                        detail: format!("could not be checked or repaired: {e}"),
+                        detail: format!(
+                            "{}could not be checked or repaired: {e}",
+                            unsettled.detail
+                        ),
                         ..unsettled
                     });
                 }
@@ -151,7 +157,8 @@ impl Reconciler {
         // Seats first, then orders, then the provider's ledger, then allowances.
         let (mut seats, mut orders, mut money) = (Vec::new(), Vec::new(), Vec::new());
         let mut checked = 0u64;
-        let mut sold_to: HashMap<OrderId, HashSet<SeatId>> = HashMap::new();
+        // Seats the walk found sold to each paid order (each seat is seen once).
+        let mut sold_to: HashMap<OrderId, usize> = HashMap::new();
         let paid_states = |o: &OrderId| {
             snap.orders.get(o).is_some_and(|f| {
                 matches!(
@@ -183,7 +190,7 @@ impl Reconciler {
                             seats.push(Candidate::Lapsed(event, view.seat));
                         }
                         SeatState::Sold { order, .. } if paid_states(&order) => {
-                            sold_to.entry(order).or_default().insert(view.seat);
+                            *sold_to.entry(order).or_default() += 1;
                         }
                         SeatState::Sold { .. } => seats.push(Candidate::Sold(event, view.seat)),
                         _ => {}
@@ -200,7 +207,7 @@ impl Reconciler {
                 orders.push(Candidate::TicketedUnpaid(*id));
             }
             if o.state == OrderState::Issued
-                && sold_to.get(id).map_or(0, HashSet::len) != o.seats.len()
+                && sold_to.get(id).copied().unwrap_or(0) != o.seats.len()
             {
                 orders.push(Candidate::IssuedUnsold(*id));
             }
@@ -481,19 +488,16 @@ impl Reconciler {
     /// Whether money kept for `order` may be given back or voided: the order has ended
     /// (terminal states are final) or PostgreSQL never recorded it (a workflow records its
     /// order before it creates the payment, so an unrecorded order's payment is not one of
-    /// ours in flight), and no workflow runs for it. `Err(())`: leave it.
-    async fn ended(
-        &self,
-        order: Option<OrderId>,
-    ) -> Result<Result<Option<OrderFacts>, ()>, ReconcileError> {
+    /// ours in flight), and no workflow runs for it. `None`: leave it.
+    async fn ended(&self, order: Option<OrderId>) -> Result<Option<Ended>, ReconcileError> {
         let Some(order) = order else {
-            return Ok(Ok(None));
+            return Ok(Some(Ended::Unrecorded));
         };
         let facts = self.order_now(order).await?;
         if facts.as_ref().is_some_and(|f| !f.state.is_terminal()) || self.driven(order).await? {
-            return Ok(Err(()));
+            return Ok(None);
         }
-        Ok(Ok(facts))
+        Ok(Some(facts.map_or(Ended::Unrecorded, Ended::Recorded)))
     }
 
     /// Money captured and not refunded for an order that has ended without a seat, or that we
@@ -506,10 +510,10 @@ impl Reconciler {
         if intent.amount_captured - intent.amount_refunded <= 0 {
             return Ok(None);
         }
-        let Ok(facts) = self.ended(order).await? else {
+        let Some(ended) = self.ended(order).await? else {
             return Ok(None);
         };
-        if let Some(f) = &facts {
+        if let Ended::Recorded(f) = &ended {
             let sold = self.sold_to(f).await?;
             if sold > 0 {
                 return Ok(Some(
@@ -537,16 +541,15 @@ impl Reconciler {
             Err(PaymentError::Refused { .. }) => return Ok(None),
             Err(e) => return Err(fail(e)),
         };
-        self.record(facts.as_ref().map(|f| f.who.order), id).await?;
-        let f = finding(
-            kind,
-            true,
-            format!("{refunded} refunded: captured money with no seat"),
-        )
-        .payment(id);
-        Ok(Some(match order {
-            Some(o) => f.order(o),
-            None => f,
+        self.record(&ended, id).await?;
+        Ok(Some(Finding {
+            order,
+            ..finding(
+                kind,
+                true,
+                format!("{refunded} refunded: captured money with no seat"),
+            )
+            .payment(id)
         }))
     }
 
@@ -559,7 +562,7 @@ impl Reconciler {
         if intent.status != PaymentStatus::Authorized {
             return Ok(None);
         }
-        let Ok(facts) = self.ended(order).await? else {
+        let Some(ended) = self.ended(order).await? else {
             return Ok(None);
         };
         self.at(Checkpoint::Decided(kind)).await;
@@ -572,16 +575,15 @@ impl Reconciler {
             Err(PaymentError::Refused { .. }) => return Ok(None),
             Err(e) => return Err(fail(e)),
         }
-        self.record(facts.as_ref().map(|f| f.who.order), id).await?;
-        let f = finding(
-            kind,
-            true,
-            "authorisation for an ended or unknown order voided",
-        )
-        .payment(id);
-        Ok(Some(match order {
-            Some(o) => f.order(o),
-            None => f,
+        self.record(&ended, id).await?;
+        Ok(Some(Finding {
+            order,
+            ..finding(
+                kind,
+                true,
+                "authorisation for an ended or unknown order voided",
+            )
+            .payment(id)
         }))
     }
 
@@ -634,11 +636,13 @@ impl Reconciler {
             == Freed::Freed)
     }
 
-    /// Keeps the payments table in step with a repair (when the order is ours).
-    async fn record(&self, order: Option<OrderId>, intent: &str) -> Result<(), ReconcileError> {
-        let Some(order) = order else { return Ok(()) };
+    /// Keeps the payments table in step with a repair (when PostgreSQL has the order).
+    async fn record(&self, ended: &Ended, intent: &str) -> Result<(), ReconcileError> {
+        let Ended::Recorded(f) = ended else {
+            return Ok(());
+        };
         let now = self.payments.retrieve(intent).await.map_err(fail)?;
-        store::record_payment(&self.db, &self.provider_name, order.as_uuid(), &now)
+        store::record_payment(&self.db, &self.provider_name, f.who.order.as_uuid(), &now)
             .await
             .map_err(fail)
     }
