@@ -42,6 +42,14 @@ pub fn services() -> &'static Services {
     })
 }
 
+/// A loopback port free at the time of asking (for a binary the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
 /// The folder holding the workspace's binaries (`target/debug`), which `ops/test.sh` builds
 /// before the tests: integration tests run from `target/debug/deps`.
 pub fn bin_dir() -> std::path::PathBuf {

@@ -83,9 +83,7 @@ enum Step {
 impl Path {
     fn steps(self) -> &'static [Step] {
         use Step::*;
-        const ISSUE: &[Step] = &[
-            Hold, Open, PaySucceed, Authorize, Confirm, Capture, Confirmed, Issue, Issued,
-        ];
+        // Issued, then refunded: the issue path is its first nine steps.
         const REFUND: &[Step] = &[
             Hold,
             Open,
@@ -104,7 +102,7 @@ impl Path {
         const DECLINE: &[Step] = &[Hold, Open, PayDecline, Release, Failed];
         const CANCEL: &[Step] = &[Hold, Open, Void, Release, Canceled];
         match self {
-            Self::Issue => ISSUE,
+            Self::Issue => &REFUND[..9],
             Self::Refund => REFUND,
             Self::Decline => DECLINE,
             Self::Cancel => CANCEL,

@@ -8,7 +8,7 @@ use std::{process::Stdio, time::Duration};
 
 use boxoffice_gateway::config::DEV_TOKEN_KEY;
 use boxoffice_nats::Namespace;
-use boxoffice_tests::{bin_dir, database_url, services};
+use boxoffice_tests::{bin_dir, database_url, free_port, services};
 use boxoffice_workflows::{
     order::tickets::DEV_SEED_HEX,
     payments::{DEV_API_KEY, DEV_WEBHOOK_SECRET},
@@ -188,14 +188,6 @@ async fn starts(name: &str, port: u16, env: &[(&str, String)]) {
     child.kill().await.unwrap();
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn with_secrets_of_its_own_the_gateway_starts_without_development_mode() {
     let port = free_port();
@@ -224,8 +216,6 @@ async fn with_secrets_of_its_own_the_worker_starts_without_development_mode() {
             ("BOXOFFICE_WORKER_ADMIN_ADDR", format!("127.0.0.1:{port}")),
             ("BOXOFFICE_TICKET_SIGNING_SEED", OWN_SEED.into()),
             ("BOXOFFICE_PAYMENTS_API_KEY", OWN_API_KEY.into()),
-            // No reconciliation schedule left behind on the shared Temporal server.
-            ("BOXOFFICE_RECONCILE_EVERY_S", "0".into()),
             (
                 "BOXOFFICE_TASK_QUEUE",
                 format!("secrets-{}", uuid::Uuid::new_v4().simple()),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use boxoffice_gateway::GatewayConfig;
 use boxoffice_nats::Namespace;
-use boxoffice_tests::{database_url, services};
+use boxoffice_tests::{database_url, free_port, services};
 use boxoffice_workers::WorkerConfig;
 use clap::Parser;
 use serde_json::Value;
@@ -243,14 +243,6 @@ fn quiet() -> std::process::Stdio {
     } else {
         std::process::Stdio::null()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
