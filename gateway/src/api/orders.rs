@@ -19,12 +19,11 @@ use axum::{
 use boxoffice_nats::{BuyerId, EventId, OrderId, SeatId, SectionCode, queue::Phase};
 use boxoffice_workflows::{
     domain::{OrderState, OrderStatus, PurchaseIntent, Quantity, SeatRequest},
-    order::{OrderWorkflow, workflow_id},
+    order::OrderClientError,
 };
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use temporalio_client::{WorkflowSignalOptions, errors::WorkflowInteractionError};
 use utoipa::ToSchema;
 
 use super::{
@@ -749,17 +748,9 @@ pub async fn cancel(
             ),
         ));
     }
-    let client = state
-        .temporal
-        .get()
-        .ok_or_else(|| ApiError::unavailable("Temporal is not connected yet"))?;
-    let handle = client.get_workflow_handle::<OrderWorkflow>(workflow_id(order));
-    match handle
-        .signal(OrderWorkflow::cancel, (), WorkflowSignalOptions::default())
-        .await
-    {
+    match super::order_client(&state)?.cancel(order).await {
         Ok(()) => {}
-        Err(WorkflowInteractionError::NotFound(_)) => {
+        Err(OrderClientError::NotRunning) => {
             return Err(ApiError::conflict(
                 "order_not_ready",
                 "the order's workflow is starting; retry in a moment",

@@ -7,6 +7,7 @@ pub mod accounts;
 mod catalog;
 mod db;
 mod orders;
+mod published;
 
 pub use catalog::{NewEvent, NewSection, SectionLayout, create_event, sellable_inventory};
 pub use db::{PgConfig, StoreError, connect, migrate};
@@ -15,3 +16,4 @@ pub use orders::{
     NewOrder, NewTicket, RecordedOrder, Repaired, Transitioned, issue_confirmed, issue_tickets,
     record_closed, record_order, record_payment, transition, void_tickets,
 };
+pub use published::{PublishedEvent, PublishedSection, published_events};
