@@ -15,7 +15,8 @@ use boxoffice_tests::platform::{Platform, PlatformOptions};
 use boxoffice_workflows::{
     domain::{OrderState, OrderStatus, PurchaseIntent, Quantity, SeatRequest},
     order::{
-        OrderInput, OrderWorkflow, RefundRequest, TicketSigner, take_hold, tickets, workflow_id,
+        OrderInput, OrderWorkflow, RefundRequest, TicketSigner, intake::take_hold, tickets,
+        workflow_id,
     },
     payments::{PaymentProvider, PaymentStatus},
     store,

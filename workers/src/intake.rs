@@ -1,40 +1,36 @@
 //! Intake: where contention is settled.
 //!
 //! A durable pull consumer on the intents stream hands each admitted intent to a task that
-//! takes the hold at once by compare-and-swap, tells the buyer (`held`, or `rejected` with the
-//! reason) on the status board, and starts the order's workflow with that hold; the message is
-//! acknowledged only once the start is durable. Holds are settled at the speed of the KV store
-//! (thousands per second) while workflow starts run at the speed of Temporal (tens to a
-//! hundred per second here), so the two stages have separate concurrency limits and the hold
-//! never waits behind a start. Bounded ack-pending is the back-pressure: when starts lag, the
-//! server stops delivering.
+//! settles it ([`settle`]): takes the hold at once by compare-and-swap, tells the buyer (`held`,
+//! or `rejected` with the reason) on the status board, and starts the order's workflow with that
+//! hold; the message is acknowledged only once the start is durable. Holds are settled at the
+//! speed of the KV store (thousands per second) while workflow starts run at the speed of
+//! Temporal (tens to a hundred per second here), so the two stages have separate concurrency
+//! limits and the hold never waits behind a start. Bounded ack-pending is the back-pressure:
+//! when starts lag, the server stops delivering.
 //!
-//! Redelivery is safe. The workflow id is derived from the order id, so Temporal refuses a
-//! second start; the first status of an order is published only onto an empty subject, so a
-//! second delivery finds the first one's answer, and a redelivered intent whose order already
-//! has a status neither holds again nor republishes. One whose order has no status yet (the
-//! earlier delivery held and died before telling the buyer) holds again, and the seat store
-//! hands it the earlier delivery's hold, picked seats included. A hold whose workflow never
-//! starts lapses by itself.
+//! Redelivery is safe, and why is in `boxoffice_workflows::order::intake`, with every rule of
+//! settling: this file holds the consumer loop, the concurrency limits, the workflow start and
+//! the acknowledgements, and no rule of its own.
 
 use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
-use boxoffice_nats::{SeatError, SeatStore, Topology, seat::Hold};
+use boxoffice_nats::{SeatStore, Topology, seat::Hold};
 use boxoffice_workflows::{
     domain::{OrderState, PurchaseIntent},
     order::{
-        OrderInput, OrderWorkflow, StatusBoard, held_status, record_unopened, reject, take_hold,
+        OrderInput, OrderWorkflow, StatusBoard,
+        intake::{self, Stores, settle},
         workflow_id,
     },
-    store,
 };
 use futures::StreamExt;
 use temporalio_client::{
     Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
     errors::WorkflowStartError,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 /// Name of the intake's durable consumer.
@@ -93,21 +89,6 @@ pub struct IntakeOptions {
     pub refund_window_s: u64,
 }
 
-/// Why an intent could not be processed now (it is redelivered later).
-#[derive(Debug, thiserror::Error)]
-enum Retry {
-    #[error(transparent)]
-    Seats(#[from] SeatError),
-    #[error(transparent)]
-    Status(#[from] boxoffice_workflows::order::StatusError),
-    #[error(transparent)]
-    Store(#[from] store::StoreError),
-    #[error(transparent)]
-    Reject(#[from] boxoffice_workflows::order::RejectError),
-    #[error("starting the workflow: {0}")]
-    Start(WorkflowStartError),
-}
-
 /// The intake stage of a worker.
 pub struct Intake {
     /// Streams and bucket.
@@ -137,15 +118,6 @@ struct Stages {
 }
 
 impl Stages {
-    fn record_hold(&self, intent: &PurchaseIntent) {
-        let ms = (self.intake.seats.now() - intent.submitted_at).max(0);
-        metrics::histogram!("boxoffice_intake_hold_seconds").record(ms as f64 / 1000.0);
-        self.window
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(ms.min(u32::MAX as i64) as u32);
-    }
-
     /// Once a second, tells the waiting room's pacers how the intake is doing (plain NATS:
     /// a lost report only means the next one counts).
     async fn report_health(self: Arc<Self>, stop: CancellationToken) {
@@ -255,20 +227,17 @@ impl Intake {
 impl Stages {
     #[tracing::instrument(name = "intake.intent", skip_all, fields(order = tracing::field::Empty, outcome = tracing::field::Empty))]
     async fn handle(&self, msg: jetstream::Message) {
-        let intent: PurchaseIntent = match serde_json::from_slice(&msg.payload) {
-            Ok(i) => i,
-            Err(e) => {
-                // Nothing can ever make it readable: drop it (and say so), never loop on it.
-                tracing::error!(error = %e, subject = %msg.subject, "unreadable purchase intent dropped");
-                metrics::counter!("boxoffice_intake_intents_total", "outcome" => "unreadable")
-                    .increment(1);
-                let _ = msg.ack_with(AckKind::Term).await;
-                return;
-            }
+        let redelivered = msg.info().map_or(1, |i| i.delivered) > 1;
+        if redelivered {
+            metrics::counter!("boxoffice_intake_redeliveries_total").increment(1);
+        }
+        let i = &self.intake;
+        let at = Stores {
+            seats: &i.seats,
+            board: &i.board,
+            db: &i.db,
         };
-        tracing::Span::current().record("order", tracing::field::display(intent.order_id));
-        let delivered = msg.info().map_or(1, |i| i.delivered);
-        let work = self.process(&intent, delivered);
+        let work = settle(at, self, &msg.payload, redelivered);
         tokio::pin!(work);
         // A start can wait behind many others: keep the message ours while it does.
         let mut progress = tokio::time::interval(Duration::from_secs(20));
@@ -279,118 +248,57 @@ impl Stages {
                 _ = progress.tick() => { let _ = msg.ack_with(AckKind::Progress).await; }
             }
         };
+        let outcome = match &result {
+            Ok(settled) => settled.label(),
+            Err(e) => e.label(),
+        };
+        metrics::counter!("boxoffice_intake_intents_total", "outcome" => outcome).increment(1);
         match result {
-            Ok(outcome) => {
+            Ok(_) => {
                 tracing::Span::current().record("outcome", outcome);
-                metrics::counter!("boxoffice_intake_intents_total", "outcome" => outcome)
-                    .increment(1);
                 if let Err(e) = msg.double_ack().await {
-                    // Redelivered later, and handled idempotently then.
+                    // Redelivered later, and settled by the redelivery rules then.
                     tracing::warn!(error = %e, "intent ack lost");
                 }
             }
+            Err(e) if e.is_poison() => {
+                // Nothing can ever make it settle: drop it (and say so), never loop on it.
+                tracing::error!(error = %e, subject = %msg.subject, "purchase intent dropped");
+                let _ = msg.ack_with(AckKind::Term).await;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "intent will be retried");
-                metrics::counter!("boxoffice_intake_intents_total", "outcome" => "retry")
-                    .increment(1);
                 let _ = msg
                     .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
                     .await;
             }
         }
     }
+}
 
-    async fn process(
-        &self,
-        intent: &PurchaseIntent,
-        delivered: i64,
-    ) -> Result<&'static str, Retry> {
-        let i = &self.intake;
-        // A redelivery: finish what the earlier delivery started, never hold twice. (A first
-        // delivery skips this read; if its order turns out to be known after all, the
-        // conditional first publish below says so and the branch there tidies up.)
-        if delivered > 1 {
-            metrics::counter!("boxoffice_intake_redeliveries_total").increment(1);
-            if let Some(status) = i.board.latest(intent.event_id, intent.order_id).await? {
-                return match (status.state, status.hold) {
-                    (OrderState::Held, Some(hold)) => self.start(intent, hold).await,
-                    (OrderState::Rejected, _) => {
-                        // The earlier delivery may have told the buyer and died before the row.
-                        let reason = status.reason.as_deref().unwrap_or("rejected");
-                        record_unopened(&i.db, intent, OrderState::Rejected, reason).await?;
-                        Ok("rejected")
-                    }
-                    _ => Ok("already_started"),
-                };
-            }
-        }
-        // A place to wait in until the payment opens, before any seat is taken.
-        let _staged = self.staged.acquire().await;
-        let permit = self.holds.acquire().await;
-        let order = intent.order_ref();
-        let held = take_hold(&i.seats, intent).await;
-        match held {
-            Ok(hold) => {
-                let first = i
-                    .board
-                    .publish_first(&held_status(intent, &hold, i.seats.now()))
-                    .await?;
-                drop(permit);
-                self.record_hold(intent);
-                if !first {
-                    // A concurrent delivery of the same intent answered first.
-                    return match i.board.latest(intent.event_id, intent.order_id).await? {
-                        Some(s) if s.state == OrderState::Held => {
-                            self.start(intent, s.hold.unwrap_or(hold)).await
-                        }
-                        Some(s) if !s.state.owns_seats() => {
-                            // The order was refused or has ended: it owns nothing, so the hold
-                            // this delivery just took is ours alone to give back.
-                            i.seats.release(&order, &hold.seat_ids()).await?;
-                            Ok("already_finished")
-                        }
-                        // It owns seats: the store handed this call the order's existing hold.
-                        _ => Ok("already_started"),
-                    };
-                }
-                let started = self.start(intent, hold).await?;
-                if started == "held" {
-                    self.until_payment_opens(intent).await;
-                }
-                Ok(started)
-            }
-            Err(e @ SeatError::Unavailable(_)) => Err(e.into()),
-            Err(refusal) => {
-                drop(permit);
-                reject(&i.db, &i.board, intent, refusal.code(), i.seats.now()).await?;
-                self.record_hold(intent);
-                Ok("rejected")
-            }
-        }
+/// The worker's side of [`settle`]: its places, its latency report and the workflow start.
+impl intake::Stages for Stages {
+    /// `None` only if the semaphore were closed, which it never is.
+    type Place<'a> = Option<SemaphorePermit<'a>>;
+
+    async fn staged(&self) -> Self::Place<'_> {
+        self.staged.acquire().await.ok()
     }
 
-    /// Keeps the caller's staged place until the new order has left `held` (its payment is
-    /// open, or it ended), bounded by `--intake-staged-wait-s`. Only pacing depends on this:
-    /// a failed wait just gives the place back early.
-    async fn until_payment_opens(&self, intent: &PurchaseIntent) {
-        let i = &self.intake;
-        let within = Duration::from_secs(i.opts.staged_wait_s);
-        let outcome = match i
-            .board
-            .wait_past(intent.event_id, intent.order_id, OrderState::Held, within)
-            .await
-        {
-            Ok(Some(_)) => "moved",
-            Ok(None) => "timed_out",
-            Err(e) => {
-                tracing::debug!(error = %e, "waiting for the payment to open");
-                "unobserved"
-            }
-        };
-        metrics::counter!("boxoffice_intake_staged_waits_total", "outcome" => outcome).increment(1);
+    async fn holding(&self) -> Self::Place<'_> {
+        self.holds.acquire().await.ok()
     }
 
-    async fn start(&self, intent: &PurchaseIntent, hold: Hold) -> Result<&'static str, Retry> {
+    fn answered(&self, intent: &PurchaseIntent) {
+        let ms = (self.intake.seats.now() - intent.submitted_at).max(0);
+        metrics::histogram!("boxoffice_intake_hold_seconds").record(ms as f64 / 1000.0);
+        self.window
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ms.min(u32::MAX as i64) as u32);
+    }
+
+    async fn start(&self, intent: &PurchaseIntent, hold: Hold) -> Result<(), WorkflowStartError> {
         // Holds first: while the hold stage is saturated (a burst), starts step aside for up to
         // a second, so the Temporal server's CPU does not delay the seat-lock answers. A
         // steady, paced stream never saturates it and never waits here.
@@ -411,14 +319,29 @@ impl Stages {
             hold: Some(hold),
             refund_window_s: i.opts.refund_window_s,
         };
-        match i
-            .client
+        i.client
             .start_workflow(OrderWorkflow::run, input, options)
             .await
+            .map(|_| ())
+    }
+
+    /// Bounded by `--intake-staged-wait-s`. Only pacing depends on this: a failed wait just
+    /// gives the place back early.
+    async fn until_payment_opens(&self, intent: &PurchaseIntent) {
+        let i = &self.intake;
+        let within = Duration::from_secs(i.opts.staged_wait_s);
+        let outcome = match i
+            .board
+            .wait_past(intent.event_id, intent.order_id, OrderState::Held, within)
+            .await
         {
-            Ok(_) => Ok("held"),
-            Err(WorkflowStartError::AlreadyStarted { .. }) => Ok("already_started"),
-            Err(e) => Err(Retry::Start(e)),
-        }
+            Ok(Some(_)) => "moved",
+            Ok(None) => "timed_out",
+            Err(e) => {
+                tracing::debug!(error = %e, "waiting for the payment to open");
+                "unobserved"
+            }
+        };
+        metrics::counter!("boxoffice_intake_staged_waits_total", "outcome" => outcome).increment(1);
     }
 }

@@ -107,7 +107,7 @@ impl OrderActivities {
         state: OrderState,
         reason: &str,
     ) -> Result<(), ActivityError> {
-        super::record_unopened(&self.db, intent, state, reason)
+        super::intake::record_unopened(&self.db, intent, state, reason)
             .await
             .map_err(store_retry)
     }
@@ -171,13 +171,19 @@ impl OrderActivities {
         intent: PurchaseIntent,
     ) -> Result<HoldOutcome, ActivityError> {
         timed("hold_seats", async move {
-            match super::take_hold(&self.seats, &intent).await {
+            match super::intake::take_hold(&self.seats, &intent).await {
                 Ok(hold) => Ok(HoldOutcome::Held(hold)),
                 Err(e) => {
                     let reason = rejection(e)?;
-                    super::reject(&self.db, &self.board, &intent, &reason, self.seats.now())
-                        .await
-                        .map_err(retry)?;
+                    super::intake::reject(
+                        &self.db,
+                        &self.board,
+                        &intent,
+                        &reason,
+                        self.seats.now(),
+                    )
+                    .await
+                    .map_err(retry)?;
                     Ok(HoldOutcome::Rejected(reason))
                 }
             }

@@ -1,7 +1,8 @@
 //! The order on Temporal: hold → pay → confirm or release → issue, and a refund after.
 //!
-//! Intake (in the worker) settles contention: it takes the hold by compare-and-swap the moment
-//! the intent arrives, tells the buyer, and starts [`OrderWorkflow`] with that hold. The
+//! Intake settles contention: it takes the hold by compare-and-swap the moment the intent
+//! arrives, tells the buyer, and starts [`OrderWorkflow`] with that hold. Its rules (redelivery,
+//! races between deliveries) are in [`intake`]; the worker runs the consumer around them. The
 //! workflow owns the hold from then on: it records the order, opens a payment that closes
 //! before the hold does, waits for the provider's verdict (a signal from the webhook, or its
 //! own active query when the callback is late or lost), the buyer's cancel or the deadline,
@@ -10,11 +11,12 @@
 
 pub mod activities;
 mod client;
+pub mod intake;
 pub mod status;
 pub mod tickets;
 pub mod workflow;
 
-use boxoffice_nats::seat::{OrderRef, UnixMillis};
+use boxoffice_nats::seat::OrderRef;
 use serde::{Deserialize, Serialize};
 
 pub use activities::OrderActivities;
@@ -23,11 +25,7 @@ pub use status::{StatusBoard, StatusError};
 pub use tickets::TicketSigner;
 pub use workflow::OrderWorkflow;
 
-use crate::{
-    domain::{OrderState, OrderStatus, PurchaseIntent, SeatRequest},
-    store::{self, StoreError},
-};
-use boxoffice_nats::{SeatError, SeatStore, seat::Hold};
+use crate::domain::PurchaseIntent;
 
 /// What the workflow is started with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,121 +86,4 @@ pub enum ConfirmOutcome {
 /// The workflow id of an order: a business key, so Temporal itself refuses a second start.
 pub fn workflow_id(order: boxoffice_nats::OrderId) -> String {
     format!("order-{order}")
-}
-
-/// The first status of an order intake refused.
-pub fn rejected_status(intent: &PurchaseIntent, reason: &str, at: UnixMillis) -> OrderStatus {
-    OrderStatus {
-        order_id: intent.order_id,
-        event_id: intent.event_id,
-        buyer_id: intent.buyer_id,
-        state: OrderState::Rejected,
-        version: 1,
-        seats: Vec::new(),
-        hold_expires_at: None,
-        amount_cents: None,
-        currency: None,
-        payment: None,
-        tickets: Vec::new(),
-        reason: Some(reason.to_owned()),
-        hold: None,
-        at,
-    }
-}
-
-/// The first status of an order intake held.
-pub fn held_status(
-    intent: &PurchaseIntent,
-    hold: &boxoffice_nats::seat::Hold,
-    at: UnixMillis,
-) -> OrderStatus {
-    OrderStatus {
-        order_id: intent.order_id,
-        event_id: intent.event_id,
-        buyer_id: intent.buyer_id,
-        state: OrderState::Held,
-        version: 1,
-        seats: hold.seat_ids(),
-        hold_expires_at: Some(hold.expires_at),
-        amount_cents: None,
-        currency: None,
-        payment: None,
-        tickets: Vec::new(),
-        reason: None,
-        hold: Some(hold.clone()),
-        at,
-    }
-}
-
-/// Takes the hold an intent asks for: its named seats, or the best available seats of a
-/// section (side by side where they can be; any units of a general-admission section), for
-/// the intent's hold time. Intake and the workflow (when started
-/// without a hold) both hold through here. Taking the hold again for the same intent (a
-/// redelivery, a retried activity) returns the hold already taken, picked seats included.
-pub async fn take_hold(seats: &SeatStore, intent: &PurchaseIntent) -> Result<Hold, SeatError> {
-    let order = intent.order_ref();
-    let hold_for = std::time::Duration::from_secs(intent.hold_seconds.into());
-    match &intent.request {
-        SeatRequest::Seats(list) => seats.hold(&order, list, hold_for).await,
-        SeatRequest::BestAvailable { section, quantity } => {
-            seats
-                .pick_best(&order, section, quantity.get(), hold_for)
-                .await
-        }
-    }
-}
-
-/// Records an order that ends before it is opened (no seats, no money) in PostgreSQL.
-/// Idempotent.
-pub async fn record_unopened(
-    db: &sqlx::PgPool,
-    intent: &PurchaseIntent,
-    state: OrderState,
-    reason: &str,
-) -> Result<(), StoreError> {
-    store::record_closed(
-        db,
-        &intent.order_ref(),
-        &intent.idempotency_key,
-        &intent.request_hash,
-        &workflow_id(intent.order_id),
-        state,
-        reason,
-    )
-    .await
-}
-
-/// Telling a buyer "rejected" failed; retry.
-#[derive(Debug, thiserror::Error)]
-pub enum RejectError {
-    /// The status board.
-    #[error(transparent)]
-    Status(#[from] StatusError),
-    /// PostgreSQL.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Tells the buyer the order is refused, then records it. The buyer hears first; the row
-/// follows. A refusal that lost the race to another delivery's answer (a `held`, say) records
-/// nothing, and a retry after the publish still writes the row.
-pub async fn reject(
-    db: &sqlx::PgPool,
-    board: &StatusBoard,
-    intent: &PurchaseIntent,
-    reason: &str,
-    now: UnixMillis,
-) -> Result<(), RejectError> {
-    let first = board
-        .publish_first(&rejected_status(intent, reason, now))
-        .await?;
-    let ours = first
-        || board
-            .latest(intent.event_id, intent.order_id)
-            .await?
-            .is_some_and(|s| s.state == OrderState::Rejected);
-    if ours {
-        record_unopened(db, intent, OrderState::Rejected, reason).await?;
-    }
-    Ok(())
 }

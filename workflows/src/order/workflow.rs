@@ -259,7 +259,7 @@ impl OrderWorkflow {
             },
         };
         let started = now_ms(ctx);
-        let mut st = super::held_status(&intent, &hold, started);
+        let mut st = super::intake::held_status(&intent, &hold, started);
         st.hold = None;
         ctx.state_mut(|s| s.status = Some(st.clone()));
         let seats = SeatsRequest {
