@@ -9,10 +9,8 @@
 
 pub mod admin;
 pub mod api;
-pub mod availability;
 pub mod catalog;
 pub mod config;
-pub mod error;
 pub mod health;
 pub mod limits;
 pub mod pacer;
@@ -20,6 +18,8 @@ pub mod protect;
 pub mod records;
 pub mod tokens;
 pub mod webhooks;
+
+pub use boxoffice_http::{availability, error};
 
 use std::{future::Future, sync::Arc, time::Duration};
 

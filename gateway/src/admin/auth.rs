@@ -16,12 +16,9 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::{
-    AppState,
-    api::extract::ApiJson,
-    error::ApiError,
-    limits::{ClientIp, limit_key, wait_s},
-};
+use boxoffice_http::client::{ClientIp, limit_key, wait_s};
+
+use crate::{AppState, api::extract::ApiJson, error::ApiError};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "bo_admin";

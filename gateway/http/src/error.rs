@@ -1,4 +1,5 @@
-//! The gateway's one error type: a precise JSON 4xx, or an opaque 503 whose cause is logged.
+//! The gateway's one error type (buyer API and admin side alike): a precise JSON 4xx, or an
+//! opaque 503 whose cause is logged.
 //!
 //! Body shape (brief section 4): `{"error": {"code": "...", "message": "..."}}`. Nothing a
 //! client sends can produce a 500: handlers map every failure to one of these.
