@@ -17,14 +17,15 @@ use super::{
     seatspec,
     store::{self, EventChanges, EventDetail, Layout, Withheld},
 };
-use crate::{
-    AppState,
-    api::extract::{ApiJson, ApiPath},
+use boxoffice_http::{
     error::ApiError,
+    extract::{ApiJson, ApiPath},
 };
 
+use crate::AdminState;
+
 /// The routes.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<AdminState> {
     Router::new()
         .route(
             "/admin/api/v1/session",
@@ -60,7 +61,7 @@ pub fn router() -> Router<AppState> {
 /// The event if the caller may see it; 404 otherwise (another organizer's event looks exactly
 /// like one that does not exist).
 pub async fn visible_event(
-    state: &AppState,
+    state: &AdminState,
     admin: &Admin,
     id: Uuid,
 ) -> Result<EventDetail, ApiError> {
@@ -70,14 +71,14 @@ pub async fn visible_event(
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
 ) -> Result<Json<Vec<store::EventSummary>>, ApiError> {
     Ok(Json(store::list_events(&state.db, admin.scope()).await?))
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<EventDetail>, ApiError> {
@@ -135,7 +136,7 @@ struct CreateEvent {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiJson(body): ApiJson<CreateEvent>,
 ) -> Result<(StatusCode, Json<EventDetail>), ApiError> {
@@ -204,7 +205,7 @@ fn in_range(field: &'static str, v: i64, lo: i64, hi: i64) -> Result<i32, ApiErr
 }
 
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<UpdateEvent>,
@@ -300,7 +301,7 @@ struct AddSection {
 }
 
 async fn add_section(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<AddSection>,
@@ -371,7 +372,7 @@ async fn add_section(
 }
 
 async fn delete_section(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath((id, code)): ApiPath<(Uuid, String)>,
 ) -> Result<Json<EventDetail>, ApiError> {
@@ -429,7 +430,7 @@ fn labels(v: &serde_json::Value) -> Result<Vec<String>, ApiError> {
 }
 
 async fn add_allocation(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<AddAllocation>,
@@ -498,7 +499,7 @@ async fn add_allocation(
 }
 
 async fn release_allocation(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath((id, aid)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<Json<EventDetail>, ApiError> {
@@ -517,7 +518,7 @@ async fn release_allocation(
 }
 
 async fn delete_allocation(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath((id, aid)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<Json<EventDetail>, ApiError> {
@@ -532,14 +533,14 @@ async fn delete_allocation(
     Ok(Json(visible_event(&state, &admin, id).await?))
 }
 
-fn temporal(state: &AppState) -> Result<&temporalio_client::Client, ApiError> {
+fn temporal(state: &AdminState) -> Result<&temporalio_client::Client, ApiError> {
     state
         .temporal
         .get()
         .ok_or_else(|| ApiError::unavailable("Temporal is not connected yet"))
 }
 
-async fn send(state: &AppState, id: Uuid, cmd: SaleCommand) -> Result<(), OnSaleError> {
+async fn send(state: &AdminState, id: Uuid, cmd: SaleCommand) -> Result<(), OnSaleError> {
     let client = state
         .temporal
         .get()
@@ -549,13 +550,13 @@ async fn send(state: &AppState, id: Uuid, cmd: SaleCommand) -> Result<(), OnSale
 
 /// Sends `cmd` to the event's sale, starting its workflow first if none runs (an event put on
 /// sale before it had one, e.g. the demo's): every change to a sale goes through it.
-async fn command(state: &AppState, ev: &EventDetail, cmd: SaleCommand) -> Result<(), ApiError> {
+async fn command(state: &AdminState, ev: &EventDetail, cmd: SaleCommand) -> Result<(), ApiError> {
     let client = temporal(state)?;
     let event = EventId::from_uuid(ev.summary.id);
     match onsale::command(client, event, cmd).await {
         Ok(()) => Ok(()),
         Err(OnSaleError::NotRunning) => {
-            onsale::start(client, &state.admin.task_queue, event)
+            onsale::start(client, &state.own.task_queue, event)
                 .await
                 .map_err(ApiError::unavailable)?;
             onsale::command(client, event, cmd)
@@ -575,7 +576,7 @@ struct Schedule {
 }
 
 async fn schedule(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Schedule>,
@@ -616,7 +617,7 @@ async fn schedule(
     };
     store::update_event(&state.db, admin.account.id, id, &changes, "sale.schedule").await?;
     let event = EventId::from_uuid(id);
-    let started = match onsale::start(client, &state.admin.task_queue, event).await {
+    let started = match onsale::start(client, &state.own.task_queue, event).await {
         Ok(()) if ev.summary.status == "scheduled" => {
             onsale::command(client, event, SaleCommand::Reschedule).await
         }
@@ -642,7 +643,7 @@ async fn schedule(
 }
 
 async fn sale_command(
-    state: &AppState,
+    state: &AdminState,
     admin: &Admin,
     id: Uuid,
     cmd: SaleCommand,
@@ -672,7 +673,7 @@ async fn sale_command(
 }
 
 async fn pause(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<EventDetail>, ApiError> {
@@ -688,7 +689,7 @@ async fn pause(
 }
 
 async fn resume(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<EventDetail>, ApiError> {
@@ -704,7 +705,7 @@ async fn resume(
 }
 
 async fn close(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<EventDetail>, ApiError> {
@@ -720,7 +721,7 @@ async fn close(
 }
 
 async fn audit(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Vec<store::AuditRow>>, ApiError> {

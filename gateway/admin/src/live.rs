@@ -31,15 +31,16 @@ use super::{
     api::visible_event,
     auth::{Admin, session_alive},
 };
-use crate::{
-    AppState,
-    api::extract::ApiPath,
+use boxoffice_http::{
     availability::{Counts, SeatChange},
     error::ApiError,
+    extract::ApiPath,
 };
 
+use crate::AdminState;
+
 /// The routes.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<AdminState> {
     Router::new()
         .route("/admin/api/v1/events/{id}/live", get(live))
         .route("/admin/api/v1/events/{id}/stats", get(stats_now))
@@ -112,11 +113,10 @@ fn public(state: &boxoffice_nats::seat::SeatState, now: i64) -> &'static str {
     }
 }
 
-fn snapshot(state: &AppState, event: EventId) -> Arc<Frame> {
-    let now = state.buyer.availability.now();
+fn snapshot(state: &AdminState, event: EventId) -> Arc<Frame> {
+    let now = state.seats.now();
     let seats: BTreeMap<String, &'static str> = state
-        .buyer
-        .availability
+        .seats
         .states(event)
         .unwrap_or_default()
         .iter()
@@ -129,7 +129,7 @@ fn snapshot(state: &AppState, event: EventId) -> Arc<Frame> {
 }
 
 /// Computes the event's stats now.
-pub async fn stats(state: &AppState, event: Uuid) -> Result<Stats, ApiError> {
+pub async fn stats(state: &AdminState, event: Uuid) -> Result<Stats, ApiError> {
     let id = EventId::from_uuid(event);
     let db = &state.db;
     let fail = ApiError::unavailable;
@@ -168,8 +168,8 @@ pub async fn stats(state: &AppState, event: Uuid) -> Result<Stats, ApiError> {
     .iter()
     .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
     .collect();
-    let counts = state.buyer.availability.counts(id);
-    let summary = state.buyer.room.read(id, |b| b.map(|b| b.summary()));
+    let counts = state.seats.counts(id);
+    let summary = state.room.read(id, |b| b.map(|b| b.summary()));
     let control = summary
         .as_ref()
         .and_then(|s| s.control.clone())
@@ -210,7 +210,7 @@ impl LiveHub {
     /// runs.
     fn subscribe(
         &self,
-        state: &AppState,
+        state: &AdminState,
         event: Uuid,
     ) -> (broadcast::Receiver<Arc<Frame>>, Option<Arc<Frame>>) {
         let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
@@ -245,13 +245,13 @@ impl LiveHub {
 
 #[tracing::instrument(name = "admin.live_feed", skip_all, fields(%event))]
 async fn feed(
-    state: AppState,
+    state: AdminState,
     event: Uuid,
     tx: broadcast::Sender<Arc<Frame>>,
     last_stats: Arc<Mutex<Option<Arc<Frame>>>>,
 ) {
     let id = EventId::from_uuid(event);
-    let mut changes = state.buyer.availability.subscribe();
+    let mut changes = state.seats.subscribe();
     let mut flush = tokio::time::interval(Duration::from_millis(250));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut pending: BTreeMap<String, &'static str> = BTreeMap::new();
@@ -261,7 +261,7 @@ async fn feed(
         tokio::select! {
             change = changes.recv() => match change {
                 Ok(SeatChange { event: e, seat, state: s }) if e == id => {
-                    pending.insert(seat.to_string(), public(&s, state.buyer.availability.now()));
+                    pending.insert(seat.to_string(), public(&s, state.seats.now()));
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -299,7 +299,7 @@ async fn feed(
             }
         }
     }
-    state.admin.live.end(event);
+    state.own.live.end(event);
     metrics::gauge!("boxoffice_admin_live_feeds").decrement(1.0);
 }
 
@@ -330,12 +330,12 @@ async fn session_ended(db: sqlx::PgPool, session: Vec<u8>, every: Duration) {
 /// every seat first, then `seats` changes and `stats` every second). The stream ends when its
 /// session does (checked every `--admin-live-session-check-s`: one key lookup per viewer).
 async fn live(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     visible_event(&state, &admin, id).await?;
-    let (rx, last) = state.admin.live.subscribe(&state, id);
+    let (rx, last) = state.own.live.subscribe(&state, id);
     let first = snapshot(&state, EventId::from_uuid(id));
     let head = futures::stream::iter(std::iter::once(first).chain(last).collect::<Vec<_>>());
     let rest = futures::stream::unfold(rx, |mut rx| async move {
@@ -348,7 +348,7 @@ async fn live(
             }
         }
     });
-    let every = Duration::from_secs(state.admin.config.live_session_check_s.max(1));
+    let every = Duration::from_secs(state.own.config.live_session_check_s.max(1));
     let stream = head.chain(rest).map(|f| sse(&f)).take_until(session_ended(
         state.db.clone(),
         admin.session,
@@ -359,7 +359,7 @@ async fn live(
 
 /// `GET /admin/api/v1/events/{id}/stats`: the dashboard's numbers, once.
 async fn stats_now(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Stats>, ApiError> {

@@ -1,6 +1,6 @@
 //! Admin sign-in: argon2 passwords, server-side sessions in a cookie, CSRF, login limits.
 
-use std::{net::IpAddr, num::NonZeroU32, sync::Arc};
+use std::{net::IpAddr, num::NonZeroU32};
 
 use axum::{
     Json,
@@ -18,7 +18,9 @@ use uuid::Uuid;
 
 use boxoffice_http::client::{ClientIp, limit_key, wait_s};
 
-use crate::{AppState, api::extract::ApiJson, error::ApiError};
+use boxoffice_http::{error::ApiError, extract::ApiJson};
+
+use crate::AdminState;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "bo_admin";
@@ -96,11 +98,11 @@ fn random_hex() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
-fn session_cookie(state: &AppState, value: &str, max_age_s: i64) -> HeaderValue {
+fn session_cookie(state: &AdminState, value: &str, max_age_s: i64) -> HeaderValue {
     let cookie = Cookie::build((COOKIE, value.to_owned()))
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(state.admin.config.cookie_secure)
+        .secure(state.own.config.cookie_secure)
         .path("/admin")
         .max_age(cookie::time::Duration::seconds(max_age_s))
         .build();
@@ -135,13 +137,13 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 /// Creates a session for `account`; returns its cookie header and CSRF token.
 pub async fn open_session(
-    state: &AppState,
+    state: &AdminState,
     account: &Account,
     user_agent: Option<&str>,
 ) -> Result<(HeaderValue, String), ApiError> {
     let token = random_hex();
     let csrf = random_hex();
-    let ttl = state.admin.config.session_ttl_s;
+    let ttl = state.own.config.session_ttl_s;
     sqlx::query(
         "insert into admin_sessions (token_hash, organizer_id, csrf_token, expires_at, user_agent)
          values ($1, $2, $3, now() + make_interval(secs => $4), $5)",
@@ -162,7 +164,7 @@ pub async fn open_session(
 }
 
 /// The session behind the request's cookie, if any and unexpired.
-pub async fn current(parts: &Parts, state: &AppState) -> Result<Option<Admin>, ApiError> {
+pub async fn current(parts: &Parts, state: &AdminState) -> Result<Option<Admin>, ApiError> {
     let Some(token) = cookie_value(&parts.headers) else {
         return Ok(None);
     };
@@ -207,10 +209,10 @@ fn safe_method(m: &Method) -> bool {
 
 /// The admin API's extractor: a signed-in account; for a state-changing method, also the
 /// session's CSRF token in `X-CSRF-Token` and no foreign `Origin`.
-impl FromRequestParts<AppState> for Admin {
+impl FromRequestParts<AdminState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, ApiError> {
         let admin = current(parts, state).await?.ok_or_else(|| {
             ApiError::unauthorized("admin_login_required", "sign in at /admin/login first")
         })?;
@@ -257,7 +259,7 @@ pub struct Login {
 /// Checks a login: the rate limit first, then the password (the same argon2 work whether or
 /// not the account exists).
 pub async fn check_login(
-    state: &AppState,
+    state: &AdminState,
     login: &Login,
     from: IpAddr,
 ) -> Result<Account, ApiError> {
@@ -267,18 +269,14 @@ pub async fn check_login(
             "email or password too long",
         ));
     }
-    state
-        .admin
-        .logins
-        .check(&login.email, from)
-        .map_err(|wait| {
-            metrics::counter!("boxoffice_admin_logins_total", "outcome" => "limited").increment(1);
-            ApiError::too_many(
-                "login_rate_limited",
-                "too many sign-in attempts; wait and try again",
-                wait,
-            )
-        })?;
+    state.own.logins.check(&login.email, from).map_err(|wait| {
+        metrics::counter!("boxoffice_admin_logins_total", "outcome" => "limited").increment(1);
+        ApiError::too_many(
+            "login_rate_limited",
+            "too many sign-in attempts; wait and try again",
+            wait,
+        )
+    })?;
     let found = accounts::find_by_email(&state.db, &login.email)
         .await
         .map_err(ApiError::unavailable)?;
@@ -313,7 +311,7 @@ pub async fn check_login(
 /// `POST /admin/api/v1/session`: signs in; sets the cookie; returns the account and the CSRF
 /// token.
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     ClientIp(from): ClientIp,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Login>,
@@ -337,7 +335,7 @@ pub async fn login(
 
 /// `DELETE /admin/api/v1/session`: signs out (the session row is deleted, the cookie cleared).
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -351,7 +349,7 @@ pub async fn logout(
 }
 
 /// Deletes the request's session, if any.
-pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub async fn end_session(state: &AdminState, headers: &HeaderMap) -> Result<(), ApiError> {
     if let Some(token) = cookie_value(headers) {
         sqlx::query("delete from admin_sessions where token_hash = $1")
             .bind(token_hash(&token))
@@ -363,7 +361,7 @@ pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<(), Ap
 }
 
 /// A cleared cookie (sign-out).
-pub fn cleared_cookie(state: &AppState) -> HeaderValue {
+pub fn cleared_cookie(state: &AdminState) -> HeaderValue {
     session_cookie(state, "", 0)
 }
 
@@ -371,9 +369,6 @@ pub fn cleared_cookie(state: &AppState) -> HeaderValue {
 pub async fn me(admin: Admin) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "account": admin.account, "csrf_token": admin.csrf }))
 }
-
-/// Shared handle for handlers that only need the state.
-pub type Shared = Arc<super::AdminState>;
 
 #[cfg(test)]
 mod tests {

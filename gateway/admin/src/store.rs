@@ -8,7 +8,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::seatspec::SpecSeat;
-use crate::error::ApiError;
+use boxoffice_http::error::ApiError;
 
 /// A database error as the organizer reads it: the constraints an organizer can break by
 /// hand get their own code and words; any other is `invalid_value`, its name only in the log.

@@ -19,13 +19,15 @@ use super::{
     orders::{self, Search},
     store,
 };
-use crate::{AppState, api::extract::ApiQuery, error::ApiError, limits::ClientIp};
+use boxoffice_http::{client::ClientIp, error::ApiError, extract::ApiQuery};
+
+use crate::AdminState;
 
 const CSS: &str = include_str!("assets/admin.css");
 const JS: &str = include_str!("assets/admin.js");
 
 /// The routes.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<AdminState> {
     Router::new()
         .route("/admin", get(|| async { Redirect::to("/admin/") }))
         .route("/admin/", get(events_page))
@@ -56,10 +58,10 @@ async fn asset(body: &'static str, kind: &'static str) -> Response {
 /// A page's signed-in account, or a redirect to the login page.
 pub struct PageAdmin(pub Admin);
 
-impl axum::extract::FromRequestParts<AppState> for PageAdmin {
+impl axum::extract::FromRequestParts<AdminState> for PageAdmin {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, Response> {
         match auth::current(parts, state).await {
             Ok(Some(a)) => Ok(Self(a)),
             Ok(None) => {
@@ -182,7 +184,7 @@ struct LoginForm {
 }
 
 async fn login_form(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     ClientIp(from): ClientIp,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
@@ -243,7 +245,7 @@ struct LogoutForm {
 }
 
 async fn logout_form(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     PageAdmin(admin): PageAdmin,
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
@@ -273,7 +275,7 @@ fn page_error(e: ApiError, admin: &Admin) -> Response {
         .into_response()
 }
 
-async fn events_page(State(state): State<AppState>, PageAdmin(admin): PageAdmin) -> Response {
+async fn events_page(State(state): State<AdminState>, PageAdmin(admin): PageAdmin) -> Response {
     let events = match store::list_events(&state.db, admin.scope()).await {
         Ok(e) => e,
         Err(e) => return page_error(e, &admin),
@@ -326,7 +328,7 @@ async fn events_page(State(state): State<AppState>, PageAdmin(admin): PageAdmin)
 }
 
 async fn event_page(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     PageAdmin(admin): PageAdmin,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
@@ -550,7 +552,7 @@ fn rows_of(seats: &[(String, String, String, i32)], code: &str) -> Vec<(String, 
 }
 
 async fn orders_page(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     PageAdmin(admin): PageAdmin,
     q: Result<ApiQuery<Search>, ApiError>,
 ) -> Response {
@@ -610,7 +612,7 @@ async fn orders_page(
 }
 
 async fn order_page(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     PageAdmin(admin): PageAdmin,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
@@ -681,7 +683,7 @@ async fn order_page(
     .into_response()
 }
 
-async fn reports_page(State(state): State<AppState>, PageAdmin(admin): PageAdmin) -> Response {
+async fn reports_page(State(state): State<AdminState>, PageAdmin(admin): PageAdmin) -> Response {
     let runs = match orders::recent_runs(&state, &admin).await {
         Ok(r) => r,
         Err(e) => return page_error(e, &admin),

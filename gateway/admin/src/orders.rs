@@ -21,14 +21,15 @@ use temporalio_client::{
 use uuid::Uuid;
 
 use super::{api::visible_event, auth::Admin};
-use crate::{
-    AppState,
-    api::extract::{ApiJson, ApiPath, ApiQuery},
+use boxoffice_http::{
     error::ApiError,
+    extract::{ApiJson, ApiPath, ApiQuery},
 };
 
+use crate::AdminState;
+
 /// The routes.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<AdminState> {
     Router::new()
         .route("/admin/api/v1/orders", get(search))
         .route("/admin/api/v1/orders/{id}", get(show))
@@ -125,7 +126,7 @@ fn order_row(r: &sqlx::postgres::PgRow) -> OrderRow {
 
 /// Orders matching `q` that the caller may see, newest first.
 pub async fn find_orders(
-    state: &AppState,
+    state: &AdminState,
     admin: &Admin,
     q: &Search,
 ) -> Result<Vec<OrderRow>, ApiError> {
@@ -167,7 +168,7 @@ pub async fn find_orders(
 }
 
 async fn search(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiQuery(q): ApiQuery<Search>,
 ) -> Result<Json<Vec<OrderRow>>, ApiError> {
@@ -257,7 +258,7 @@ pub struct OrderDetail {
 
 /// The order if the caller may see it.
 pub async fn order_detail(
-    state: &AppState,
+    state: &AdminState,
     admin: &Admin,
     id: Uuid,
 ) -> Result<OrderDetail, ApiError> {
@@ -330,9 +331,9 @@ pub async fn order_detail(
 }
 
 /// The workflow's status and history; a Temporal outage degrades the page, never fails it.
-async fn workflow_view(state: &AppState, order: OrderId) -> WorkflowView {
+async fn workflow_view(state: &AdminState, order: OrderId) -> WorkflowView {
     let id = workflow_id(order);
-    let link = state.admin.temporal_link(&state.admin.namespace, &id);
+    let link = state.own.temporal_link(&id);
     let mut view = WorkflowView {
         id: id.clone(),
         status: "unavailable".into(),
@@ -384,7 +385,7 @@ async fn workflow_view(state: &AppState, order: OrderId) -> WorkflowView {
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<OrderDetail>, ApiError> {
@@ -400,7 +401,7 @@ pub struct Refund {
 }
 
 async fn refund(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Refund>,
@@ -480,7 +481,7 @@ fn csv_response(name: &str, body: Vec<u8>) -> Response {
 }
 
 async fn orders_csv(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
@@ -525,7 +526,7 @@ async fn orders_csv(
 }
 
 async fn attendees_csv(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
@@ -601,7 +602,7 @@ pub struct RunRow {
 }
 
 /// The latest runs.
-pub async fn recent_runs(state: &AppState, admin: &Admin) -> Result<Vec<RunRow>, ApiError> {
+pub async fn recent_runs(state: &AdminState, admin: &Admin) -> Result<Vec<RunRow>, ApiError> {
     let rows = sqlx::query(
         "select run_id, trigger, status, started_at, finished_at, checked_seats, repaired,
                 unresolved, findings from reconciliation_runs order by started_at desc limit 50",
@@ -657,7 +658,7 @@ pub async fn recent_runs(state: &AppState, admin: &Admin) -> Result<Vec<RunRow>,
 }
 
 async fn reports(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
 ) -> Result<Json<Vec<RunRow>>, ApiError> {
     Ok(Json(recent_runs(&state, &admin).await?))
