@@ -8,12 +8,14 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use boxoffice_workflows::store::accounts::{self, Account, Role};
+use boxoffice_workflows::store::{
+    accounts::{self, Account, Role},
+    sessions::{self, NewSession},
+};
 use cookie::{Cookie, SameSite};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use uuid::Uuid;
 
 use boxoffice_http::client::{ClientIp, limit_key, wait_s};
@@ -120,9 +122,16 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
+/// The browser, as its `User-Agent` says (kept with the session).
+pub(crate) fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
 /// A state-changing request from another origin is refused whatever it carries (defence in
-/// depth beside `SameSite=Strict` and the CSRF token).
-fn same_origin(headers: &HeaderMap) -> bool {
+/// depth beside `SameSite=Strict` and the CSRF token). A request without `Origin` passes.
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true; // non-browser clients send none; the CSRF token still applies
     };
@@ -144,22 +153,14 @@ pub async fn open_session(
     let token = random_hex();
     let csrf = random_hex();
     let ttl = state.own.config.session_ttl_s;
-    sqlx::query(
-        "insert into admin_sessions (token_hash, organizer_id, csrf_token, expires_at, user_agent)
-         values ($1, $2, $3, now() + make_interval(secs => $4), $5)",
-    )
-    .bind(token_hash(&token))
-    .bind(account.id)
-    .bind(&csrf)
-    .bind(ttl as f64)
-    .bind(user_agent.map(|u| u.chars().take(200).collect::<String>()))
-    .execute(&state.db)
-    .await
-    .map_err(ApiError::unavailable)?;
-    // Expired sessions are swept as new ones open: no job to run.
-    let _ = sqlx::query("delete from admin_sessions where expires_at < now() - interval '1 day'")
-        .execute(&state.db)
-        .await;
+    let session = NewSession {
+        key: &token_hash(&token),
+        account: account.id,
+        csrf: &csrf,
+        ttl_s: ttl,
+        user_agent,
+    };
+    sessions::open(&state.db, &session).await?;
     Ok((session_cookie(state, &token, ttl), csrf))
 }
 
@@ -168,39 +169,14 @@ pub async fn current(parts: &Parts, state: &AdminState) -> Result<Option<Admin>,
     let Some(token) = cookie_value(&parts.headers) else {
         return Ok(None);
     };
-    let row = sqlx::query(
-        "select o.organizer_id, o.email, o.display_name, o.role, s.csrf_token
-         from admin_sessions s join organizers o using (organizer_id)
-         where s.token_hash = $1 and s.expires_at > now()",
-    )
-    .bind(token_hash(&token))
-    .fetch_optional(&state.db)
-    .await
-    .map_err(ApiError::unavailable)?;
     let session = token_hash(&token);
-    Ok(row.and_then(|r| {
-        Some(Admin {
-            account: Account {
-                id: r.get("organizer_id"),
-                email: r.get("email"),
-                display_name: r.get("display_name"),
-                role: Role::parse(r.get("role"))?,
-            },
-            csrf: r.get("csrf_token"),
+    Ok(sessions::find(&state.db, &session)
+        .await?
+        .map(|(account, csrf)| Admin {
+            account,
+            csrf,
             session,
-        })
-    }))
-}
-
-/// Whether the session is still there and unexpired (sign-out, expiry and an account update
-/// all end it).
-pub async fn session_alive(db: &sqlx::PgPool, session: &[u8]) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "select exists (select 1 from admin_sessions where token_hash = $1 and expires_at > now())",
-    )
-    .bind(session)
-    .fetch_one(db)
-    .await
+        }))
 }
 
 fn safe_method(m: &Method) -> bool {
@@ -277,9 +253,7 @@ pub async fn check_login(
             wait,
         )
     })?;
-    let found = accounts::find_by_email(&state.db, &login.email)
-        .await
-        .map_err(ApiError::unavailable)?;
+    let found = accounts::find_by_email(&state.db, &login.email).await?;
     let password = login.password.clone();
     let (account, ok) = tokio::task::spawn_blocking(move || match found {
         Some((account, hash)) => {
@@ -323,10 +297,7 @@ pub async fn login(
         ));
     }
     let account = check_login(&state, &body, from).await?;
-    let ua = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let (cookie, csrf) = open_session(&state, &account, ua).await?;
+    let (cookie, csrf) = open_session(&state, &account, user_agent(&headers)).await?;
     let mut response =
         Json(serde_json::json!({ "account": account, "csrf_token": csrf })).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -351,11 +322,7 @@ pub async fn logout(
 /// Deletes the request's session, if any.
 pub async fn end_session(state: &AdminState, headers: &HeaderMap) -> Result<(), ApiError> {
     if let Some(token) = cookie_value(headers) {
-        sqlx::query("delete from admin_sessions where token_hash = $1")
-            .bind(token_hash(&token))
-            .execute(&state.db)
-            .await
-            .map_err(ApiError::unavailable)?;
+        sessions::end(&state.db, &token_hash(&token)).await?;
     }
     Ok(())
 }

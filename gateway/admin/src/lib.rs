@@ -23,7 +23,6 @@ pub mod live;
 pub mod orders;
 pub mod pages;
 pub mod seatspec;
-pub mod store;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! The task turns the gateway's in-memory seat view (itself fed by the seat store's KV watch)
 //! into batched seat changes every 250 ms, and once a second computes the event's stats: seat
 //! counts per section and the queue from memory, orders by state, revenue and sales over time
-//! from four small PostgreSQL queries. Viewers get the frames over server-sent events. So a
+//! from four small PostgreSQL queries (`store::event_stats`). Viewers get the frames over server-sent events. So a
 //! hundred people watching an on-sale cost what one does, and nobody polls the database; the
 //! task ends a second after its last viewer leaves.
 
@@ -21,23 +21,19 @@ use axum::{
     routing::get,
 };
 use boxoffice_nats::{EventId, seat::Availability as Public};
+use boxoffice_workflows::store::{event_stats, sessions};
 use futures::{Stream, StreamExt};
 use serde::Serialize;
-use sqlx::Row;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{
-    api::visible_event,
-    auth::{Admin, session_alive},
-};
 use boxoffice_http::{
     availability::{Counts, SeatChange},
     error::ApiError,
     extract::ApiPath,
 };
 
-use crate::AdminState;
+use crate::{AdminState, api::visible_event, auth::Admin};
 
 /// The routes.
 pub fn router() -> Router<AdminState> {
@@ -131,43 +127,7 @@ fn snapshot(state: &AdminState, event: EventId) -> Arc<Frame> {
 /// Computes the event's stats now.
 pub async fn stats(state: &AdminState, event: Uuid) -> Result<Stats, ApiError> {
     let id = EventId::from_uuid(event);
-    let db = &state.db;
-    let fail = ApiError::unavailable;
-    let status: String = sqlx::query_scalar("select status from events where event_id = $1")
-        .bind(event)
-        .fetch_one(db)
-        .await
-        .map_err(fail)?;
-    let orders = sqlx::query(
-        "select state, count(*) from orders where event_id = $1 group by state order by state",
-    )
-    .bind(event)
-    .fetch_all(db)
-    .await
-    .map_err(fail)?
-    .iter()
-    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
-    .collect();
-    let revenue_cents: i64 = sqlx::query_scalar(
-        "select coalesce(sum(p.captured_cents - p.refunded_cents), 0)::bigint
-         from payments p join orders o using (order_id) where o.event_id = $1",
-    )
-    .bind(event)
-    .fetch_one(db)
-    .await
-    .map_err(fail)?;
-    let sales = sqlx::query(
-        "select (floor(extract(epoch from issued_at) / 10) * 10000)::bigint as b, count(*)
-         from tickets where event_id = $1 and issued_at > now() - interval '30 minutes'
-         group by b order by b",
-    )
-    .bind(event)
-    .fetch_all(db)
-    .await
-    .map_err(fail)?
-    .iter()
-    .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
-    .collect();
+    let figures = event_stats::sale_figures(&state.db, event).await?;
     let counts = state.seats.counts(id);
     let summary = state.room.read(id, |b| b.map(|b| b.summary()));
     let control = summary
@@ -176,7 +136,7 @@ pub async fn stats(state: &AdminState, event: Uuid) -> Result<Stats, ApiError> {
         .map(|c| c.1);
     Ok(Stats {
         at: chrono::Utc::now().timestamp_millis(),
-        status,
+        status: figures.status,
         phase: control.as_ref().map(|c| {
             serde_json::to_value(c.phase)
                 .ok()
@@ -195,13 +155,17 @@ pub async fn stats(state: &AdminState, event: Uuid) -> Result<Stats, ApiError> {
             })
             .unwrap_or_default(),
         total: counts.map(|(_, t)| t),
-        revenue_cents,
-        orders,
+        revenue_cents: figures.revenue_cents,
+        orders: figures
+            .orders
+            .into_iter()
+            .map(|(state, n)| (state.as_str().to_owned(), n))
+            .collect(),
         queue_waiting: summary.as_ref().map_or(0, |s| s.waiting),
         queue_entries: summary.as_ref().map_or(0, |s| s.entries),
         admission_rate_per_s: control.as_ref().map_or(0.0, |c| c.rate_per_s),
         admission_reason: control.map(|c| c.reason),
-        sales,
+        sales: figures.sales,
     })
 }
 
@@ -318,7 +282,7 @@ async fn session_ended(db: sqlx::PgPool, session: Vec<u8>, every: Duration) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        match session_alive(&db, &session).await {
+        match sessions::alive(&db, &session).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => tracing::debug!(error = %e, "cannot check a live viewer's session"),
