@@ -229,7 +229,7 @@ pub fn step(current: &Control, input: &Inputs, cfg: &PacerConfig, seed: &str) ->
 
 /// What the catalog wants of an event's room now.
 fn wanted(event: &crate::catalog::Event, now: chrono::DateTime<chrono::Utc>) -> Phase {
-    use crate::catalog::SaleStatus;
+    use boxoffice_workflows::domain::SaleStatus;
     if event.closed_at(now) {
         Phase::Closed
     } else if event.selling_at(now) {

@@ -12,13 +12,12 @@
 
 use axum::{Json, Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
 use boxoffice_workflows::{
-    order::{OrderWorkflow, PaymentOutcome, PaymentSignal, workflow_id},
+    order::{OrderClientError, PaymentOutcome, PaymentSignal},
     payments::webhook::{SIGNATURE_HEADER, verify},
     service::ExposeSecret,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use temporalio_client::{WorkflowSignalOptions, errors::WorkflowInteractionError};
 
 use crate::{AppState, error::ApiError};
 
@@ -131,22 +130,14 @@ async fn receive(
     if let (Some(outcome), Some(order), Some(intent_id)) =
         (verdict(&event.kind), order_id, event.data.object.id.clone())
     {
-        let client = state
-            .temporal
-            .get()
-            .ok_or_else(|| ApiError::Unavailable("Temporal is not connected yet".into()))?;
-        let handle = client.get_workflow_handle::<OrderWorkflow>(workflow_id(order.into()));
-        match handle
-            .signal(
-                OrderWorkflow::payment,
-                PaymentSignal { intent_id, outcome },
-                WorkflowSignalOptions::default(),
-            )
+        let verdict = PaymentSignal { intent_id, outcome };
+        match crate::api::order_client(&state)?
+            .payment(order.into(), verdict)
             .await
         {
             Ok(()) => {}
             // The order is finished (or never was ours): nothing left to tell it.
-            Err(WorkflowInteractionError::NotFound(_)) => {
+            Err(OrderClientError::NotRunning) => {
                 metrics::counter!("boxoffice_webhooks_for_finished_orders_total").increment(1);
             }
             Err(e) => return Err(ApiError::Unavailable(Box::new(e))),

@@ -40,7 +40,7 @@ pub struct EventView {
     /// IANA time zone.
     pub timezone: String,
     /// Sale status.
-    pub status: crate::catalog::SaleStatus,
+    pub status: boxoffice_workflows::domain::SaleStatus,
     /// Sale opens.
     pub opens_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Sale closes.

@@ -11,14 +11,15 @@ use axum::{
     routing::{get, post},
 };
 use boxoffice_nats::{Namespace, queue::PollPolicy, queue::WaitingRoom};
-use boxoffice_workflows::order::StatusBoard;
+use boxoffice_workflows::order::{OrderClient, StatusBoard};
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
 use crate::{
-    AppState, availability::Availability, catalog::Catalog, records::Records, tokens::TokenKeys,
+    AppState, availability::Availability, catalog::Catalog, error::ApiError, records::Records,
+    tokens::TokenKeys,
 };
 
 /// What the buyer API's handlers share.
@@ -120,4 +121,14 @@ pub fn docs() -> Router<AppState> {
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
                 .url("/api/v1/openapi-ui.json", ApiDoc::openapi()),
         )
+}
+
+/// The order workflows' client, once Temporal is connected (503 until then: the gateway
+/// serves before it is).
+pub(crate) fn order_client(state: &AppState) -> Result<OrderClient, ApiError> {
+    state
+        .temporal
+        .get()
+        .map(|c| OrderClient::new(c.clone()))
+        .ok_or_else(|| ApiError::unavailable("Temporal is not connected yet"))
 }

@@ -329,7 +329,7 @@ async fn main() -> anyhow::Result<()> {
             temporal,
             order,
         } => {
-            use boxoffice_workflows::order::{OrderWorkflow, workflow_id};
+            use boxoffice_workflows::order::{OrderClient, workflow_id};
             use sqlx::Row;
             let pool = store::connect(&pg)?;
             let row = sqlx::query(
@@ -369,11 +369,7 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             let (_, client) = temporal.connect("boxofficectl").await?;
-            let handle = client.get_workflow_handle::<OrderWorkflow>(workflow_id(order));
-            match handle
-                .query(OrderWorkflow::status, (), Default::default())
-                .await
-            {
+            match OrderClient::new(client).status(order).await {
                 Ok(status) => println!(
                     "workflow {}: {}",
                     workflow_id(order),

@@ -9,15 +9,16 @@
 //! and the provider's ledger, and the report ([`report`]) is written as JSON, Markdown and
 //! SVG charts. See `docs/adr/0014-onsale-simulator.md`.
 
+mod args;
 pub mod audit;
 pub mod buyer;
+mod drills;
 pub mod procs;
 pub mod report;
 pub mod setup;
 pub mod tally;
 
 use std::{
-    path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -27,148 +28,12 @@ use boxoffice_nats::{EventId, Namespace, SectionCode, Topology};
 use rand::{Rng, SeedableRng};
 use tokio::sync::Mutex;
 
-use self::{procs::Procs, tally::Tally};
-
-/// The simulator's settings.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SimArgs {
-    /// NATS URL.
-    #[arg(long, env = "BOXOFFICE_NATS_URL")]
-    pub nats_url: String,
-    /// PostgreSQL maintenance database URL (the run creates a fresh database beside it).
-    #[arg(long, env = "BOXOFFICE_DATABASE_URL")]
-    pub database_url: String,
-    /// Temporal frontend.
-    #[arg(long, env = "BOXOFFICE_TEMPORAL_URL")]
-    pub temporal_url: String,
-    /// Replicas of every stream and of the seat bucket (3 on a cluster).
-    #[arg(long, default_value_t = 1)]
-    pub nats_replicas: usize,
-    /// Folder with the platform's binaries (default: this program's own folder).
-    #[arg(long)]
-    pub bin_dir: Option<PathBuf>,
-    /// Folder for the report, the logs and the sandbox's ledger.
-    #[arg(long, default_value = "bench-results/onsale")]
-    pub out: PathBuf,
-    /// Buyers.
-    #[arg(long, default_value_t = 200_000)]
-    pub buyers: u64,
-    /// Seats (a fifth of them standing).
-    #[arg(long, default_value_t = 20_000)]
-    pub seats: u32,
-    /// Tickets one buyer may hold.
-    #[arg(long, default_value_t = 6)]
-    pub max_per_buyer: u32,
-    /// Requests in flight from the simulator at most (keep it under the process's open-file
-    /// limit, with room for the order event streams and the gateway's own connections).
-    #[arg(long, default_value_t = 8_192)]
-    pub max_requests: usize,
-    /// Hold time, seconds (30 or more).
-    #[arg(long, default_value_t = 60)]
-    pub hold_s: u32,
-    /// The organizer's admission cap, buyers per second (the platform's own cap when unset).
-    #[arg(long)]
-    pub admission_rate: Option<u32>,
-    /// Seconds from scheduling to the opening.
-    #[arg(long, default_value_t = 8)]
-    pub opens_in_s: u64,
-    /// Share of buyers already waiting before the opening (they are drawn at random).
-    #[arg(long, default_value_t = 0.3)]
-    pub early_share: f64,
-    /// The opening burst: the rest arrive within this many seconds, most in the first few.
-    #[arg(long, default_value_t = 10)]
-    pub burst_s: u64,
-    /// Gateways.
-    #[arg(long, default_value_t = 1)]
-    pub gateways: usize,
-    /// Workers.
-    #[arg(long, default_value_t = 1)]
-    pub workers: usize,
-    /// How often the worker's reconciliation schedule runs during the sale, seconds (as
-    /// deployed, it is on; the deployed default is 300 s, the simulator races it harder).
-    #[arg(long, default_value_t = 5)]
-    pub reconcile_every_s: u64,
-    /// How long reconciliation leaves a moved order or a lapsed hold alone, seconds (a margin,
-    /// not the safety; shorter than the deployed 120 s so the passes act during the sale).
-    #[arg(long, default_value_t = 10)]
-    pub reconcile_grace_s: u64,
-    /// An on-demand pass (what `boxofficectl reconcile` runs) every this many seconds from the
-    /// opening until every order has settled.
-    #[arg(long, default_value_t = 7)]
-    pub reconcile_on_demand_s: u64,
-    /// Random seed (buyers' choices and arrival times).
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// How long to wait for every order to end after the last buyer is done, seconds
-    /// (default: twice the hold time plus two minutes).
-    #[arg(long)]
-    pub settle_s: Option<u64>,
-    /// Buyer behaviour.
-    #[command(flatten)]
-    pub behaviour: buyer::Behaviour,
-    /// Payment provider faults.
-    #[command(flatten)]
-    pub faults: ProviderFaults,
-    /// Fault drills.
-    #[command(flatten)]
-    pub drills: Drills,
-}
-
-/// Faults of the payment provider (passed to the sandbox).
-#[derive(Debug, Clone, clap::Args)]
-pub struct ProviderFaults {
-    /// Fastest provider answer, ms.
-    #[arg(long, default_value_t = 20)]
-    pub latency_min_ms: u64,
-    /// Slowest provider answer, ms.
-    #[arg(long, default_value_t = 250)]
-    pub latency_max_ms: u64,
-    /// Share of webhooks never delivered.
-    #[arg(long, default_value_t = 0.05)]
-    pub webhook_drop_rate: f64,
-    /// Share of webhooks delivered twice.
-    #[arg(long, default_value_t = 0.05)]
-    pub webhook_duplicate_rate: f64,
-    /// Share of webhooks delivered out of order.
-    #[arg(long, default_value_t = 0.05)]
-    pub webhook_reorder_rate: f64,
-    /// Longest webhook delay, ms.
-    #[arg(long, default_value_t = 2_000)]
-    pub webhook_delay_max_ms: u64,
-}
-
-/// Fault drills, each at a time after the opening.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Drills {
-    /// SIGKILL a worker this many seconds after the opening, and start another one.
-    #[arg(long)]
-    pub kill_worker_at_s: Option<u64>,
-    /// SIGKILL a gateway this many seconds after the opening, and start it again.
-    #[arg(long)]
-    pub restart_gateway_at_s: Option<u64>,
-    /// Cut the payment provider off at this second (SIGKILL), for `--provider-outage-s`.
-    #[arg(long)]
-    pub provider_outage_at_s: Option<u64>,
-    /// How long the provider stays away.
-    #[arg(long, default_value_t = 30)]
-    pub provider_outage_s: u64,
-    /// SIGKILL the NATS server at this second and start it again (needs `--nats-pid-file`).
-    #[arg(long, requires = "nats_pid_file")]
-    pub restart_nats_at_s: Option<u64>,
-    /// SIGKILL the Temporal dev server at this second and start it again (needs
-    /// `--temporal-pid-file`; the server must keep its state in a file).
-    #[arg(long, requires = "temporal_pid_file")]
-    pub restart_temporal_at_s: Option<u64>,
-    /// How long a restarted server stays down, seconds.
-    #[arg(long, default_value_t = 3)]
-    pub server_down_s: u64,
-    /// Pid file of the NATS server (as `ops/lib/services.sh` writes it).
-    #[arg(long)]
-    pub nats_pid_file: Option<PathBuf>,
-    /// Pid file of the Temporal dev server.
-    #[arg(long)]
-    pub temporal_pid_file: Option<PathBuf>,
-}
+pub use self::args::{Drills, ProviderFaults, SimArgs};
+use self::{
+    drills::{reconcile_on_demand, run_drills, watch_claimed_out},
+    procs::Procs,
+    tally::Tally,
+};
 
 /// Outcomes that mean the platform left a buyer without an answer (every other outcome is an
 /// answer: bought, declined, rejected with a reason, told sold out or closed, ...).
@@ -539,154 +404,4 @@ async fn drive(
     }
     let report = report::Report::new(args, &event, &tally, audit, drills_done);
     Ok((report, event.id))
-}
-
-/// Runs the drills at their times; returns what was done, in words.
-async fn run_drills(
-    d: Drills,
-    workers: usize,
-    opened: Instant,
-    procs: Arc<Mutex<Procs>>,
-) -> anyhow::Result<Vec<String>> {
-    let mut plan: Vec<(u64, &'static str)> = Vec::new();
-    if let Some(s) = d.kill_worker_at_s {
-        plan.push((s, "kill_worker"));
-    }
-    if let Some(s) = d.restart_gateway_at_s {
-        plan.push((s, "restart_gateway"));
-    }
-    if let Some(s) = d.provider_outage_at_s {
-        plan.push((s, "provider_outage"));
-    }
-    if let Some(s) = d.restart_nats_at_s {
-        plan.push((s, "restart_nats"));
-    }
-    if let Some(s) = d.restart_temporal_at_s {
-        plan.push((s, "restart_temporal"));
-    }
-    plan.sort();
-    let mut done = Vec::new();
-    let mut next_worker = workers.max(1) + 1;
-    for (at, what) in plan {
-        tokio::time::sleep_until((opened + Duration::from_secs(at)).into()).await;
-        match what {
-            "kill_worker" => {
-                let mut p = procs.lock().await;
-                p.kill("worker-1").await?;
-                eprintln!("[drill] t+{at}s: worker-1 killed (SIGKILL)");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                p.start_worker(next_worker).await?;
-                eprintln!("[drill] worker-{next_worker} started");
-                done.push(format!(
-                    "t+{at}s: worker-1 SIGKILLed, worker-{next_worker} started"
-                ));
-                next_worker += 1;
-            }
-            "restart_gateway" => {
-                let mut p = procs.lock().await;
-                p.kill("gateway-1").await?;
-                eprintln!("[drill] t+{at}s: gateway-1 killed (SIGKILL)");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                p.start_gateway(0).await?;
-                done.push(format!("t+{at}s: gateway-1 SIGKILLed and restarted"));
-            }
-            "restart_nats" | "restart_temporal" => {
-                let (server, pid_file) = if what == "restart_nats" {
-                    ("NATS", d.nats_pid_file.clone())
-                } else {
-                    ("the Temporal dev server", d.temporal_pid_file.clone())
-                };
-                let pid_file = pid_file.context("no pid file")?;
-                eprintln!("[drill] t+{at}s: {server} killed (SIGKILL)");
-                let pid =
-                    procs::restart_by_pid_file(&pid_file, Duration::from_secs(d.server_down_s))
-                        .await?;
-                eprintln!("[drill] {server} started again (pid {pid})");
-                done.push(format!(
-                    "t+{at}s: {server} SIGKILLed, down {} s, restarted",
-                    d.server_down_s
-                ));
-            }
-            _ => {
-                procs.lock().await.kill("sandbox").await?;
-                eprintln!(
-                    "[drill] t+{at}s: payment provider cut off for {} s",
-                    d.provider_outage_s
-                );
-                tokio::time::sleep(Duration::from_secs(d.provider_outage_s)).await;
-                procs.lock().await.start_sandbox().await?;
-                done.push(format!(
-                    "t+{at}s: payment provider unreachable for {} s",
-                    d.provider_outage_s
-                ));
-            }
-        }
-    }
-    Ok(done)
-}
-
-/// Samples the event's live counts once a second from the opening and records the first time
-/// no seat was left to buy (every one sold or held by a checkout).
-/// Runs a reconciliation pass on demand every `every` from the opening, as an operator's
-/// `boxofficectl reconcile` would, until aborted. A pass that cannot run (Temporal restarted
-/// by a drill) is said and skipped.
-async fn reconcile_on_demand(
-    temporal_url: String,
-    task_queue: String,
-    opened: Instant,
-    every: Duration,
-) {
-    tokio::time::sleep_until(opened.into()).await;
-    let config = boxoffice_workflows::service::TemporalConfig {
-        url: temporal_url,
-        namespace: "default".into(),
-        task_queue: task_queue.clone(),
-    };
-    let client = loop {
-        match config.connect("boxoffice-sim").await {
-            Ok((_, c)) => break c,
-            Err(e) => {
-                eprintln!("[sim] on-demand reconciliation cannot reach Temporal yet: {e}");
-                tokio::time::sleep(every).await;
-            }
-        }
-    };
-    loop {
-        tokio::time::sleep(every).await;
-        let pass =
-            boxoffice_workflows::reconcile::workflow::run_now(&client, &task_queue, "manual");
-        match tokio::time::timeout(Duration::from_secs(120), pass).await {
-            Ok(Ok(r)) if r.repaired > 0 || r.unresolved > 0 => eprintln!(
-                "[sim] on-demand reconciliation: {} repaired, {} reported",
-                r.repaired, r.unresolved
-            ),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => eprintln!("[sim] on-demand reconciliation failed: {e}"),
-            Err(_) => eprintln!("[sim] on-demand reconciliation took over 120 s"),
-        }
-    }
-}
-
-async fn watch_claimed_out(world: Arc<buyer::World>, opened: Instant) {
-    tokio::time::sleep_until(opened.into()).await;
-    let url = format!("{}/api/v1/events/{}", world.gateways[0], world.event.id);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let Ok(r) = world.http.get(&url).send().await else {
-            continue;
-        };
-        let Ok(ev) = r.json::<serde_json::Value>().await else {
-            continue;
-        };
-        let a = &ev["availability"];
-        if a["available"].as_u64() == Some(0) && a["sold"].as_u64().is_some_and(|n| n > 0) {
-            let ms = opened.elapsed().as_millis() as u64;
-            world
-                .tally
-                .claimed_out_ms
-                .store(ms, std::sync::atomic::Ordering::Relaxed);
-            return;
-        }
-    }
 }

@@ -8,7 +8,7 @@ use sqlx::{PgPool, Row};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-use crate::store;
+use crate::{domain::SaleStatus, store};
 
 /// What the on-sale activities reach.
 pub struct OnSaleActivities {
@@ -21,23 +21,51 @@ pub struct OnSaleActivities {
 /// The event's sale as the database has it now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
-    /// `draft`, `scheduled`, `on_sale`, `paused`, `closed`, `canceled` (`missing`: no event).
-    pub status: String,
+    /// The sale's status; `None` when the event does not exist (recorded as `missing` in the
+    /// workflow's history, as it always was).
+    #[serde(with = "missing")]
+    pub status: Option<SaleStatus>,
     /// Opens, Unix ms.
     pub opens_at: Option<i64>,
     /// Closes, Unix ms.
     pub closes_at: Option<i64>,
 }
 
-/// A status move: only from one of `from`.
+/// `Option<SaleStatus>` as the history has carried it: a status name, or `missing`.
+mod missing {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use super::SaleStatus;
+
+    pub(super) fn serialize<S: Serializer>(
+        s: &Option<SaleStatus>,
+        ser: S,
+    ) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s.map_or("missing", SaleStatus::as_str))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        de: D,
+    ) -> Result<Option<SaleStatus>, D::Error> {
+        let name = String::deserialize(de)?;
+        match name.as_str() {
+            "missing" => Ok(None),
+            other => SaleStatus::parse(other)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("unknown sale status {other:?}"))),
+        }
+    }
+}
+
+/// A status move: only from one of `from` (a conditional update).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusMove {
     /// The event.
     pub event: EventId,
     /// Allowed current statuses.
-    pub from: Vec<String>,
+    pub from: Vec<SaleStatus>,
     /// The new one.
-    pub to: String,
+    pub to: SaleStatus,
 }
 
 fn fail(e: impl std::fmt::Display) -> ActivityError {
@@ -60,12 +88,17 @@ impl OnSaleActivities {
             .map_err(fail)?;
         Ok(match row {
             None => Plan {
-                status: "missing".into(),
+                status: None,
                 opens_at: None,
                 closes_at: None,
             },
             Some(r) => Plan {
-                status: r.get("status"),
+                status: Some(SaleStatus::parse(r.get("status")).ok_or_else(|| {
+                    fail(format!(
+                        "unknown sale status {:?}",
+                        r.get::<String, _>("status")
+                    ))
+                })?),
                 opens_at: r
                     .get::<Option<chrono::DateTime<chrono::Utc>>, _>("opens_at")
                     .map(|t| t.timestamp_millis()),
@@ -131,15 +164,15 @@ impl OnSaleActivities {
         let moved =
             sqlx::query("update events set status = $2 where event_id = $1 and status = any($3)")
                 .bind(m.event.as_uuid())
-                .bind(&m.to)
-                .bind(&m.from)
+                .bind(m.to.as_str())
+                .bind(m.from.iter().map(|s| s.as_str()).collect::<Vec<_>>())
                 .execute(&self.db)
                 .await
                 .map_err(fail)?
                 .rows_affected()
                 > 0;
         if moved {
-            metrics::counter!("boxoffice_onsale_transitions_total", "to" => m.to.clone())
+            metrics::counter!("boxoffice_onsale_transitions_total", "to" => m.to.as_str())
                 .increment(1);
             tracing::info!(event = %m.event, to = %m.to, "sale status moved");
         }

@@ -11,6 +11,8 @@
 mod activities;
 mod workflow;
 
+/// The organizer's commands live with the sale lifecycle in the domain.
+pub use crate::domain::SaleCommand;
 pub use activities::{OnSaleActivities, Plan};
 pub use workflow::{OnSaleInput, OnSaleWorkflow, SaleEnd};
 
@@ -24,24 +26,6 @@ use temporalio_client::{
 /// Workflow id of an event's on-sale.
 pub fn workflow_id(event: EventId) -> String {
     format!("onsale-{event}")
-}
-
-/// What the organizer asks of a sale (the `command` signal's payload).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SaleCommand {
-    /// Stop admitting and selling for now.
-    Pause,
-    /// Carry on after a pause.
-    Resume,
-    /// End the sale for good.
-    Close,
-    /// The window (`opens_at`, `closes_at`) changed: read it again.
-    Reschedule,
-    /// Released allocations joined the sale: load them into the seat store.
-    Reload,
-    /// The sale's settings changed (the per-buyer limit): write them to the seat store.
-    Settings,
 }
 
 /// Reaching an event's sale failed.

@@ -19,7 +19,7 @@ use temporalio_sdk::{
     ActivityOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowResult,
 };
 
-use crate::order::workflow::now_ms;
+use crate::{domain::SaleStatus, order::workflow::now_ms};
 
 use super::{
     OnSaleActivities, SaleCommand,
@@ -77,16 +77,17 @@ where
 async fn move_status(
     ctx: &WorkflowContext<OnSaleWorkflow>,
     event: EventId,
-    from: &[&str],
-    to: &str,
+    from: &[SaleStatus],
+    to: SaleStatus,
 ) -> WorkflowResult<bool> {
+    debug_assert!(from.iter().all(|s| s.can_become(to)), "{from:?} -> {to}");
     act(
         ctx,
         OnSaleActivities::set_status,
         StatusMove {
             event,
-            from: from.iter().map(|s| (*s).to_owned()).collect(),
-            to: to.to_owned(),
+            from: from.to_vec(),
+            to,
         },
     )
     .await
@@ -109,9 +110,10 @@ async fn close(
     event: EventId,
     reason: &str,
 ) -> WorkflowResult<SaleEnd> {
-    move_status(ctx, event, &["scheduled", "on_sale", "paused"], "closed").await?;
+    let to = SaleStatus::Closed;
+    move_status(ctx, event, &SaleStatus::sources(to), to).await?;
     Ok(SaleEnd {
-        status: "closed".into(),
+        status: to.as_str().into(),
         reason: reason.into(),
     })
 }
@@ -128,8 +130,8 @@ impl OnSaleWorkflow {
         for _ in 0..MAX_PASSES {
             let plan: Plan = act(ctx, OnSaleActivities::plan, event).await?;
             let now = now_ms(ctx);
-            match plan.status.as_str() {
-                "scheduled" => {
+            match plan.status {
+                Some(SaleStatus::Scheduled) => {
                     let Some(opens) = plan.opens_at else {
                         // Scheduled without a time: wait for the organizer to set one.
                         let cmds = wait(ctx, 3_600_000).await;
@@ -140,7 +142,8 @@ impl OnSaleWorkflow {
                     };
                     if opens <= now {
                         act(ctx, OnSaleActivities::load, event).await?;
-                        move_status(ctx, event, &["scheduled"], "on_sale").await?;
+                        move_status(ctx, event, &[SaleStatus::Scheduled], SaleStatus::OnSale)
+                            .await?;
                         continue;
                     }
                     let cmds = wait(ctx, opens - now).await;
@@ -148,7 +151,7 @@ impl OnSaleWorkflow {
                         return close(ctx, event, "closed_by_organizer").await;
                     }
                 }
-                "on_sale" | "paused" => {
+                Some(live @ (SaleStatus::OnSale | SaleStatus::Paused)) => {
                     if plan.closes_at.is_some_and(|c| c <= now) {
                         return close(ctx, event, "closes_at").await;
                     }
@@ -161,10 +164,12 @@ impl OnSaleWorkflow {
                                 return close(ctx, event, "closed_by_organizer").await;
                             }
                             SaleCommand::Pause => {
-                                move_status(ctx, event, &["on_sale"], "paused").await?;
+                                let to = SaleStatus::Paused;
+                                move_status(ctx, event, &[SaleStatus::OnSale], to).await?;
                             }
                             SaleCommand::Resume => {
-                                move_status(ctx, event, &["paused"], "on_sale").await?;
+                                let to = SaleStatus::OnSale;
+                                move_status(ctx, event, &[SaleStatus::Paused], to).await?;
                             }
                             SaleCommand::Reload => {
                                 act(ctx, OnSaleActivities::load, event).await?;
@@ -176,16 +181,18 @@ impl OnSaleWorkflow {
                         }
                     }
                     if cmds.is_empty()
-                        && plan.status == "on_sale"
+                        && live == SaleStatus::OnSale
                         && act(ctx, OnSaleActivities::sold_out, event).await?
                     {
                         return close(ctx, event, "sold_out").await;
                     }
                 }
                 other => {
+                    // A draft, closed or canceled event, or none: nothing to run.
+                    let name = other.map_or("missing", SaleStatus::as_str);
                     return Ok(SaleEnd {
-                        status: other.to_owned(),
-                        reason: other.to_owned(),
+                        status: name.into(),
+                        reason: name.into(),
                     });
                 }
             }

@@ -9,6 +9,7 @@
 //! to PostgreSQL and published on the [`StatusBoard`].
 
 pub mod activities;
+mod client;
 pub mod status;
 pub mod tickets;
 pub mod workflow;
@@ -17,6 +18,7 @@ use boxoffice_nats::seat::{OrderRef, UnixMillis};
 use serde::{Deserialize, Serialize};
 
 pub use activities::OrderActivities;
+pub use client::{HistoryEntry, OrderClient, OrderClientError, RunView};
 pub use status::{StatusBoard, StatusError};
 pub use tickets::TicketSigner;
 pub use workflow::OrderWorkflow;

@@ -8,13 +8,12 @@ use boxoffice_nats::{
     seat::{OrderRef, SeatState, UnixMillis},
 };
 use sqlx::Row;
-use temporalio_client::{WorkflowDescribeOptions, errors::WorkflowInteractionError};
 use uuid::Uuid;
 
 use super::{ReconcileError, Reconciler, fail};
 use crate::{
     domain::OrderState,
-    order::{OrderWorkflow, workflow_id},
+    order::OrderClient,
     payments::{PaymentIntent, PaymentProvider},
 };
 
@@ -197,20 +196,10 @@ impl Reconciler {
 
     /// Whether a workflow is running for the order now (a running workflow owns the order).
     pub(super) async fn driven(&self, order: OrderId) -> Result<bool, ReconcileError> {
-        let handle = self
-            .temporal
-            .get_workflow_handle::<OrderWorkflow>(workflow_id(order));
-        let asked = tokio::time::timeout(
-            DESCRIBE_TIMEOUT,
-            handle.describe(WorkflowDescribeOptions::default()),
-        )
-        .await
-        .map_err(|_| fail("Temporal did not answer a describe in time"))?;
-        match asked {
-            Ok(d) => Ok(d.status() == temporalio_client::WorkflowExecutionStatus::Running),
-            Err(WorkflowInteractionError::NotFound(_)) => Ok(false),
-            Err(e) => Err(fail(e)),
-        }
+        OrderClient::new(self.temporal.clone())
+            .is_running(order, DESCRIBE_TIMEOUT)
+            .await
+            .map_err(fail)
     }
 
     /// How many of `o`'s seats are sold to it in the seat store now.

@@ -21,6 +21,7 @@
 //! A candidate whose check or repair fails is reported and the pass carries on.
 
 mod facts;
+mod money;
 mod rules;
 pub mod workflow;
 

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     domain::OrderState,
-    payments::{PaymentError, PaymentProvider, PaymentStatus},
+    payments::PaymentStatus,
     store::{self, Repaired},
 };
 
@@ -67,19 +67,11 @@ impl Candidate {
     }
 }
 
-/// An order whose money a repair may touch (see [`Reconciler::ended`]).
-enum Ended {
-    /// PostgreSQL has it, in a terminal state.
-    Recorded(OrderFacts),
-    /// PostgreSQL never recorded it (or the payment names no order of ours).
-    Unrecorded,
-}
-
 /// A rule's verdict on one candidate: nothing to do (the facts moved on, or are fine), or a
 /// finding (repaired or reported).
-type Verdict = Result<Option<Finding>, ReconcileError>;
+pub(super) type Verdict = Result<Option<Finding>, ReconcileError>;
 
-fn finding(kind: FindingKind, repaired: bool, detail: impl Into<String>) -> Finding {
+pub(super) fn finding(kind: FindingKind, repaired: bool, detail: impl Into<String>) -> Finding {
     Finding {
         kind,
         order: None,
@@ -91,15 +83,15 @@ fn finding(kind: FindingKind, repaired: bool, detail: impl Into<String>) -> Find
 }
 
 impl Finding {
-    fn order(mut self, o: OrderId) -> Self {
+    pub(super) fn order(mut self, o: OrderId) -> Self {
         self.order = Some(o);
         self
     }
-    fn seat(mut self, s: &SeatId) -> Self {
+    pub(super) fn seat(mut self, s: &SeatId) -> Self {
         self.seat = Some(s.clone());
         self
     }
-    fn payment(mut self, p: &str) -> Self {
+    pub(super) fn payment(mut self, p: &str) -> Self {
         self.payment = Some(p.to_owned());
         self
     }
@@ -485,108 +477,6 @@ impl Reconciler {
         ))
     }
 
-    /// Whether money kept for `order` may be given back or voided: the order has ended
-    /// (terminal states are final) or PostgreSQL never recorded it (a workflow records its
-    /// order before it creates the payment, so an unrecorded order's payment is not one of
-    /// ours in flight), and no workflow runs for it. `None`: leave it.
-    async fn ended(&self, order: Option<OrderId>) -> Result<Option<Ended>, ReconcileError> {
-        let Some(order) = order else {
-            return Ok(Some(Ended::Unrecorded));
-        };
-        let facts = self.order_now(order).await?;
-        if facts.as_ref().is_some_and(|f| !f.state.is_terminal()) || self.driven(order).await? {
-            return Ok(None);
-        }
-        Ok(Some(facts.map_or(Ended::Unrecorded, Ended::Recorded)))
-    }
-
-    /// Money captured and not refunded for an order that has ended without a seat, or that we
-    /// never knew: refunded once (fixed idempotency key). An issued or live order's money is
-    /// never touched.
-    async fn stray_capture(&self, id: &str, order: Option<OrderId>) -> Verdict {
-        let kind = FindingKind::CapturedWithoutSeat;
-        self.at(Checkpoint::Candidate(kind)).await;
-        let intent = self.payments.retrieve(id).await.map_err(fail)?;
-        if intent.amount_captured - intent.amount_refunded <= 0 {
-            return Ok(None);
-        }
-        let Some(ended) = self.ended(order).await? else {
-            return Ok(None);
-        };
-        if let Ended::Recorded(f) = &ended {
-            let sold = self.sold_to(f).await?;
-            if sold > 0 {
-                return Ok(Some(
-                    finding(
-                        FindingKind::SoldToClosedOrder,
-                        false,
-                        format!(
-                            "order in {} keeps {sold} sold seat(s) and its money",
-                            f.state
-                        ),
-                    )
-                    .order(f.who.order)
-                    .payment(id),
-                ));
-            }
-        }
-        self.at(Checkpoint::Decided(kind)).await;
-        let refunded = match self
-            .payments
-            .refund(&format!("reconcile:{id}:refund"), id)
-            .await
-        {
-            Ok(n) => n,
-            // Refunded meanwhile by someone else: nothing left to give back.
-            Err(PaymentError::Refused { .. }) => return Ok(None),
-            Err(e) => return Err(fail(e)),
-        };
-        self.record(&ended, id).await?;
-        Ok(Some(Finding {
-            order,
-            ..finding(
-                kind,
-                true,
-                format!("{refunded} refunded: captured money with no seat"),
-            )
-            .payment(id)
-        }))
-    }
-
-    /// An authorisation for an order that has ended, or that we never knew: voided. The
-    /// provider refuses to void a captured payment, so a capture in between wins.
-    async fn stray_authorization(&self, id: &str, order: Option<OrderId>) -> Verdict {
-        let kind = FindingKind::AuthorizedWithoutOrder;
-        self.at(Checkpoint::Candidate(kind)).await;
-        let intent = self.payments.retrieve(id).await.map_err(fail)?;
-        if intent.status != PaymentStatus::Authorized {
-            return Ok(None);
-        }
-        let Some(ended) = self.ended(order).await? else {
-            return Ok(None);
-        };
-        self.at(Checkpoint::Decided(kind)).await;
-        match self
-            .payments
-            .cancel(&format!("reconcile:{id}:void"), id)
-            .await
-        {
-            Ok(_) => {}
-            Err(PaymentError::Refused { .. }) => return Ok(None),
-            Err(e) => return Err(fail(e)),
-        }
-        self.record(&ended, id).await?;
-        Ok(Some(Finding {
-            order,
-            ..finding(
-                kind,
-                true,
-                "authorisation for an ended or unknown order voided",
-            )
-            .payment(id)
-        }))
-    }
-
     /// A buyer's allowance against the seats: read fresh, and corrected only if the ledger is
     /// still at the revision read (the seat store's check).
     async fn allowance(&self, event: EventId, buyer: BuyerId) -> Verdict {
@@ -634,16 +524,5 @@ impl Reconciler {
             .await
             .map_err(fail)?
             == Freed::Freed)
-    }
-
-    /// Keeps the payments table in step with a repair (when PostgreSQL has the order).
-    async fn record(&self, ended: &Ended, intent: &str) -> Result<(), ReconcileError> {
-        let Ended::Recorded(f) = ended else {
-            return Ok(());
-        };
-        let now = self.payments.retrieve(intent).await.map_err(fail)?;
-        store::record_payment(&self.db, &self.provider_name, f.who.order.as_uuid(), &now)
-            .await
-            .map_err(fail)
     }
 }

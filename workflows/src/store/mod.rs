@@ -20,6 +20,7 @@ pub mod event_stats;
 pub mod events;
 pub mod inventory;
 mod orders;
+mod published;
 mod refusal;
 pub mod runs;
 pub mod sessions;
@@ -31,4 +32,5 @@ pub use orders::{
     NewOrder, NewTicket, RecordedOrder, Repaired, Transitioned, issue_confirmed, issue_tickets,
     record_closed, record_order, record_payment, transition, void_tickets,
 };
+pub use published::{PublishedEvent, PublishedSection, published_events};
 pub use refusal::Refusal;

@@ -1,0 +1,262 @@
+//! Following an order: its status, its stream of changes, the buyer's cancel.
+
+use std::{
+    convert::Infallible,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::sse::{Event as SseEvent, KeepAlive, Sse},
+};
+use boxoffice_nats::{BuyerId, OrderId};
+use boxoffice_workflows::{
+    domain::{OrderState, OrderStatus},
+    order::OrderClientError,
+};
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{
+    AppState,
+    api::extract::{ApiPath, Session},
+    error::{ApiError, ErrorBody},
+    limits::StreamsFull,
+    records::OrderIndex,
+};
+
+use super::{OrderView, requested_view};
+
+/// Finds the order's index and checks it is the buyer's.
+async fn own_order(
+    state: &AppState,
+    order: OrderId,
+    buyer: BuyerId,
+) -> Result<OrderIndex, ApiError> {
+    let records = &state.buyer.records;
+    let index: OrderIndex = records
+        .read_confirmed(records.ns().order_index_subject(order))
+        .await?
+        .ok_or_else(|| ApiError::not_found("order_unknown", format!("no order {order}")))?;
+    if index.buyer_id != buyer {
+        return Err(ApiError::forbidden(
+            "order_not_yours",
+            "this order is another buyer's",
+        ));
+    }
+    Ok(index)
+}
+
+/// The buyer's own order, from the status board.
+#[utoipa::path(
+    get, path = "/api/v1/orders/{order_id}", tag = "orders",
+    params(("order_id" = uuid::Uuid, Path, description = "Order id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The order", body = OrderView),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "No or bad session", body = ErrorBody),
+        (status = 403, description = "Another buyer's order", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 503, description = "NATS is unreachable", body = ErrorBody),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Session(buyer): Session,
+    ApiPath(order_id): ApiPath<uuid::Uuid>,
+) -> Result<Json<OrderView>, ApiError> {
+    let order = OrderId::from_uuid(order_id);
+    let index = own_order(&state, order, buyer).await?;
+    let status = state
+        .buyer
+        .board
+        .latest(index.event_id, order)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(status.as_ref().map_or_else(
+        || requested_view(order, &index),
+        OrderView::from,
+    )))
+}
+
+/// The order's state changes as server-sent events (`event: status`, `id`: the version, data:
+/// the order as `GET` shows it), starting with the current state. Closes after 30 minutes;
+/// reconnect to continue. A buyer may keep a few streams open at once on a gateway
+/// (`--order-streams-per-buyer`), and a gateway keeps a bounded number in all
+/// (`--order-streams-max`); past either, 429 with `Retry-After`. A stream's place is given
+/// back when it ends or its client goes away.
+#[utoipa::path(
+    get, path = "/api/v1/orders/{order_id}/events", tag = "orders",
+    params(("order_id" = uuid::Uuid, Path, description = "Order id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "text/event-stream of OrderView", content_type = "text/event-stream", body = OrderView),
+        (status = 401, description = "No or bad session", body = ErrorBody),
+        (status = 403, description = "Another buyer's order", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 429, description = "Too many streams open: this buyer's (`too_many_streams`) or the gateway's (`streams_at_capacity`)", body = ErrorBody),
+        (status = 503, description = "NATS is unreachable", body = ErrorBody),
+    )
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    Session(buyer): Session,
+    ApiPath(order_id): ApiPath<uuid::Uuid>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let order = OrderId::from_uuid(order_id);
+    let index = own_order(&state, order, buyer).await?;
+    let slot = state
+        .clients
+        .streams
+        .acquire(buyer)
+        .map_err(|full| {
+            metrics::counter!("boxoffice_order_streams_refused_total").increment(1);
+            match full {
+                StreamsFull::Buyer(n) => ApiError::too_many(
+                    "too_many_streams",
+                    format!("at most {n} order streams open at once; close one first"),
+                    STREAM_RETRY_S,
+                ),
+                StreamsFull::Gateway(_) => ApiError::too_many(
+                    "streams_at_capacity",
+                    "the gateway has as many order streams open as it serves; poll the order instead or retry shortly",
+                    STREAM_RETRY_S,
+                ),
+            }
+        })?;
+    // Subscribe before reading, so no change falls between the two.
+    let subject = state
+        .buyer
+        .records
+        .ns()
+        .order_event_subject(index.event_id, order);
+    let live = state
+        .buyer
+        .nats
+        .subscribe(subject)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let current = state
+        .buyer
+        .board
+        .latest(index.event_id, order)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let first = current
+        .as_ref()
+        .map_or_else(|| requested_view(order, &index), OrderView::from);
+    let seen = Arc::new(AtomicU32::new(first.version));
+    let first_event = sse(&first);
+    let changes = live.filter_map(move |msg| {
+        let seen = seen.clone();
+        async move {
+            let status: OrderStatus = serde_json::from_slice(&msg.payload).ok()?;
+            // Newer only: a redelivered or reordered snapshot never moves the buyer back.
+            (seen.fetch_max(status.version, Ordering::SeqCst) < status.version)
+                .then(|| sse(&OrderView::from(&status)))
+        }
+    });
+    let stream = futures::stream::once(async move { first_event })
+        .chain(changes)
+        .take_until(tokio::time::sleep(Duration::from_secs(30 * 60)))
+        // The stream owns its place: dropped with it when it ends or its client goes away
+        // (the response body is dropped).
+        .map(move |event| {
+            let _owned = &slot;
+            event
+        });
+    metrics::counter!("boxoffice_order_streams_total").increment(1);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// `Retry-After` of a refused order stream: long enough for another stream to end.
+const STREAM_RETRY_S: u32 = 5;
+
+fn sse(view: &OrderView) -> Result<SseEvent, Infallible> {
+    Ok(SseEvent::default()
+        .event("status")
+        .id(view.version.to_string())
+        .json_data(view)
+        .unwrap_or_default())
+}
+
+/// What a cancel did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelAccepted {
+    /// The order.
+    #[schema(value_type = uuid::Uuid)]
+    pub order_id: OrderId,
+    /// `cancel_requested`: the workflow releases the hold and voids the payment.
+    pub state: String,
+}
+
+/// Releases a hold that is not paid yet (the order workflow voids the payment and frees the
+/// seats; follow the order to see `canceled`).
+#[utoipa::path(
+    post, path = "/api/v1/orders/{order_id}/cancel", tag = "orders",
+    params(("order_id" = uuid::Uuid, Path, description = "Order id")),
+    security(("session" = [])),
+    responses(
+        (status = 202, description = "Cancel requested", body = CancelAccepted),
+        (status = 401, description = "No or bad session", body = ErrorBody),
+        (status = 403, description = "Another buyer's order", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "Paid, finished, or not held yet", body = ErrorBody),
+        (status = 503, description = "Temporal or NATS is unreachable", body = ErrorBody),
+    )
+)]
+pub async fn cancel(
+    State(state): State<AppState>,
+    Session(buyer): Session,
+    ApiPath(order_id): ApiPath<uuid::Uuid>,
+) -> Result<(StatusCode, Json<CancelAccepted>), ApiError> {
+    let order = OrderId::from_uuid(order_id);
+    let index = own_order(&state, order, buyer).await?;
+    let status = state
+        .buyer
+        .board
+        .latest(index.event_id, order)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "order_not_ready",
+                "the order is not held yet; retry in a moment",
+            )
+        })?;
+    if !matches!(status.state, OrderState::Held | OrderState::AwaitingPayment) {
+        return Err(ApiError::conflict(
+            "order_not_cancelable",
+            format!(
+                "the order is {}; only an unpaid hold can be canceled",
+                status.state.as_str()
+            ),
+        ));
+    }
+    match crate::api::order_client(&state)?.cancel(order).await {
+        Ok(()) => {}
+        Err(OrderClientError::NotRunning) => {
+            return Err(ApiError::conflict(
+                "order_not_ready",
+                "the order's workflow is starting; retry in a moment",
+            ));
+        }
+        Err(e) => return Err(ApiError::unavailable(e)),
+    }
+    metrics::counter!("boxoffice_order_cancels_total").increment(1);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CancelAccepted {
+            order_id: order,
+            state: "cancel_requested".into(),
+        }),
+    ))
+}
