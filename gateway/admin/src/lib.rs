@@ -27,7 +27,7 @@ pub mod seatspec;
 use std::sync::Arc;
 
 use axum::{Router, extract::FromRef};
-use boxoffice_http::{availability::Availability, client::TrustedProxies};
+use boxoffice_http::{availability::Availability, client::TrustedProxies, error::ApiError};
 use boxoffice_nats::queue::WaitingRoom;
 
 /// Admin settings.
@@ -131,6 +131,15 @@ impl Own {
             self.config.temporal_ui_url.trim_end_matches('/'),
             self.namespace
         )
+    }
+}
+
+impl AdminState {
+    /// Temporal, or a 503 while the gateway is still connecting to it.
+    pub fn temporal_client(&self) -> Result<&temporalio_client::Client, ApiError> {
+        self.temporal
+            .get()
+            .ok_or_else(|| ApiError::unavailable("Temporal is not connected yet"))
     }
 }
 

@@ -21,7 +21,10 @@ use axum::{
     routing::get,
 };
 use boxoffice_nats::{EventId, seat::Availability as Public};
-use boxoffice_workflows::store::{event_stats, sessions};
+use boxoffice_workflows::{
+    domain::SaleStatus,
+    store::{event_stats, sessions},
+};
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -78,7 +81,7 @@ pub struct Stats {
     /// When, Unix ms.
     pub at: i64,
     /// The event's sale status.
-    pub status: String,
+    pub status: SaleStatus,
     /// The waiting room's phase (`pending`, `open`, ...), if it has one.
     pub phase: Option<String>,
     /// Per section (`None` until the seat store has the event).

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::{PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{StoreError, parse_stored};
 use crate::domain::OrderState;
 
 /// An order in a list.
@@ -61,7 +61,7 @@ pub struct OrderQuery {
 }
 
 fn state_of(stored: &str) -> Result<OrderState, StoreError> {
-    OrderState::parse(stored).ok_or_else(|| StoreError::Corrupt(format!("order state {stored:?}")))
+    parse_stored("order state", stored, OrderState::parse)
 }
 
 fn order_row(r: &PgRow) -> Result<OrderRow, StoreError> {

@@ -80,6 +80,16 @@ impl StoreError {
     }
 }
 
+/// A stored name as the domain type `parse` makes of it; a name the domain does not know is
+/// [`StoreError::Corrupt`] (`what` says which column).
+pub(crate) fn parse_stored<T>(
+    what: &str,
+    stored: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(stored).ok_or_else(|| StoreError::Corrupt(format!("{what} {stored:?}")))
+}
+
 /// Opens a pool. Connections are made lazily, so a process can start (and report not-ready)
 /// while the database is still coming up.
 pub fn connect(config: &PgConfig) -> Result<PgPool, StoreError> {

@@ -4,14 +4,14 @@
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::StoreError;
-use crate::domain::OrderState;
+use super::{StoreError, parse_stored};
+use crate::domain::{OrderState, SaleStatus};
 
 /// An event's sale as PostgreSQL has it now.
 #[derive(Debug, Clone)]
 pub struct SaleFigures {
     /// The event's sale status.
-    pub status: String,
+    pub status: SaleStatus,
     /// Orders by state, in state-name order.
     pub orders: Vec<(OrderState, i64)>,
     /// Captured less refunded, cents.
@@ -28,6 +28,7 @@ pub async fn sale_figures(pool: &PgPool, event: Uuid) -> Result<SaleFigures, Sto
         .fetch_one(pool)
         .await
         .map_err(classify)?;
+    let status = parse_stored("sale status", &status, SaleStatus::parse)?;
     let orders = sqlx::query(
         "select state, count(*) as n from orders where event_id = $1 group by state order by state",
     )
@@ -37,12 +38,10 @@ pub async fn sale_figures(pool: &PgPool, event: Uuid) -> Result<SaleFigures, Sto
     .map_err(classify)?
     .iter()
     .map(|r| {
-        let state: String = r.get("state");
-        OrderState::parse(&state)
-            .map(|s| (s, r.get::<i64, _>("n")))
-            .ok_or_else(|| StoreError::Corrupt(format!("order state {state:?}")))
+        let state = parse_stored("order state", r.get("state"), OrderState::parse)?;
+        Ok((state, r.get::<i64, _>("n")))
     })
-    .collect::<Result<_, _>>()?;
+    .collect::<Result<_, StoreError>>()?;
     let revenue_cents: i64 = sqlx::query_scalar(
         "select coalesce(sum(p.captured_cents - p.refunded_cents), 0)::bigint
          from payments p join orders o using (order_id) where o.event_id = $1",

@@ -10,8 +10,10 @@ use uuid::Uuid;
 use super::{
     StoreError, audit,
     inventory::{self, AllocationRow, SectionRow},
+    parse_stored,
     refusal::organizer_write,
 };
+use crate::domain::SaleStatus;
 
 /// An event in lists.
 #[derive(Debug, Clone, Serialize)]
@@ -22,8 +24,8 @@ pub struct EventSummary {
     pub name: String,
     /// Venue name.
     pub venue: String,
-    /// `draft`, `scheduled`, `on_sale`, `paused`, `closed`, `canceled`.
-    pub status: String,
+    /// Where its sale is.
+    pub status: SaleStatus,
     /// Show time.
     pub starts_at: DateTime<Utc>,
     /// Sale opens.
@@ -65,9 +67,9 @@ pub struct EventDetail {
 impl EventDetail {
     /// Whether the sale has opened (or ended): the layout and allocations are then fixed.
     pub fn sale_started(&self, now: DateTime<Utc>) -> bool {
-        match self.summary.status.as_str() {
-            "draft" => false,
-            "scheduled" => self.summary.opens_at.is_some_and(|t| t <= now),
+        match self.summary.status {
+            SaleStatus::Draft => false,
+            SaleStatus::Scheduled => self.summary.opens_at.is_some_and(|t| t <= now),
             _ => true,
         }
     }
@@ -96,19 +98,19 @@ async fn event_rows(
     .map_err(|e| StoreError::classify(e, "event", event.unwrap_or_default()))
 }
 
-fn summary(r: &PgRow) -> EventSummary {
-    EventSummary {
+fn summary(r: &PgRow) -> Result<EventSummary, StoreError> {
+    Ok(EventSummary {
         id: r.get("event_id"),
         name: r.get("name"),
         venue: r.get("venue"),
-        status: r.get("status"),
+        status: parse_stored("sale status", r.get("status"), SaleStatus::parse)?,
         starts_at: r.get("starts_at"),
         opens_at: r.get("opens_at"),
         closes_at: r.get("closes_at"),
         organizer: r.get("organizer"),
         capacity: r.get("capacity"),
         sold: r.get("sold"),
-    }
+    })
 }
 
 /// Events the scope may see, soonest first.
@@ -116,11 +118,11 @@ pub async fn list_events(
     pool: &PgPool,
     scope: Option<Uuid>,
 ) -> Result<Vec<EventSummary>, StoreError> {
-    Ok(event_rows(pool, scope, None)
+    event_rows(pool, scope, None)
         .await?
         .iter()
         .map(summary)
-        .collect())
+        .collect()
 }
 
 /// The event, if it exists and the scope may see it.
@@ -133,7 +135,7 @@ pub async fn get_event(
         return Ok(None);
     };
     Ok(Some(EventDetail {
-        summary: summary(&r),
+        summary: summary(&r)?,
         organizer_id: r.get("organizer_id"),
         city: r.get("city"),
         timezone: r.get("timezone"),
@@ -213,7 +215,7 @@ pub struct EventChanges {
     /// Admission cap (`Some(None)` clears it).
     pub admission_rate_per_s: Option<Option<i32>>,
     /// New status (the caller has checked the move).
-    pub status: Option<&'static str>,
+    pub status: Option<SaleStatus>,
 }
 
 /// Applies `changes` in one statement, with an audit line saying `action`.
@@ -249,7 +251,7 @@ pub async fn update_event(
     .bind(changes.hold_seconds)
     .bind(changes.admission_rate_per_s.is_some())
     .bind(changes.admission_rate_per_s.flatten())
-    .bind(changes.status)
+    .bind(changes.status.map(SaleStatus::as_str))
     .execute(&mut *tx)
     .await
     .map_err(|e| organizer_write(e, "event", event))?;

@@ -10,7 +10,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::{
-    StoreError, audit,
+    StoreError, audit, parse_stored,
     refusal::{Refusal, organizer_write},
 };
 
@@ -218,12 +218,10 @@ pub async fn sections(pool: &PgPool, event: Uuid) -> Result<Vec<SectionRow>, Sto
     .map_err(classify(event))?;
     rows.iter()
         .map(|s| {
-            let kind: String = s.get("kind");
             Ok(SectionRow {
                 code: s.get("code"),
                 name: s.get("name"),
-                kind: SectionKind::parse(&kind)
-                    .ok_or_else(|| StoreError::Corrupt(format!("section kind {kind:?}")))?,
+                kind: parse_stored("section kind", s.get("kind"), SectionKind::parse)?,
                 capacity: s.get("capacity"),
                 price_cents: s.get("price_cents"),
                 currency: s.get::<String, _>("currency").trim().to_owned(),
@@ -245,12 +243,10 @@ pub async fn allocations(pool: &PgPool, event: Uuid) -> Result<Vec<AllocationRow
     .map_err(classify(event))?;
     rows.iter()
         .map(|a| {
-            let kind: String = a.get("kind");
             Ok(AllocationRow {
                 id: a.get("allocation_id"),
                 section: a.get("code"),
-                kind: AllocationKind::parse(&kind)
-                    .ok_or_else(|| StoreError::Corrupt(format!("allocation kind {kind:?}")))?,
+                kind: parse_stored("allocation kind", a.get("kind"), AllocationKind::parse)?,
                 labels: a.get("labels"),
                 quantity: a.get("quantity"),
                 note: a.get("note"),
@@ -423,7 +419,8 @@ pub async fn add_allocation(
         return Err(Refusal::UnknownSection(code.to_owned()).into());
     };
     let section_id: Uuid = section.get("section_id");
-    let seated = section.get::<String, _>("kind") == SectionKind::Seated.as_str();
+    let seated = parse_stored("section kind", section.get("kind"), SectionKind::parse)?
+        == SectionKind::Seated;
     let (labels, quantity) = match &draft.withheld {
         Withheld::Seats(_) if !seated => return Err(Refusal::SeatsInStandingSection.into()),
         Withheld::Units(_) if seated => return Err(Refusal::UnitsInSeatedSection.into()),

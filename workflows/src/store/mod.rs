@@ -26,6 +26,7 @@ pub mod runs;
 pub mod sessions;
 
 pub use catalog::{NewEvent, NewSection, SectionLayout, create_event, sellable_inventory};
+use db::parse_stored;
 pub use db::{PgConfig, StoreError, connect, migrate};
 pub(crate) use orders::ts;
 pub use orders::{

@@ -6,7 +6,7 @@ use boxoffice_http::{
     extract::{ApiJson, ApiPath},
 };
 use boxoffice_workflows::{
-    onsale::SaleCommand,
+    domain::SaleCommand,
     store::{
         audit::{self, AuditLine},
         events::{self as store, DraftEvent, EventChanges, EventDetail, EventSummary},
@@ -163,7 +163,7 @@ pub(crate) async fn update(
     ApiJson(body): ApiJson<UpdateEvent>,
 ) -> Result<Json<EventDetail>, ApiError> {
     let ev = visible_event(&state, &admin, id).await?;
-    if matches!(ev.summary.status.as_str(), "closed" | "canceled") {
+    if ev.summary.status.is_over() {
         return Err(ApiError::conflict("sale_over", "this sale is over"));
     }
     let now = Utc::now();

@@ -7,7 +7,7 @@ use boxoffice_http::{
     extract::{ApiJson, ApiPath},
 };
 use boxoffice_workflows::{
-    onsale::SaleCommand,
+    domain::SaleCommand,
     store::{
         accounts::hash_password,
         events::EventDetail,

@@ -13,7 +13,10 @@ use axum::{
     routing::{delete, get, post},
 };
 use boxoffice_http::error::ApiError;
-use boxoffice_workflows::store::events::{self as store, EventDetail};
+use boxoffice_workflows::{
+    domain::SaleCommand,
+    store::events::{self as store, EventDetail},
+};
 use uuid::Uuid;
 
 use crate::{
@@ -58,12 +61,18 @@ pub fn router() -> Router<AdminState> {
             post(inventory::release_allocation),
         )
         .route("/admin/api/v1/events/{id}/schedule", post(sale::schedule))
-        .route("/admin/api/v1/events/{id}/pause", sale::route(sale::PAUSE))
+        .route(
+            "/admin/api/v1/events/{id}/pause",
+            sale::route(SaleCommand::Pause),
+        )
         .route(
             "/admin/api/v1/events/{id}/resume",
-            sale::route(sale::RESUME),
+            sale::route(SaleCommand::Resume),
         )
-        .route("/admin/api/v1/events/{id}/close", sale::route(sale::CLOSE))
+        .route(
+            "/admin/api/v1/events/{id}/close",
+            sale::route(SaleCommand::Close),
+        )
         .route("/admin/api/v1/events/{id}/audit", get(events::audit))
 }
 

@@ -12,7 +12,8 @@ use boxoffice_http::{
 };
 use boxoffice_nats::EventId;
 use boxoffice_workflows::{
-    onsale::{self, OnSaleError, SaleCommand},
+    domain::{SaleCommand, SaleStatus},
+    onsale::{self, OnSaleError},
     store::{
         audit,
         events::{self as store, EventChanges, EventDetail},
@@ -25,76 +26,54 @@ use uuid::Uuid;
 use super::visible_event;
 use crate::{AdminState, auth::Admin};
 
-/// A command an organizer gives a running sale.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SaleAction {
-    /// What the workflow is told.
-    command: SaleCommand,
-    /// The statuses it may be given in.
-    allowed: &'static [&'static str],
-    /// The audit line.
-    action: &'static str,
-}
-
-/// Pause an on-sale.
-pub(crate) const PAUSE: SaleAction = SaleAction {
-    command: SaleCommand::Pause,
-    allowed: &["on_sale"],
-    action: "sale.pause",
-};
-/// Resume a paused sale.
-pub(crate) const RESUME: SaleAction = SaleAction {
-    command: SaleCommand::Resume,
-    allowed: &["paused"],
-    action: "sale.resume",
-};
-/// Close a sale for good.
-pub(crate) const CLOSE: SaleAction = SaleAction {
-    command: SaleCommand::Close,
-    allowed: &["scheduled", "on_sale", "paused"],
-    action: "sale.close",
-};
-
-/// `POST /admin/api/v1/events/{id}/{pause,resume,close}`: one handler, told which.
-pub(crate) fn route(action: SaleAction) -> MethodRouter<AdminState> {
+/// `POST /admin/api/v1/events/{id}/{pause,resume,close}`: one handler, given its command.
+pub(crate) fn route(cmd: SaleCommand) -> MethodRouter<AdminState> {
     post(
         move |State(state): State<AdminState>, admin: Admin, ApiPath(id): ApiPath<Uuid>| async move {
-            act(&state, &admin, id, action).await
+            act(&state, &admin, id, cmd).await
         },
     )
 }
 
+/// The audit line of an organizer's command.
+fn audit_action(cmd: SaleCommand) -> &'static str {
+    match cmd {
+        SaleCommand::Pause => "sale.pause",
+        SaleCommand::Resume => "sale.resume",
+        SaleCommand::Close => "sale.close",
+        SaleCommand::Reschedule => "sale.reschedule",
+        SaleCommand::Reload => "sale.reload",
+        SaleCommand::Settings => "sale.settings",
+    }
+}
+
+/// Sends the organizer's `cmd` if the sale's status allows it ([`SaleCommand::allowed_in`]),
+/// and records it.
 async fn act(
     state: &AdminState,
     admin: &Admin,
     id: Uuid,
-    action: SaleAction,
+    cmd: SaleCommand,
 ) -> Result<Json<EventDetail>, ApiError> {
     let ev = visible_event(state, admin, id).await?;
-    if !action.allowed.contains(&ev.summary.status.as_str()) {
+    if !cmd.allowed_in(ev.summary.status) {
         return Err(ApiError::conflict(
             "sale_state",
             format!("the sale is {}", ev.summary.status),
         ));
     }
-    command(state, &ev, action.command).await?;
+    command(state, &ev, cmd).await?;
+    let detail = serde_json::json!({});
     audit::record(
         &state.db,
         admin.account.id,
         Some(id),
-        action.action,
-        serde_json::json!({}),
+        audit_action(cmd),
+        detail,
     )
     .await?;
     // The workflow applies it in a moment; the caller sees the event as it is now.
     Ok(Json(visible_event(state, admin, id).await?))
-}
-
-fn temporal(state: &AdminState) -> Result<&temporalio_client::Client, ApiError> {
-    state
-        .temporal
-        .get()
-        .ok_or_else(|| ApiError::unavailable("Temporal is not connected yet"))
 }
 
 /// Sends `cmd` to the event's sale, starting its workflow first if none runs (an event put on
@@ -104,7 +83,7 @@ pub(crate) async fn command(
     ev: &EventDetail,
     cmd: SaleCommand,
 ) -> Result<(), ApiError> {
-    let client = temporal(state)?;
+    let client = state.temporal_client()?;
     let event = EventId::from_uuid(ev.summary.id);
     match onsale::command(client, event, cmd).await {
         Ok(()) => Ok(()),
@@ -126,7 +105,7 @@ pub(crate) async fn tell_if_running(
     id: Uuid,
     cmd: SaleCommand,
 ) -> Result<(), ApiError> {
-    match onsale::command(temporal(state)?, EventId::from_uuid(id), cmd).await {
+    match onsale::command(state.temporal_client()?, EventId::from_uuid(id), cmd).await {
         Ok(()) | Err(OnSaleError::NotRunning) => Ok(()),
         Err(e) => Err(ApiError::unavailable(e)),
     }
@@ -142,7 +121,7 @@ pub(crate) struct Schedule {
 
 /// A schedule the event can take now.
 fn check_schedule(ev: &EventDetail, body: &Schedule, now: DateTime<Utc>) -> Result<(), ApiError> {
-    if !matches!(ev.summary.status.as_str(), "draft" | "scheduled") || ev.sale_started(now) {
+    if !ev.summary.status.can_schedule() || ev.sale_started(now) {
         return Err(ApiError::conflict(
             "sale_started",
             "the sale has already opened; pause, resume or close it instead",
@@ -180,31 +159,28 @@ pub(crate) async fn schedule(
     let ev = visible_event(&state, &admin, id).await?;
     check_schedule(&ev, &body, Utc::now())?;
     // Checked before anything is written: a sale is scheduled only if its workflow starts.
-    let client = temporal(&state)?;
+    let client = state.temporal_client()?;
     let changes = EventChanges {
         opens_at: Some(body.opens_at),
         closes_at: Some(body.closes_at),
-        status: Some("scheduled"),
+        status: Some(SaleStatus::Scheduled),
         ..Default::default()
     };
     store::update_event(&state.db, admin.account.id, id, &changes, "sale.schedule").await?;
     let event = EventId::from_uuid(id);
     let started = match onsale::start(client, &state.own.task_queue, event).await {
-        Ok(()) if ev.summary.status == "scheduled" => {
+        Ok(()) if ev.summary.status == SaleStatus::Scheduled => {
             onsale::command(client, event, SaleCommand::Reschedule).await
         }
         other => other,
     };
     if let Err(e) = started {
-        // Put the event back as it was, so a failed schedule leaves nothing half-done.
+        // Put the event back as it was (a draft, or scheduled as before), so a failed
+        // schedule leaves nothing half-done.
         let back = EventChanges {
             opens_at: ev.summary.opens_at,
             closes_at: Some(ev.summary.closes_at),
-            status: Some(if ev.summary.status == "draft" {
-                "draft"
-            } else {
-                "scheduled"
-            }),
+            status: Some(ev.summary.status),
             ..Default::default()
         };
         let _ =

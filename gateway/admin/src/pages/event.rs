@@ -6,10 +6,13 @@ use axum::{
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
-use boxoffice_workflows::store::{
-    audit::{self, AuditLine},
-    events::EventDetail,
-    inventory::{self, SeatRow, SectionKind, SectionRow},
+use boxoffice_workflows::{
+    domain::{SaleCommand, SaleStatus},
+    store::{
+        audit::{self, AuditLine},
+        events::EventDetail,
+        inventory::{self, SeatRow, SectionKind, SectionRow},
+    },
 };
 use chrono::Utc;
 use maud::{Markup, html};
@@ -25,13 +28,14 @@ use crate::{
     api::{event_not_found, visible_event},
 };
 
-/// What every part of the page reads.
+/// What every part of the page reads. The sale's controls show where its status allows the
+/// command (`SaleCommand::allowed_in`), exactly as the API checks it.
 struct EventView<'a> {
     ev: &'a EventDetail,
     id: Uuid,
     /// The event's admin API path.
     api: String,
-    status: &'a str,
+    status: SaleStatus,
     /// Whether the sale has opened (the layout and allocations are then fixed).
     started: bool,
     /// The event's currency (its first section's; EUR before it has one).
@@ -59,7 +63,7 @@ pub(super) async fn event_page(
         ev: &ev,
         id,
         api: format!("/admin/api/v1/events/{id}"),
-        status: ev.summary.status.as_str(),
+        status: ev.summary.status,
         started: ev.sale_started(Utc::now()),
         currency: ev
             .sections
@@ -88,13 +92,13 @@ fn head(v: &EventView<'_>) -> Markup {
     html! {
         div.page-head {
             div {
-                h1 { (v.ev.summary.name) " " (badge(v.status)) }
+                h1 { (v.ev.summary.name) " " (badge(v.status.as_str())) }
                 p.muted { (v.ev.summary.venue) @if let Some(c) = &v.ev.city { ", " (c) } " · show " (when(Some(v.ev.summary.starts_at))) " (" (v.ev.timezone) ")" }
             }
             div.actions {
-                @if v.status == "on_sale" { button #pause data-api={(v.api) "/pause"} data-method="POST" { "Pause sale" } }
-                @if v.status == "paused" { button.primary #resume data-api={(v.api) "/resume"} data-method="POST" { "Resume sale" } }
-                @if matches!(v.status, "scheduled" | "on_sale" | "paused") {
+                @if SaleCommand::Pause.allowed_in(v.status) { button #pause data-api={(v.api) "/pause"} data-method="POST" { "Pause sale" } }
+                @if SaleCommand::Resume.allowed_in(v.status) { button.primary #resume data-api={(v.api) "/resume"} data-method="POST" { "Resume sale" } }
+                @if SaleCommand::Close.allowed_in(v.status) {
                     button.danger #close data-api={(v.api) "/close"} data-method="POST" data-confirm="Close the sale for good?" { "Close sale" }
                 }
                 a.button href={"/admin/orders?event=" (v.id)} { "Orders" }
@@ -112,7 +116,7 @@ fn live(v: &EventView<'_>, seats: &[SeatRow]) -> Markup {
         section.card #live data-event=(v.id) data-currency=(v.currency) {
             div.live-head {
                 h2 { "Live" }
-                span.muted { "status " b data-stat="status" { (v.status) } " · queue " b data-stat="phase" { "—" } " · updated " span data-stat="at" { "—" } }
+                span.muted { "status " b data-stat="status" { (v.status.as_str()) } " · queue " b data-stat="phase" { "—" } " · updated " span data-stat="at" { "—" } }
             }
             div.tiles {
                 div.tile { span.label { "Available" } span.value data-stat="available" { "—" } }
@@ -194,16 +198,16 @@ fn on_sale(v: &EventView<'_>) -> Markup {
                 dt { "Hold time" } dd { (v.ev.hold_seconds) " s" }
                 dt { "Admission cap" } dd { @if let Some(r) = v.ev.admission_rate_per_s { (r) " / s" } @else { "platform default" } }
             }
-            @if !v.started && matches!(v.status, "draft" | "scheduled") {
+            @if !v.started && v.status.can_schedule() {
                 h3 { "Schedule the sale" }
                 form.grid #schedule data-api={(v.api) "/schedule"} data-method="POST" {
                     label { "Opens" input name="opens_at" type="datetime-local" step="1" data-type="datetime" required; }
                     label { "Closes (optional)" input name="closes_at" type="datetime-local" step="1" data-type="datetime"; }
-                    div.actions { button.primary type="submit" { @if v.status == "draft" { "Schedule on-sale" } @else { "Reschedule" } } }
+                    div.actions { button.primary type="submit" { @if v.status == SaleStatus::Draft { "Schedule on-sale" } @else { "Reschedule" } } }
                     p.form-error role="alert" {}
                 }
             }
-            @if !matches!(v.status, "closed" | "canceled") {
+            @if !v.status.is_over() {
                 h3 { "Settings" }
                 form.grid data-api=(v.api) data-method="PATCH" {
                     label { "Max tickets per buyer" input name="max_tickets_per_buyer" type="number" min="1" max="50" data-type="number" value=(v.ev.max_tickets_per_buyer); }

@@ -56,7 +56,7 @@ pub(super) async fn events_page(
                                     td { (e.venue) }
                                     td { (when(Some(e.starts_at))) }
                                     td { (when(e.opens_at)) }
-                                    td { (badge(&e.status)) }
+                                    td { (badge(e.status.as_str())) }
                                     td.num { (e.sold) " / " (e.capacity) }
                                     @if admin.is_operator() { td { (e.organizer) } }
                                 }
