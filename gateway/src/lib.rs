@@ -1,18 +1,17 @@
-//! `boxoffice-gateway`: the buyer-facing HTTP service.
+//! `boxoffice-gateway`: the HTTP service, buyer-facing first.
 //!
 //! [`run`] serves the router on a listener it is given until the shutdown future resolves;
 //! `main.rs` is a thin shell around it, and the tests call it with port 0. It serves the buyer
 //! API and its OpenAPI document ([`api`]), the virtual waiting room's pacer ([`pacer`]), the
 //! payment provider's callbacks ([`webhooks`]) and the probes (`/healthz`, `/readyz`,
-//! `/metrics`). Every dependency it reads per request is in memory or one JetStream round trip
-//! away; PostgreSQL is read in the background (the catalog) and by the webhooks only.
+//! `/metrics`). Every dependency the buyer API reads per request is in memory or one JetStream
+//! round trip away; PostgreSQL is read in the background (the catalog) and by the webhooks. It
+//! also mounts the organizer side ([`admin`], the `boxoffice-admin` crate) under `/admin`,
+//! which reads PostgreSQL per request; what both sides share is `boxoffice-http`.
 
-pub mod admin;
 pub mod api;
-pub mod availability;
 pub mod catalog;
 pub mod config;
-pub mod error;
 pub mod health;
 pub mod limits;
 pub mod pacer;
@@ -20,6 +19,9 @@ pub mod protect;
 pub mod records;
 pub mod tokens;
 pub mod webhooks;
+
+pub use boxoffice_admin as admin;
+pub use boxoffice_http::{availability, error};
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -45,8 +47,8 @@ pub struct AppState {
     pub temporal: Arc<tokio::sync::OnceCell<temporalio_client::Client>>,
     /// The buyer API's shared parts.
     pub buyer: Arc<api::BuyerState>,
-    /// The organizer side's shared parts.
-    pub admin: Arc<admin::AdminState>,
+    /// The organizer side's state (its router is mounted with it).
+    pub admin: admin::AdminState,
     /// Per-client limits and the client's address.
     pub clients: Arc<limits::Clients>,
 }
@@ -71,7 +73,7 @@ pub fn router(state: AppState, probes: Probes, limits: &protect::Limits) -> Rout
     let app = Router::new()
         .merge(buyer)
         .merge(api::docs())
-        .merge(admin::router())
+        .merge(admin::router(state.admin.clone()))
         .merge(webhooks::router())
         .merge(probes.router())
         .fallback(protect::not_found)
@@ -224,6 +226,15 @@ pub async fn run(
     };
     let temporal = Arc::new(tokio::sync::OnceCell::new());
     tokio::spawn(connect_temporal(config.temporal.clone(), temporal.clone()));
+    let clients = limits::Clients::new(&config.clients);
+    let admin = admin::AdminState {
+        db: db.clone(),
+        temporal: temporal.clone(),
+        seats: buyer.availability.clone(),
+        room: buyer.room.clone(),
+        trusted_proxies: clients.trusted_proxies.clone(),
+        own: admin::Own::new(config.admin.clone(), &config.temporal),
+    };
     let app = router(
         AppState {
             topology,
@@ -231,8 +242,8 @@ pub async fn run(
             webhooks,
             temporal,
             buyer,
-            admin: admin::AdminState::new(config.admin.clone(), &config.temporal),
-            clients: limits::Clients::new(&config.clients),
+            admin,
+            clients,
         },
         probes,
         &limits,

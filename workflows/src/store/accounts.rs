@@ -143,17 +143,17 @@ pub async fn find_by_email(
     .fetch_optional(pool)
     .await
     .map_err(|e| StoreError::classify(e, "account", &email))?;
-    Ok(row.and_then(|r| {
-        Some((
-            Account {
-                id: r.get("organizer_id"),
-                email: r.get("email"),
-                display_name: r.get("display_name"),
-                role: Role::parse(r.get("role"))?,
-            },
-            r.get("password_hash"),
-        ))
-    }))
+    Ok(row.and_then(|r| Some((account_of(&r)?, r.get("password_hash")))))
+}
+
+/// The account in a row of `organizers` (`None`: a role this code does not know).
+pub(super) fn account_of(r: &sqlx::postgres::PgRow) -> Option<Account> {
+    Some(Account {
+        id: r.get("organizer_id"),
+        email: r.get("email"),
+        display_name: r.get("display_name"),
+        role: Role::parse(r.get("role"))?,
+    })
 }
 
 #[cfg(test)]

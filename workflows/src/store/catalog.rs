@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{
+    StoreError,
+    inventory::{Layout, SeatPlace, SectionDraft, insert_section},
+};
 
 /// How a new section is laid out.
 #[derive(Debug, Clone)]
@@ -99,62 +102,30 @@ pub async fn create_event(pool: &PgPool, ev: &NewEvent) -> Result<EventId, Store
     .await
     .map_err(classify)?;
     for (i, s) in ev.sections.iter().enumerate() {
-        let section_id = Uuid::now_v7();
-        let (kind, capacity) = match &s.layout {
+        let layout = match &s.layout {
             SectionLayout::Seated {
                 rows,
                 seats_per_row,
-            } => ("seated", rows.len() as u32 * seats_per_row),
-            SectionLayout::GeneralAdmission { capacity } => ("general_admission", *capacity),
+            } => Layout::Seated(
+                rows.iter()
+                    .flat_map(|row| {
+                        (1..=*seats_per_row).map(|number| SeatPlace {
+                            row: row.clone(),
+                            number,
+                        })
+                    })
+                    .collect(),
+            ),
+            SectionLayout::GeneralAdmission { capacity } => Layout::GeneralAdmission(*capacity),
         };
-        let capacity = i32::try_from(capacity)
-            .map_err(|_| StoreError::Invalid(format!("section {} is too large", s.code)))?;
-        sqlx::query(
-            "insert into sections (section_id, event_id, code, name, kind, capacity, price_cents, currency, sort_order)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(section_id)
-        .bind(event_id.as_uuid())
-        .bind(s.code.as_str())
-        .bind(&s.name)
-        .bind(kind)
-        .bind(capacity)
-        .bind(s.price_cents)
-        .bind(&ev.currency)
-        .bind(i as i32)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        if let SectionLayout::Seated {
-            rows,
-            seats_per_row,
-        } = &s.layout
-        {
-            // One statement per section: unnest the generated rows instead of N round trips.
-            let (mut labels, mut row_labels, mut numbers) = (vec![], vec![], vec![]);
-            for row in rows {
-                for n in 1..=*seats_per_row {
-                    let label = format!("{row}-{n}");
-                    UnitLabel::parse(label.as_str())
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                    labels.push(label);
-                    row_labels.push(row.clone());
-                    numbers.push(n as i32);
-                }
-            }
-            sqlx::query(
-                "insert into seats (event_id, section_id, label, row_label, seat_number)
-                 select $1, $2, l, r, n from unnest($3::text[], $4::text[], $5::int[]) as t(l, r, n)",
-            )
-            .bind(event_id.as_uuid())
-            .bind(section_id)
-            .bind(&labels)
-            .bind(&row_labels)
-            .bind(&numbers)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        }
+        let section = SectionDraft {
+            code: s.code.as_str().to_owned(),
+            name: s.name.clone(),
+            price_cents: s.price_cents,
+            currency: ev.currency.clone(),
+            layout,
+        };
+        insert_section(&mut tx, event_id.as_uuid(), &section, Some(i as i32)).await?;
     }
     tx.commit().await.map_err(StoreError::Unavailable)?;
     Ok(event_id)

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use sqlx::{PgPool, postgres::PgPoolOptions};
 
+use super::Refusal;
 use crate::service::{ExposeSecret, SecretString};
 
 /// How to reach PostgreSQL.
@@ -47,6 +48,17 @@ pub enum StoreError {
     /// The database failed or is unreachable; a retry may succeed.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// A value the database cannot store as given (SQLSTATE class 22: a NUL byte, a number
+    /// out of the column's range): the input's fault; a retry fails the same way.
+    #[error("a value cannot be stored as given")]
+    BadValue(#[source] sqlx::Error),
+    /// An organizer's change the store refused, and why.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// A stored value the domain does not know (a state outside its enum): the schema and the
+    /// code disagree; never the caller's fault.
+    #[error("stored value outside the domain: {0}")]
+    Corrupt(String),
 }
 
 impl StoreError {
@@ -60,9 +72,22 @@ impl StoreError {
             sqlx::Error::Database(ref d) if d.constraint().is_some() => {
                 Self::Constraint(d.constraint().unwrap_or_default().to_owned())
             }
+            sqlx::Error::Database(ref d) if d.code().is_some_and(|c| c.starts_with("22")) => {
+                Self::BadValue(e)
+            }
             other => Self::Unavailable(other),
         }
     }
+}
+
+/// A stored name as the domain type `parse` makes of it; a name the domain does not know is
+/// [`StoreError::Corrupt`] (`what` says which column).
+pub(crate) fn parse_stored<T>(
+    what: &str,
+    stored: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(stored).ok_or_else(|| StoreError::Corrupt(format!("{what} {stored:?}")))
 }
 
 /// Opens a pool. Connections are made lazily, so a process can start (and report not-ready)

@@ -12,6 +12,8 @@
 
 use std::collections::BTreeSet;
 
+pub use boxoffice_workflows::store::inventory::SeatPlace;
+
 /// Largest section the description may produce.
 pub const MAX_SEATS: usize = 50_000;
 /// Most rows one block may name.
@@ -22,22 +24,6 @@ pub const MAX_BLOCKS: usize = 200;
 pub const MAX_BYTES: usize = 8 * 1024;
 /// Highest row number (the same bound for a single row and for a range).
 const MAX_ROW_NUMBER: u32 = 999;
-
-/// One seat of the description.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecSeat {
-    /// Row label (display and the first part of the seat label).
-    pub row: String,
-    /// Seat number in its row.
-    pub number: u32,
-}
-
-impl SpecSeat {
-    /// The seat's label in the seat store: `<row>-<number>`.
-    pub fn label(&self) -> String {
-        format!("{}-{}", self.row, self.number)
-    }
-}
 
 /// Why a description is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,7 +150,7 @@ fn seats(part: &str) -> Result<(u32, u32), SpecError> {
 /// ([`MAX_BYTES`]), the blocks ([`MAX_BLOCKS`]), each block's rows ([`MAX_ROWS_PER_BLOCK`],
 /// checked per range before the range is expanded) and the seats ([`MAX_SEATS`], checked per
 /// block as rows × seats before a seat is made). Hostile input is refused in microseconds.
-pub fn parse(description: &str) -> Result<Vec<SpecSeat>, SpecError> {
+pub fn parse(description: &str) -> Result<Vec<SeatPlace>, SpecError> {
     if description.len() > MAX_BYTES {
         return err(format!(
             "a description is at most {MAX_BYTES} bytes; split the venue into sections"
@@ -221,7 +207,7 @@ pub fn parse(description: &str) -> Result<Vec<SpecSeat>, SpecError> {
                         "seat {row}-{number} is described twice (blocks overlap)"
                     ));
                 }
-                out.push(SpecSeat {
+                out.push(SeatPlace {
                     row: row.clone(),
                     number,
                 });
@@ -248,7 +234,7 @@ mod tests {
     #[test]
     fn blocks_lists_numbers_and_double_letters() {
         let s = parse("rows A, C, seats 5-6; rows 1-2, seats 101-101\nrows Y-AB, seats 1").unwrap();
-        let labels: Vec<_> = s.iter().map(SpecSeat::label).collect();
+        let labels: Vec<_> = s.iter().map(SeatPlace::label).collect();
         assert_eq!(
             labels,
             [

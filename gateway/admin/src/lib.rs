@@ -1,4 +1,4 @@
-//! The organizer side: the admin UI (server-rendered pages under `/admin`) and the admin JSON
+//! `boxoffice-admin`: the organizer side of the gateway: the admin UI (server-rendered pages under `/admin`) and the admin JSON
 //! API beside it (`/admin/api/v1`), brief section 6.
 //!
 //! Both sit behind one server-side session (an `HttpOnly`, `SameSite=Strict` cookie whose
@@ -10,6 +10,12 @@
 //! The admin side reads PostgreSQL per request (its traffic is a handful of people, not the
 //! on-sale crowd); the live dashboard is the exception, fed from the gateway's in-memory seat
 //! view and one shared stats task per watched event, never a query per viewer ([`live`]).
+//!
+//! The gateway mounts [`router`] with an [`AdminState`] it builds from its own connections
+//! and views; this crate opens none. Its SQL lives in `boxoffice_workflows::store` (events,
+//! inventory, audit, admin orders, sessions, runs), which answers in `StoreError` and domain
+//! types; the one conversion to the JSON error is `boxoffice_http::error`. Start at [`api`]
+//! for the JSON API and [`pages`] for the UI.
 
 pub mod api;
 pub mod auth;
@@ -17,13 +23,12 @@ pub mod live;
 pub mod orders;
 pub mod pages;
 pub mod seatspec;
-pub mod store;
 
 use std::sync::Arc;
 
-use axum::Router;
-
-use crate::AppState;
+use axum::{Router, extract::FromRef};
+use boxoffice_http::{availability::Availability, client::TrustedProxies, error::ApiError};
+use boxoffice_nats::queue::WaitingRoom;
 
 /// Admin settings.
 #[derive(clap::Args, Debug, Clone)]
@@ -71,8 +76,27 @@ pub struct AdminConfig {
     pub temporal_ui_url: String,
 }
 
-/// What the admin handlers share.
+/// What the admin handlers share: the gateway's connections and views (cheap clones, never
+/// opened here) and the admin side's own parts.
+#[derive(Clone)]
 pub struct AdminState {
+    /// PostgreSQL.
+    pub db: sqlx::PgPool,
+    /// Temporal, once connected (the gateway serves before it is; sale commands, refunds and
+    /// the order's workflow view answer 503 or degrade until then).
+    pub temporal: Arc<tokio::sync::OnceCell<temporalio_client::Client>>,
+    /// The gateway's live seat view (the dashboard's map and counts).
+    pub seats: Availability,
+    /// The waiting rooms (the dashboard's queue figures).
+    pub room: WaitingRoom,
+    /// Proxies whose `X-Forwarded-For` is believed (the sign-in limits count by address).
+    pub trusted_proxies: TrustedProxies,
+    /// Settings, sign-in limits and live feeds.
+    pub own: Arc<Own>,
+}
+
+/// The admin side's own parts.
+pub struct Own {
     /// Settings.
     pub config: AdminConfig,
     /// Sign-in attempts per (account, client address) and per client address.
@@ -85,7 +109,7 @@ pub struct AdminState {
     pub namespace: String,
 }
 
-impl AdminState {
+impl Own {
     /// From the settings.
     pub fn new(
         config: AdminConfig,
@@ -101,19 +125,37 @@ impl AdminState {
     }
 
     /// A link into the Temporal Web UI for a workflow.
-    pub fn temporal_link(&self, namespace: &str, workflow_id: &str) -> String {
+    pub fn temporal_link(&self, workflow_id: &str) -> String {
         format!(
-            "{}/namespaces/{namespace}/workflows/{workflow_id}",
-            self.config.temporal_ui_url.trim_end_matches('/')
+            "{}/namespaces/{}/workflows/{workflow_id}",
+            self.config.temporal_ui_url.trim_end_matches('/'),
+            self.namespace
         )
     }
 }
 
-/// The admin routes: pages, assets and the JSON API.
-pub fn router() -> Router<AppState> {
+impl AdminState {
+    /// Temporal, or a 503 while the gateway is still connecting to it.
+    pub fn temporal_client(&self) -> Result<&temporalio_client::Client, ApiError> {
+        self.temporal
+            .get()
+            .ok_or_else(|| ApiError::unavailable("Temporal is not connected yet"))
+    }
+}
+
+impl FromRef<AdminState> for TrustedProxies {
+    fn from_ref(state: &AdminState) -> Self {
+        state.trusted_proxies.clone()
+    }
+}
+
+/// The admin routes (pages, assets and the JSON API) over `state`, ready to merge into the
+/// gateway's router (whatever its own state), inside its layers.
+pub fn router<S: Clone + Send + Sync + 'static>(state: AdminState) -> Router<S> {
     Router::new()
         .merge(pages::router())
         .merge(api::router())
         .merge(orders::router())
         .merge(live::router())
+        .with_state(state)
 }

@@ -3,7 +3,7 @@
 //! The task turns the gateway's in-memory seat view (itself fed by the seat store's KV watch)
 //! into batched seat changes every 250 ms, and once a second computes the event's stats: seat
 //! counts per section and the queue from memory, orders by state, revenue and sales over time
-//! from four small PostgreSQL queries. Viewers get the frames over server-sent events. So a
+//! from four small PostgreSQL queries (`store::event_stats`). Viewers get the frames over server-sent events. So a
 //! hundred people watching an on-sale cost what one does, and nobody polls the database; the
 //! task ends a second after its last viewer leaves.
 
@@ -21,25 +21,25 @@ use axum::{
     routing::get,
 };
 use boxoffice_nats::{EventId, seat::Availability as Public};
+use boxoffice_workflows::{
+    domain::SaleStatus,
+    store::{event_stats, sessions},
+};
 use futures::{Stream, StreamExt};
 use serde::Serialize;
-use sqlx::Row;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{
-    api::visible_event,
-    auth::{Admin, session_alive},
-};
-use crate::{
-    AppState,
-    api::extract::ApiPath,
+use boxoffice_http::{
     availability::{Counts, SeatChange},
     error::ApiError,
+    extract::ApiPath,
 };
 
+use crate::{AdminState, api::visible_event, auth::Admin};
+
 /// The routes.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<AdminState> {
     Router::new()
         .route("/admin/api/v1/events/{id}/live", get(live))
         .route("/admin/api/v1/events/{id}/stats", get(stats_now))
@@ -81,7 +81,7 @@ pub struct Stats {
     /// When, Unix ms.
     pub at: i64,
     /// The event's sale status.
-    pub status: String,
+    pub status: SaleStatus,
     /// The waiting room's phase (`pending`, `open`, ...), if it has one.
     pub phase: Option<String>,
     /// Per section (`None` until the seat store has the event).
@@ -112,11 +112,10 @@ fn public(state: &boxoffice_nats::seat::SeatState, now: i64) -> &'static str {
     }
 }
 
-fn snapshot(state: &AppState, event: EventId) -> Arc<Frame> {
-    let now = state.buyer.availability.now();
+fn snapshot(state: &AdminState, event: EventId) -> Arc<Frame> {
+    let now = state.seats.now();
     let seats: BTreeMap<String, &'static str> = state
-        .buyer
-        .availability
+        .seats
         .states(event)
         .unwrap_or_default()
         .iter()
@@ -129,54 +128,18 @@ fn snapshot(state: &AppState, event: EventId) -> Arc<Frame> {
 }
 
 /// Computes the event's stats now.
-pub async fn stats(state: &AppState, event: Uuid) -> Result<Stats, ApiError> {
+pub async fn stats(state: &AdminState, event: Uuid) -> Result<Stats, ApiError> {
     let id = EventId::from_uuid(event);
-    let db = &state.db;
-    let fail = ApiError::unavailable;
-    let status: String = sqlx::query_scalar("select status from events where event_id = $1")
-        .bind(event)
-        .fetch_one(db)
-        .await
-        .map_err(fail)?;
-    let orders = sqlx::query(
-        "select state, count(*) from orders where event_id = $1 group by state order by state",
-    )
-    .bind(event)
-    .fetch_all(db)
-    .await
-    .map_err(fail)?
-    .iter()
-    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
-    .collect();
-    let revenue_cents: i64 = sqlx::query_scalar(
-        "select coalesce(sum(p.captured_cents - p.refunded_cents), 0)::bigint
-         from payments p join orders o using (order_id) where o.event_id = $1",
-    )
-    .bind(event)
-    .fetch_one(db)
-    .await
-    .map_err(fail)?;
-    let sales = sqlx::query(
-        "select (floor(extract(epoch from issued_at) / 10) * 10000)::bigint as b, count(*)
-         from tickets where event_id = $1 and issued_at > now() - interval '30 minutes'
-         group by b order by b",
-    )
-    .bind(event)
-    .fetch_all(db)
-    .await
-    .map_err(fail)?
-    .iter()
-    .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
-    .collect();
-    let counts = state.buyer.availability.counts(id);
-    let summary = state.buyer.room.read(id, |b| b.map(|b| b.summary()));
+    let figures = event_stats::sale_figures(&state.db, event).await?;
+    let counts = state.seats.counts(id);
+    let summary = state.room.read(id, |b| b.map(|b| b.summary()));
     let control = summary
         .as_ref()
         .and_then(|s| s.control.clone())
         .map(|c| c.1);
     Ok(Stats {
         at: chrono::Utc::now().timestamp_millis(),
-        status,
+        status: figures.status,
         phase: control.as_ref().map(|c| {
             serde_json::to_value(c.phase)
                 .ok()
@@ -195,13 +158,17 @@ pub async fn stats(state: &AppState, event: Uuid) -> Result<Stats, ApiError> {
             })
             .unwrap_or_default(),
         total: counts.map(|(_, t)| t),
-        revenue_cents,
-        orders,
+        revenue_cents: figures.revenue_cents,
+        orders: figures
+            .orders
+            .into_iter()
+            .map(|(state, n)| (state.as_str().to_owned(), n))
+            .collect(),
         queue_waiting: summary.as_ref().map_or(0, |s| s.waiting),
         queue_entries: summary.as_ref().map_or(0, |s| s.entries),
         admission_rate_per_s: control.as_ref().map_or(0.0, |c| c.rate_per_s),
         admission_reason: control.map(|c| c.reason),
-        sales,
+        sales: figures.sales,
     })
 }
 
@@ -210,7 +177,7 @@ impl LiveHub {
     /// runs.
     fn subscribe(
         &self,
-        state: &AppState,
+        state: &AdminState,
         event: Uuid,
     ) -> (broadcast::Receiver<Arc<Frame>>, Option<Arc<Frame>>) {
         let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
@@ -245,13 +212,13 @@ impl LiveHub {
 
 #[tracing::instrument(name = "admin.live_feed", skip_all, fields(%event))]
 async fn feed(
-    state: AppState,
+    state: AdminState,
     event: Uuid,
     tx: broadcast::Sender<Arc<Frame>>,
     last_stats: Arc<Mutex<Option<Arc<Frame>>>>,
 ) {
     let id = EventId::from_uuid(event);
-    let mut changes = state.buyer.availability.subscribe();
+    let mut changes = state.seats.subscribe();
     let mut flush = tokio::time::interval(Duration::from_millis(250));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut pending: BTreeMap<String, &'static str> = BTreeMap::new();
@@ -261,7 +228,7 @@ async fn feed(
         tokio::select! {
             change = changes.recv() => match change {
                 Ok(SeatChange { event: e, seat, state: s }) if e == id => {
-                    pending.insert(seat.to_string(), public(&s, state.buyer.availability.now()));
+                    pending.insert(seat.to_string(), public(&s, state.seats.now()));
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -299,7 +266,7 @@ async fn feed(
             }
         }
     }
-    state.admin.live.end(event);
+    state.own.live.end(event);
     metrics::gauge!("boxoffice_admin_live_feeds").decrement(1.0);
 }
 
@@ -318,7 +285,7 @@ async fn session_ended(db: sqlx::PgPool, session: Vec<u8>, every: Duration) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        match session_alive(&db, &session).await {
+        match sessions::alive(&db, &session).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => tracing::debug!(error = %e, "cannot check a live viewer's session"),
@@ -330,12 +297,12 @@ async fn session_ended(db: sqlx::PgPool, session: Vec<u8>, every: Duration) {
 /// every seat first, then `seats` changes and `stats` every second). The stream ends when its
 /// session does (checked every `--admin-live-session-check-s`: one key lookup per viewer).
 async fn live(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     visible_event(&state, &admin, id).await?;
-    let (rx, last) = state.admin.live.subscribe(&state, id);
+    let (rx, last) = state.own.live.subscribe(&state, id);
     let first = snapshot(&state, EventId::from_uuid(id));
     let head = futures::stream::iter(std::iter::once(first).chain(last).collect::<Vec<_>>());
     let rest = futures::stream::unfold(rx, |mut rx| async move {
@@ -348,7 +315,7 @@ async fn live(
             }
         }
     });
-    let every = Duration::from_secs(state.admin.config.live_session_check_s.max(1));
+    let every = Duration::from_secs(state.own.config.live_session_check_s.max(1));
     let stream = head.chain(rest).map(|f| sse(&f)).take_until(session_ended(
         state.db.clone(),
         admin.session,
@@ -359,7 +326,7 @@ async fn live(
 
 /// `GET /admin/api/v1/events/{id}/stats`: the dashboard's numbers, once.
 async fn stats_now(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Stats>, ApiError> {

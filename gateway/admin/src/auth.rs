@@ -1,6 +1,6 @@
 //! Admin sign-in: argon2 passwords, server-side sessions in a cookie, CSRF, login limits.
 
-use std::{net::IpAddr, num::NonZeroU32, sync::Arc};
+use std::{net::IpAddr, num::NonZeroU32};
 
 use axum::{
     Json,
@@ -8,20 +8,21 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use boxoffice_workflows::store::accounts::{self, Account, Role};
+use boxoffice_workflows::store::{
+    accounts::{self, Account, Role},
+    sessions::{self, NewSession},
+};
 use cookie::{Cookie, SameSite};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use uuid::Uuid;
 
-use crate::{
-    AppState,
-    api::extract::ApiJson,
-    error::ApiError,
-    limits::{ClientIp, limit_key, wait_s},
-};
+use boxoffice_http::client::{ClientIp, limit_key, wait_s};
+
+use boxoffice_http::{error::ApiError, extract::ApiJson};
+
+use crate::AdminState;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "bo_admin";
@@ -99,11 +100,11 @@ fn random_hex() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
-fn session_cookie(state: &AppState, value: &str, max_age_s: i64) -> HeaderValue {
+fn session_cookie(state: &AdminState, value: &str, max_age_s: i64) -> HeaderValue {
     let cookie = Cookie::build((COOKIE, value.to_owned()))
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(state.admin.config.cookie_secure)
+        .secure(state.own.config.cookie_secure)
         .path("/admin")
         .max_age(cookie::time::Duration::seconds(max_age_s))
         .build();
@@ -121,9 +122,16 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
+/// The browser, as its `User-Agent` says (kept with the session).
+pub(crate) fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
 /// A state-changing request from another origin is refused whatever it carries (defence in
-/// depth beside `SameSite=Strict` and the CSRF token).
-fn same_origin(headers: &HeaderMap) -> bool {
+/// depth beside `SameSite=Strict` and the CSRF token). A request without `Origin` passes.
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true; // non-browser clients send none; the CSRF token still applies
     };
@@ -138,70 +146,37 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 /// Creates a session for `account`; returns its cookie header and CSRF token.
 pub async fn open_session(
-    state: &AppState,
+    state: &AdminState,
     account: &Account,
     user_agent: Option<&str>,
 ) -> Result<(HeaderValue, String), ApiError> {
     let token = random_hex();
     let csrf = random_hex();
-    let ttl = state.admin.config.session_ttl_s;
-    sqlx::query(
-        "insert into admin_sessions (token_hash, organizer_id, csrf_token, expires_at, user_agent)
-         values ($1, $2, $3, now() + make_interval(secs => $4), $5)",
-    )
-    .bind(token_hash(&token))
-    .bind(account.id)
-    .bind(&csrf)
-    .bind(ttl as f64)
-    .bind(user_agent.map(|u| u.chars().take(200).collect::<String>()))
-    .execute(&state.db)
-    .await
-    .map_err(ApiError::unavailable)?;
-    // Expired sessions are swept as new ones open: no job to run.
-    let _ = sqlx::query("delete from admin_sessions where expires_at < now() - interval '1 day'")
-        .execute(&state.db)
-        .await;
+    let ttl = state.own.config.session_ttl_s;
+    let session = NewSession {
+        key: &token_hash(&token),
+        account: account.id,
+        csrf: &csrf,
+        ttl_s: ttl,
+        user_agent,
+    };
+    sessions::open(&state.db, &session).await?;
     Ok((session_cookie(state, &token, ttl), csrf))
 }
 
 /// The session behind the request's cookie, if any and unexpired.
-pub async fn current(parts: &Parts, state: &AppState) -> Result<Option<Admin>, ApiError> {
+pub async fn current(parts: &Parts, state: &AdminState) -> Result<Option<Admin>, ApiError> {
     let Some(token) = cookie_value(&parts.headers) else {
         return Ok(None);
     };
-    let row = sqlx::query(
-        "select o.organizer_id, o.email, o.display_name, o.role, s.csrf_token
-         from admin_sessions s join organizers o using (organizer_id)
-         where s.token_hash = $1 and s.expires_at > now()",
-    )
-    .bind(token_hash(&token))
-    .fetch_optional(&state.db)
-    .await
-    .map_err(ApiError::unavailable)?;
     let session = token_hash(&token);
-    Ok(row.and_then(|r| {
-        Some(Admin {
-            account: Account {
-                id: r.get("organizer_id"),
-                email: r.get("email"),
-                display_name: r.get("display_name"),
-                role: Role::parse(r.get("role"))?,
-            },
-            csrf: r.get("csrf_token"),
+    Ok(sessions::find(&state.db, &session)
+        .await?
+        .map(|(account, csrf)| Admin {
+            account,
+            csrf,
             session,
-        })
-    }))
-}
-
-/// Whether the session is still there and unexpired (sign-out, expiry and an account update
-/// all end it).
-pub async fn session_alive(db: &sqlx::PgPool, session: &[u8]) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "select exists (select 1 from admin_sessions where token_hash = $1 and expires_at > now())",
-    )
-    .bind(session)
-    .fetch_one(db)
-    .await
+        }))
 }
 
 fn safe_method(m: &Method) -> bool {
@@ -210,10 +185,10 @@ fn safe_method(m: &Method) -> bool {
 
 /// The admin API's extractor: a signed-in account; for a state-changing method, also the
 /// session's CSRF token in `X-CSRF-Token` and no foreign `Origin`.
-impl FromRequestParts<AppState> for Admin {
+impl FromRequestParts<AdminState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, ApiError> {
         let admin = current(parts, state).await?.ok_or_else(|| {
             ApiError::unauthorized("admin_login_required", "sign in at /admin/login first")
         })?;
@@ -260,7 +235,7 @@ pub struct Login {
 /// Checks a login: the rate limit first, then the password (the same argon2 work whether or
 /// not the account exists).
 pub async fn check_login(
-    state: &AppState,
+    state: &AdminState,
     login: &Login,
     from: IpAddr,
 ) -> Result<Account, ApiError> {
@@ -270,21 +245,15 @@ pub async fn check_login(
             "email or password too long",
         ));
     }
-    state
-        .admin
-        .logins
-        .check(&login.email, from)
-        .map_err(|wait| {
-            metrics::counter!("boxoffice_admin_logins_total", "outcome" => "limited").increment(1);
-            ApiError::too_many(
-                "login_rate_limited",
-                "too many sign-in attempts; wait and try again",
-                wait,
-            )
-        })?;
-    let found = accounts::find_by_email(&state.db, &login.email)
-        .await
-        .map_err(ApiError::unavailable)?;
+    state.own.logins.check(&login.email, from).map_err(|wait| {
+        metrics::counter!("boxoffice_admin_logins_total", "outcome" => "limited").increment(1);
+        ApiError::too_many(
+            "login_rate_limited",
+            "too many sign-in attempts; wait and try again",
+            wait,
+        )
+    })?;
+    let found = accounts::find_by_email(&state.db, &login.email).await?;
     let password = login.password.clone();
     let (account, ok) = tokio::task::spawn_blocking(move || match found {
         Some((account, hash)) => {
@@ -316,7 +285,7 @@ pub async fn check_login(
 /// `POST /admin/api/v1/session`: signs in; sets the cookie; returns the account and the CSRF
 /// token.
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     ClientIp(from): ClientIp,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Login>,
@@ -328,10 +297,7 @@ pub async fn login(
         ));
     }
     let account = check_login(&state, &body, from).await?;
-    let ua = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let (cookie, csrf) = open_session(&state, &account, ua).await?;
+    let (cookie, csrf) = open_session(&state, &account, user_agent(&headers)).await?;
     let mut response =
         Json(serde_json::json!({ "account": account, "csrf_token": csrf })).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -340,7 +306,7 @@ pub async fn login(
 
 /// `DELETE /admin/api/v1/session`: signs out (the session row is deleted, the cookie cleared).
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     admin: Admin,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -354,19 +320,15 @@ pub async fn logout(
 }
 
 /// Deletes the request's session, if any.
-pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub async fn end_session(state: &AdminState, headers: &HeaderMap) -> Result<(), ApiError> {
     if let Some(token) = cookie_value(headers) {
-        sqlx::query("delete from admin_sessions where token_hash = $1")
-            .bind(token_hash(&token))
-            .execute(&state.db)
-            .await
-            .map_err(ApiError::unavailable)?;
+        sessions::end(&state.db, &token_hash(&token)).await?;
     }
     Ok(())
 }
 
 /// A cleared cookie (sign-out).
-pub fn cleared_cookie(state: &AppState) -> HeaderValue {
+pub fn cleared_cookie(state: &AdminState) -> HeaderValue {
     session_cookie(state, "", 0)
 }
 
@@ -374,9 +336,6 @@ pub fn cleared_cookie(state: &AppState) -> HeaderValue {
 pub async fn me(admin: Admin) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "account": admin.account, "csrf_token": admin.csrf }))
 }
-
-/// Shared handle for handlers that only need the state.
-pub type Shared = Arc<super::AdminState>;
 
 #[cfg(test)]
 mod tests {

@@ -1,13 +1,16 @@
-//! The gateway's one error type: a precise JSON 4xx, or an opaque 503 whose cause is logged.
+//! The gateway's one error type (buyer API and admin side alike): a precise JSON 4xx, or an
+//! opaque 503 whose cause is logged.
 //!
 //! Body shape (brief section 4): `{"error": {"code": "...", "message": "..."}}`. Nothing a
-//! client sends can produce a 500: handlers map every failure to one of these.
+//! client sends can produce a 500: handlers map every failure to one of these. The store's
+//! errors become one of these in one place, `From<StoreError>`, so a handler only writes `?`.
 
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use boxoffice_workflows::store::{Refusal, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -159,5 +162,93 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         response
+    }
+}
+
+/// The one conversion of the store's errors into answers, at the edge. A refusal the caller
+/// can act on is its precise 4xx; a value the database will not store is a 422 whose
+/// constraint stays in the log; a missing row is a 404; anything else is the store's fault,
+/// an opaque 503.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Refused(r) => refused(r),
+            StoreError::NotFound { entity, .. } => {
+                let code = match entity {
+                    "event" => "event_not_found",
+                    "order" => "order_not_found",
+                    _ => "not_found",
+                };
+                Self::not_found(code, format!("no such {entity}"))
+            }
+            StoreError::Constraint(c) => {
+                tracing::warn!(constraint = %c, "a write was refused");
+                Self::unprocessable(
+                    "invalid_value",
+                    "a value is out of range or conflicts with another",
+                )
+            }
+            StoreError::BadValue(e) => {
+                tracing::warn!(error = %e, "a write was refused");
+                Self::unprocessable("invalid_value", "a value cannot be stored as given")
+            }
+            StoreError::Invalid(m) => Self::unprocessable("invalid_value", m),
+            StoreError::Unavailable(e) => Self::unavailable(e),
+            other => Self::unavailable(other),
+        }
+    }
+}
+
+fn refused(r: Refusal) -> ApiError {
+    let message = r.to_string();
+    match r {
+        Refusal::ClosesBeforeOpens => ApiError::unprocessable("invalid_window", message),
+        Refusal::SectionExists => ApiError::conflict("section_exists", message),
+        Refusal::UnknownSection(_) => ApiError::unprocessable("section_unknown", message),
+        Refusal::SeatsInStandingSection | Refusal::UnitsInSeatedSection => {
+            ApiError::unprocessable("allocation_invalid", message)
+        }
+        Refusal::UnknownSeats { .. } => ApiError::unprocessable("seat_unknown", message),
+        Refusal::SeatsAllocated(_) => ApiError::conflict("seat_allocated", message),
+        Refusal::TooManyUnits { .. } => ApiError::unprocessable("allocation_too_large", message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(e: StoreError) -> (StatusCode, String) {
+        let e = ApiError::from(e);
+        (e.status(), format!("{e} {e:?}"))
+    }
+
+    #[test]
+    fn a_constraint_is_a_code_and_never_shown_by_name() {
+        let (status, shown) = answer(StoreError::Constraint("events_hold_seconds_check".into()));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!shown.contains("events_"), "{shown}");
+        assert!(shown.contains("invalid_value"), "{shown}");
+    }
+
+    #[test]
+    fn a_value_the_database_cannot_store_is_the_inputs_fault_not_a_503() {
+        let bad = StoreError::BadValue(sqlx::Error::Protocol("invalid byte sequence".into()));
+        assert_eq!(answer(bad).0, StatusCode::UNPROCESSABLE_ENTITY);
+        let down = StoreError::Unavailable(sqlx::Error::PoolTimedOut);
+        assert_eq!(answer(down).0, StatusCode::SERVICE_UNAVAILABLE);
+        let corrupt = StoreError::Corrupt("order state \"lost\"".into());
+        assert_eq!(answer(corrupt).0, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn a_refusal_is_its_own_code_with_the_stores_words() {
+        let (status, shown) = answer(StoreError::Refused(Refusal::SeatsAllocated(vec![
+            "A-1".into(),
+        ])));
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(shown.contains("seat_allocated") && shown.contains("already allocated: A-1"));
+        let (status, _) = answer(StoreError::Refused(Refusal::ClosesBeforeOpens));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
