@@ -48,13 +48,28 @@ sqlx_online() {
   (cd "$BOXOFFICE_ROOT" && DATABASE_URL=$url SQLX_OFFLINE=false SQLX_OFFLINE_DIR=$out "$@")
 }
 
-# sqlx_compare <generated_dir>: fails, naming the files, unless .sqlx/ holds exactly the query
+# sqlx_compare <generated_dir>: fails, naming each query, unless .sqlx/ holds exactly the query
 # data in <generated_dir> (written by sqlx_online): none missing, none different, none left over.
 sqlx_compare() {
-  local out=$1 diffs
+  local out=$1 f stale=0
   compgen -G "$out/query-*.json" >/dev/null || die "no query data was written to $out"
-  if ! diffs=$(diff -rq "$SQLX_DATA_DIR" "$out" 2>&1); then
-    printf '%s\n' "$diffs" | sed "s|$out|the queries now|g; s|$BOXOFFICE_ROOT/||g" >&2
-    die ".sqlx/ is stale: a query or a migration changed without regenerating it (files above). Run ./ops/sqlx-prepare.sh and commit .sqlx/"
-  fi
+  for f in "$out"/query-*.json; do
+    if [[ ! -f $SQLX_DATA_DIR/${f##*/} ]]; then
+      sqlx_report "new or changed query" "$f"; stale=1
+    elif ! cmp -s "$f" "$SQLX_DATA_DIR/${f##*/}"; then
+      sqlx_report "described differently now (the schema changed)" "$f"; stale=1
+    fi
+  done
+  for f in "$SQLX_DATA_DIR"/query-*.json; do
+    [[ ! -f $f || -f $out/${f##*/} ]] || { sqlx_report "no longer in the code" "$f"; stale=1; }
+  done
+  ((stale == 0)) ||
+    die ".sqlx/ is stale: a query or a migration changed without regenerating it (above). Run ./ops/sqlx-prepare.sh and commit .sqlx/"
+}
+
+# sqlx_report <what> <query data file>: one line naming the query by the start of its SQL.
+sqlx_report() {
+  local sql
+  sql=$(sed -n 's/^  "query": "\(.*\)",$/\1/p' "$2" | sed 's/\\n */ /g' | cut -c1-90)
+  printf '  %s: %s (%s)\n' "$1" "$sql" "${2##*/}" >&2
 }
