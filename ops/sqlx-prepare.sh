@@ -6,7 +6,7 @@
 # Starts a private PostgreSQL in a temporary folder, applies migrations/, runs `cargo check
 # --workspace --all-targets` with the query macros describing every query against it (a wrong
 # query fails here, with the database's error), replaces .sqlx/ with what they wrote, and tears
-# everything down, whatever happened. Why: docs/adr/0018-queries-checked-at-build-time.md.
+# everything down, whatever happened. Why: docs/adr/0019-queries-checked-at-build-time.md.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$BOXOFFICE_ROOT/ops/lib/services.sh"

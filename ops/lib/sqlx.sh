@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ops/lib/sqlx.sh: the query data in .sqlx/ that lets the sqlx query macros check every query
 # at build time without a database (sourced, never run). Why and how:
-# docs/adr/0018-queries-checked-at-build-time.md.
+# docs/adr/0019-queries-checked-at-build-time.md.
 #
 # The macros (`sqlx::query!` and its kin) describe each query against the database in
 # DATABASE_URL when it is set and SQLX_OFFLINE is not true, and then write what they learn into
