@@ -93,16 +93,16 @@ async fn receive(
         .order_id
         .as_deref()
         .and_then(|o| uuid::Uuid::parse_str(o).ok());
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "insert into webhook_inbox (provider, provider_event_id, event_type, order_id, payload, signature_ok)
          values ($1, $2, $3, $4, $5, true)
          on conflict (provider, provider_event_id) do nothing",
+        state.webhooks.provider,
+        event.id,
+        event.kind,
+        order_id,
+        payload,
     )
-    .bind(&state.webhooks.provider)
-    .bind(&event.id)
-    .bind(&event.kind)
-    .bind(order_id)
-    .bind(&payload)
     .execute(&state.db)
     .await
     .map_err(|e| ApiError::Unavailable(Box::new(e)))?
@@ -111,12 +111,12 @@ async fn receive(
     let processed: bool = if inserted {
         false
     } else {
-        sqlx::query_scalar(
-            "select processed_at is not null from webhook_inbox
-             where provider = $1 and provider_event_id = $2",
+        sqlx::query_scalar!(
+            r#"select processed_at is not null as "processed!" from webhook_inbox
+             where provider = $1 and provider_event_id = $2"#,
+            state.webhooks.provider,
+            event.id,
         )
-        .bind(&state.webhooks.provider)
-        .bind(&event.id)
         .fetch_one(&state.db)
         .await
         .map_err(|e| ApiError::Unavailable(Box::new(e)))?
@@ -143,12 +143,12 @@ async fn receive(
             Err(e) => return Err(ApiError::Unavailable(Box::new(e))),
         }
     }
-    sqlx::query(
+    sqlx::query!(
         "update webhook_inbox set processed_at = now()
          where provider = $1 and provider_event_id = $2 and processed_at is null",
+        state.webhooks.provider,
+        event.id,
     )
-    .bind(&state.webhooks.provider)
-    .bind(&event.id)
     .execute(&state.db)
     .await
     .map_err(|e| ApiError::Unavailable(Box::new(e)))?;

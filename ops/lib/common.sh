@@ -8,6 +8,10 @@ export BOXOFFICE_ROOT
 BOXOFFICE_VENV="${BOXOFFICE_VENV:-$BOXOFFICE_ROOT/.venv}"
 NATS_SERVER_VERSION="${NATS_SERVER_VERSION:-2.15.1}"
 TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-1.9.1}"
+# The scripts' builds check queries against the committed query data in .sqlx/ only, whatever
+# DATABASE_URL the shell may hold (ops/lib/sqlx.sh turns the macros online where it means to).
+export SQLX_OFFLINE=true
+unset SQLX_OFFLINE_DIR
 
 say() { printf '[boxoffice] %s\n' "$*" >&2; }
 die() { printf '[boxoffice] error: %s\n' "$*" >&2; exit 1; }

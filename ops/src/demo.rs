@@ -24,15 +24,15 @@ pub async fn create(
     seats: &SeatStore,
     password_hash: &str,
 ) -> anyhow::Result<boxoffice_nats::EventId> {
-    let organizer_id: Uuid = sqlx::query_scalar(
+    let organizer_id = sqlx::query_scalar!(
         "insert into organizers (organizer_id, email, display_name, password_hash, role)
          values ($1, $2, 'Demo Promotions', $3, 'organizer')
          on conflict (email) do update set email = excluded.email
          returning organizer_id",
+        Uuid::now_v7(),
+        DEMO_ORGANIZER,
+        password_hash,
     )
-    .bind(Uuid::now_v7())
-    .bind(DEMO_ORGANIZER)
-    .bind(password_hash)
     .fetch_one(db)
     .await?;
     let event = NewEvent {

@@ -23,12 +23,12 @@ pub async fn account(db: &sqlx::PgPool, role: Role) -> (String, String) {
 pub async fn owner_of(db: &sqlx::PgPool, event: uuid::Uuid) -> (String, String) {
     let password = "correct horse battery staple".to_owned();
     let hash = boxoffice_workflows::store::accounts::hash_password(&password).unwrap();
-    let email: String = sqlx::query_scalar(
+    let email = sqlx::query_scalar!(
         "update organizers set password_hash = $2
          where organizer_id = (select organizer_id from events where event_id = $1) returning email",
+        event,
+        hash,
     )
-    .bind(event)
-    .bind(hash)
     .fetch_one(db)
     .await
     .unwrap();

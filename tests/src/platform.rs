@@ -506,12 +506,12 @@ pub async fn wait_http(base: &str) {
 /// Creates the test's event (an organizer, a venue, seated section `A` and, optionally,
 /// general-admission `FLOOR`), on sale.
 pub async fn create_event(db: &sqlx::PgPool, opts: &PlatformOptions) -> EventId {
-    let organizer: uuid::Uuid = sqlx::query_scalar(
+    let organizer = sqlx::query_scalar!(
         "insert into organizers (organizer_id, email, display_name, password_hash, role)
          values ($1, $2, 'Test Promotions', 'x', 'organizer') returning organizer_id",
+        uuid::Uuid::now_v7(),
+        format!("{}@test.local", uuid::Uuid::new_v4().simple()),
     )
-    .bind(uuid::Uuid::now_v7())
-    .bind(format!("{}@test.local", uuid::Uuid::new_v4().simple()))
     .fetch_one(db)
     .await
     .unwrap();
@@ -547,12 +547,14 @@ pub async fn create_event(db: &sqlx::PgPool, opts: &PlatformOptions) -> EventId 
     )
     .await
     .unwrap();
-    sqlx::query("update events set admission_rate_per_s = $2, opens_at = $3 where event_id = $1")
-        .bind(event.as_uuid())
-        .bind(opts.admission_rate_per_s)
-        .bind(opts.opens_in.map(|d| chrono::Utc::now() + d))
-        .execute(db)
-        .await
-        .unwrap();
+    sqlx::query!(
+        "update events set admission_rate_per_s = $2, opens_at = $3 where event_id = $1",
+        event.as_uuid(),
+        opts.admission_rate_per_s,
+        opts.opens_in.map(|d| chrono::Utc::now() + d),
+    )
+    .execute(db)
+    .await
+    .unwrap();
     event
 }

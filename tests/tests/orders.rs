@@ -51,27 +51,33 @@ async fn assert_free(p: &Platform, seats: &[SeatId]) {
 }
 
 async fn pg_state(p: &Platform, order: OrderId) -> String {
-    sqlx::query_scalar("select state from orders where order_id = $1")
-        .bind(order.as_uuid())
-        .fetch_one(&p.db)
-        .await
-        .unwrap()
+    sqlx::query_scalar!(
+        "select state from orders where order_id = $1",
+        order.as_uuid()
+    )
+    .fetch_one(&p.db)
+    .await
+    .unwrap()
 }
 
 async fn transitions(p: &Platform, order: OrderId) -> Vec<String> {
-    sqlx::query_scalar("select to_state from order_transitions where order_id = $1 order by seq")
-        .bind(order.as_uuid())
-        .fetch_all(&p.db)
-        .await
-        .unwrap()
+    sqlx::query_scalar!(
+        "select to_state from order_transitions where order_id = $1 order by seq",
+        order.as_uuid(),
+    )
+    .fetch_all(&p.db)
+    .await
+    .unwrap()
 }
 
 async fn issued_tickets(p: &Platform, order: OrderId) -> i64 {
-    sqlx::query_scalar("select count(*) from tickets where order_id = $1 and state = 'issued'")
-        .bind(order.as_uuid())
-        .fetch_one(&p.db)
-        .await
-        .unwrap()
+    sqlx::query_scalar!(
+        r#"select count(*) as "issued!" from tickets where order_id = $1 and state = 'issued'"#,
+        order.as_uuid(),
+    )
+    .fetch_one(&p.db)
+    .await
+    .unwrap()
 }
 
 /// `BOXOFFICE_RECORD_HISTORIES=1 ./ops/test.sh -p boxoffice-tests --test orders` refreshes the
@@ -134,13 +140,17 @@ async fn a_paid_order_is_confirmed_captured_and_issued_with_tickets_a_scanner_ca
     let at_provider = p.provider.retrieve(&payment_id(&open)).await.unwrap();
     assert_eq!(at_provider.status, PaymentStatus::Captured);
     assert_eq!(at_provider.amount_captured, 9_000);
-    let (state, captured): (String, i64) =
-        sqlx::query_as("select state, captured_cents from payments where provider_intent_id = $1")
-            .bind(payment_id(&open))
-            .fetch_one(&p.db)
-            .await
-            .unwrap();
-    assert_eq!((state.as_str(), captured), ("captured", 9_000));
+    let payment = sqlx::query!(
+        "select state, captured_cents from payments where provider_intent_id = $1",
+        payment_id(&open),
+    )
+    .fetch_one(&p.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        (payment.state.as_str(), payment.captured_cents),
+        ("captured", 9_000)
+    );
     assert_eq!(
         transitions(&p, intent.order_id).await,
         [
@@ -252,7 +262,7 @@ async fn a_lost_callback_is_recovered_by_the_active_query() {
         .wait_state(intent.order_id, OrderState::Issued, MINUTE)
         .await;
     assert_eq!(done.tickets.len(), 1);
-    let callbacks: i64 = sqlx::query_scalar("select count(*) from webhook_inbox")
+    let callbacks = sqlx::query_scalar!(r#"select count(*) as "callbacks!" from webhook_inbox"#)
         .fetch_one(&p.db)
         .await
         .unwrap();
@@ -290,13 +300,15 @@ async fn duplicated_callbacks_move_the_order_once_and_capture_once() {
     let at_provider = p.provider.retrieve(&payment_id(&open)).await.unwrap();
     assert_eq!(at_provider.amount_captured, 9_000, "captured once, in full");
     assert_eq!(issued_tickets(&p, intent.order_id).await, 2);
-    let (rows, distinct): (i64, i64) = sqlx::query_as(
-        "select count(*), count(distinct provider_event_id) from webhook_inbox where order_id = $1",
+    let inbox = sqlx::query!(
+        r#"select count(*) as "rows!", count(distinct provider_event_id) as "distinct!"
+           from webhook_inbox where order_id = $1"#,
+        intent.order_id.as_uuid(),
     )
-    .bind(intent.order_id.as_uuid())
     .fetch_one(&p.db)
     .await
     .unwrap();
+    let (rows, distinct) = (inbox.rows, inbox.distinct);
     assert!(rows >= 1);
     assert_eq!(rows, distinct, "each provider event recorded once");
 }
@@ -409,7 +421,8 @@ async fn with_the_ticket_issuer_down_a_paid_order_stays_confirmed_until_it_is_ba
     let _w = p.start_worker();
     let intent = p.intent(vec![p.seat(13), p.seat(14)], 60);
     let open = open(&p, &intent).await;
-    // The issuer's store goes away: every insert into tickets fails.
+    // The issuer's store goes away: every insert into tickets fails. (Runtime-checked: DDL
+    // that breaks the schema on purpose, which the query macros cannot describe.)
     sqlx::query("alter table tickets rename to tickets_offline")
         .execute(&p.db)
         .await
@@ -474,11 +487,13 @@ async fn a_republished_intent_neither_holds_twice_nor_starts_a_second_workflow()
     for n in (1..=20).filter(|n| ![15, 16].contains(n)) {
         assert_eq!(seat_state(&p, &p.seat(n)).await, SeatState::Free);
     }
-    let payments: i64 = sqlx::query_scalar("select count(*) from payments where order_id = $1")
-        .bind(intent.order_id.as_uuid())
-        .fetch_one(&p.db)
-        .await
-        .unwrap();
+    let payments = sqlx::query_scalar!(
+        r#"select count(*) as "payments!" from payments where order_id = $1"#,
+        intent.order_id.as_uuid(),
+    )
+    .fetch_one(&p.db)
+    .await
+    .unwrap();
     assert_eq!(payments, 1, "one payment intent");
 }
 
@@ -789,10 +804,11 @@ async fn five_hundred_orders_for_a_hundred_seats_sell_exactly_what_was_captured(
     }
     let sold_seats: usize = sold_orders.iter().map(|(_, s)| s.len()).sum();
     assert_eq!(sold_in_kv, sold_seats);
-    let tickets: i64 = sqlx::query_scalar("select count(*) from tickets where state = 'issued'")
-        .fetch_one(&p.db)
-        .await
-        .unwrap();
+    let tickets =
+        sqlx::query_scalar!(r#"select count(*) as "issued!" from tickets where state = 'issued'"#)
+            .fetch_one(&p.db)
+            .await
+            .unwrap();
     assert_eq!(tickets as usize, sold_seats, "one ticket per sold seat");
     let mut captured = Vec::new();
     let mut after: Option<String> = None;

@@ -241,15 +241,17 @@ async fn seeded_drift_of_every_kind_is_repaired_or_reported_and_a_second_run_cha
             .state,
         SeatState::Free
     );
-    let (state, tickets): (String, i64) = sqlx::query_as(
-        "select o.state, (select count(*) from tickets t where t.order_id = o.order_id and t.state = 'issued')
-         from orders o where o.order_id = $1",
+    let order = sqlx::query!(
+        r#"select o.state,
+                  (select count(*) from tickets t
+                   where t.order_id = o.order_id and t.state = 'issued') as "tickets!"
+           from orders o where o.order_id = $1"#,
+        unissued.order.as_uuid(),
     )
-    .bind(unissued.order.as_uuid())
     .fetch_one(&p.db)
     .await
     .unwrap();
-    assert_eq!((state.as_str(), tickets), ("issued", 1));
+    assert_eq!((order.state.as_str(), order.tickets), ("issued", 1));
     let refunded = p.provider.retrieve(&stray_capture).await.unwrap();
     assert_eq!(refunded.amount_refunded, 4_500);
     assert_eq!(
@@ -261,12 +263,15 @@ async fn seeded_drift_of_every_kind_is_repaired_or_reported_and_a_second_run_cha
     let second = reconcile(&p).await;
     assert_eq!(second.repaired, 0, "{second:#?}");
     assert_eq!(second.unresolved, 1, "{second:#?}");
-    let runs: Vec<(String, i32, i32)> = sqlx::query_as(
+    let runs: Vec<(String, i32, i32)> = sqlx::query!(
         "select status, repaired, unresolved from reconciliation_runs order by started_at",
     )
     .fetch_all(&p.db)
     .await
-    .unwrap();
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.status, r.repaired, r.unresolved))
+    .collect();
     assert_eq!(
         runs,
         [("succeeded".into(), 5, 1), ("succeeded".into(), 0, 1)]

@@ -286,16 +286,16 @@ type Shared = Arc<Mutex<Live>>;
 /// The promises that must hold at every instant: an issued ticket's seat is sold to that
 /// ticket's order, and an issued order keeps its money.
 async fn check_always(p: &Platform, o: &Live, at: &str) {
-    let tickets: Vec<(String, String)> = sqlx::query_as(
+    let tickets = sqlx::query!(
         "select s.code, t.label from tickets t join sections s on s.section_id = t.section_id
          where t.order_id = $1 and t.state = 'issued'",
+        o.who.order.as_uuid(),
     )
-    .bind(o.who.order.as_uuid())
     .fetch_all(&p.db)
     .await
     .unwrap();
-    for (section, label) in tickets {
-        let seat: SeatId = format!("{section}:{label}").parse().unwrap();
+    for t in tickets {
+        let seat: SeatId = format!("{}:{}", t.code, t.label).parse().unwrap();
         let now = p.seats.seat(p.event, &seat).await.unwrap().unwrap().state;
         assert!(
             matches!(now, SeatState::Sold { order, .. } if order == o.who.order),
@@ -330,14 +330,17 @@ async fn check_end(p: &Platform, o: &Live) {
             _ => assert_eq!(now, SeatState::Free, "{:?} order {who}: {seat}", o.path),
         }
     }
-    let (state, tickets): (String, i64) = sqlx::query_as(
-        "select o.state, (select count(*) from tickets t where t.order_id = o.order_id and t.state = 'issued')
-         from orders o where o.order_id = $1",
+    let order = sqlx::query!(
+        r#"select o.state,
+                  (select count(*) from tickets t
+                   where t.order_id = o.order_id and t.state = 'issued') as "tickets!"
+           from orders o where o.order_id = $1"#,
+        who.as_uuid(),
     )
-    .bind(who.as_uuid())
     .fetch_one(&p.db)
     .await
     .unwrap();
+    let (state, tickets) = (order.state, order.tickets);
     let pay = p.provider.retrieve(&o.pay_ref()).await.unwrap();
     let kept = pay.amount_captured - pay.amount_refunded;
     let (want_state, want_tickets, want_kept) = match o.path {

@@ -12,12 +12,15 @@ use uuid::Uuid;
 
 async fn organizer(db: &PgPool) -> Uuid {
     let id = Uuid::now_v7();
-    sqlx::query("insert into organizers (organizer_id, email, display_name, password_hash, role) values ($1, $2, 'O', 'x', 'organizer')")
-        .bind(id)
-        .bind(format!("o{}@example.com", id.simple()))
-        .execute(db)
-        .await
-        .unwrap();
+    sqlx::query!(
+        "insert into organizers (organizer_id, email, display_name, password_hash, role)
+         values ($1, $2, 'O', 'x', 'organizer')",
+        id,
+        format!("o{}@example.com", id.simple()),
+    )
+    .execute(db)
+    .await
+    .unwrap();
     id
 }
 
@@ -67,11 +70,11 @@ async fn sellable_inventory_is_the_catalog_minus_unreleased_allocations() {
     let section_id = |code: &'static str| {
         let db = db.clone();
         async move {
-            sqlx::query_scalar::<_, Uuid>(
+            sqlx::query_scalar!(
                 "select section_id from sections where event_id = $1 and code = $2",
+                event.as_uuid(),
+                code,
             )
-            .bind(event.as_uuid())
-            .bind(code)
             .fetch_one(&db)
             .await
             .unwrap()
@@ -84,10 +87,21 @@ async fn sellable_inventory_is_the_catalog_minus_unreleased_allocations() {
         (a, "reserved", vec!["A-2"], None, true),
         (ga, "reserved", vec![], Some(4), false),
     ] {
-        sqlx::query("insert into allocations (allocation_id, event_id, section_id, kind, labels, quantity, released_at) values ($1, $2, $3, $4, $5, $6, case when $7 then now() end)")
-            .bind(Uuid::now_v7()).bind(event.as_uuid()).bind(section).bind(kind)
-            .bind(labels.iter().map(|s| s.to_string()).collect::<Vec<_>>()).bind(qty).bind(released)
-            .execute(&db).await.unwrap();
+        sqlx::query!(
+            "insert into allocations (allocation_id, event_id, section_id, kind, labels, quantity,
+                                      released_at)
+             values ($1, $2, $3, $4, $5, $6, case when $7 then now() end)",
+            Uuid::now_v7(),
+            event.as_uuid(),
+            section,
+            kind,
+            &labels.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            qty,
+            released,
+        )
+        .execute(&db)
+        .await
+        .unwrap();
     }
     let inv = store::sellable_inventory(&db, event).await.unwrap();
     assert_eq!(inv.max_per_buyer, 4);
@@ -112,50 +126,86 @@ async fn the_database_refuses_a_second_issued_ticket_for_a_seat_and_bad_states()
     let event = store::create_event(&db, &new_event(organizer(&db).await))
         .await
         .unwrap();
-    let section: Uuid =
-        sqlx::query_scalar("select section_id from sections where event_id = $1 and code = 'A'")
-            .bind(event.as_uuid())
-            .fetch_one(&db)
-            .await
-            .unwrap();
+    let section = sqlx::query_scalar!(
+        "select section_id from sections where event_id = $1 and code = 'A'",
+        event.as_uuid(),
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
     let order = |key: &'static str| {
         let db = db.clone();
         async move {
             let id = Uuid::now_v7();
-            sqlx::query("insert into orders (order_id, event_id, buyer_id, idempotency_key, request_hash, state, currency, workflow_id) values ($1, $2, $3, $4, 'h', 'confirmed', 'EUR', $5)")
-                .bind(id).bind(event.as_uuid()).bind(Uuid::now_v7()).bind(key).bind(format!("order-{id}"))
-                .execute(&db).await.unwrap();
-            sqlx::query("insert into order_seats (order_id, event_id, section_id, label, price_cents) values ($1, $2, $3, 'A-1', 5000)")
-                .bind(id).bind(event.as_uuid()).bind(section).execute(&db).await.unwrap();
+            sqlx::query!(
+                "insert into orders (order_id, event_id, buyer_id, idempotency_key, request_hash,
+                                     state, currency, workflow_id)
+                 values ($1, $2, $3, $4, 'h', 'confirmed', 'EUR', $5)",
+                id,
+                event.as_uuid(),
+                Uuid::now_v7(),
+                key,
+                format!("order-{id}"),
+            )
+            .execute(&db)
+            .await
+            .unwrap();
+            sqlx::query!(
+                "insert into order_seats (order_id, event_id, section_id, label, price_cents)
+                 values ($1, $2, $3, 'A-1', 5000)",
+                id,
+                event.as_uuid(),
+                section,
+            )
+            .execute(&db)
+            .await
+            .unwrap();
             id
         }
     };
     let (first, second) = (order("k1").await, order("k2").await);
     let ticket = |order: Uuid, code: &'static str| {
-        sqlx::query("insert into tickets (ticket_id, order_id, event_id, section_id, label, code, signature) values ($1, $2, $3, $4, 'A-1', $5, 'sig')")
-            .bind(Uuid::now_v7()).bind(order).bind(event.as_uuid()).bind(section).bind(code)
+        sqlx::query!(
+            "insert into tickets (ticket_id, order_id, event_id, section_id, label, code, signature)
+             values ($1, $2, $3, $4, 'A-1', $5, 'sig')",
+            Uuid::now_v7(),
+            order,
+            event.as_uuid(),
+            section,
+            code,
+        )
     };
     ticket(first, "c1").execute(&db).await.unwrap();
     let dup = ticket(second, "c2").execute(&db).await.unwrap_err();
     assert_eq!(constraint_of(dup), "tickets_one_issued_per_seat");
-    sqlx::query("update tickets set state = 'void', voided_at = now() where order_id = $1")
-        .bind(first)
-        .execute(&db)
-        .await
-        .unwrap();
+    sqlx::query!(
+        "update tickets set state = 'void', voided_at = now() where order_id = $1",
+        first,
+    )
+    .execute(&db)
+    .await
+    .unwrap();
     ticket(second, "c3")
         .execute(&db)
         .await
         .expect("a voided ticket frees the seat");
 
-    let bad_state = sqlx::query("update orders set state = 'paid' where order_id = $1")
-        .bind(first)
-        .execute(&db)
-        .await
-        .unwrap_err();
+    let bad_state = sqlx::query!(
+        "update orders set state = 'paid' where order_id = $1",
+        first
+    )
+    .execute(&db)
+    .await
+    .unwrap_err();
     assert_eq!(constraint_of(bad_state), "orders_state_check");
-    let bad_window = sqlx::query("update events set opens_at = now(), closes_at = now() - interval '1 hour' where event_id = $1")
-        .bind(event.as_uuid()).execute(&db).await.unwrap_err();
+    let bad_window = sqlx::query!(
+        "update events set opens_at = now(), closes_at = now() - interval '1 hour'
+         where event_id = $1",
+        event.as_uuid(),
+    )
+    .execute(&db)
+    .await
+    .unwrap_err();
     assert_eq!(constraint_of(bad_window), "events_closes_after_opens_check");
 }
 

@@ -164,11 +164,13 @@ async fn the_pacer_holds_the_cap_pauses_with_the_sale_and_resumes() {
     let c = control(&room, &p).await.unwrap();
     assert!(c.rate_per_s <= 5.0, "rate {}", c.rate_per_s);
 
-    sqlx::query("update events set status = 'paused' where event_id = $1")
-        .bind(p.event.as_uuid())
-        .execute(&p.db)
-        .await
-        .unwrap();
+    sqlx::query!(
+        "update events set status = 'paused' where event_id = $1",
+        p.event.as_uuid(),
+    )
+    .execute(&p.db)
+    .await
+    .unwrap();
     until("the pause", Duration::from_secs(10), || async {
         control(&room, &p).await.unwrap().phase == Phase::Paused
     })
@@ -178,11 +180,13 @@ async fn the_pacer_holds_the_cap_pauses_with_the_sale_and_resumes() {
     assert_eq!(through().await, paused_at, "nothing admitted while paused");
     assert_eq!(control(&room, &p).await.unwrap().reason, "paused");
 
-    sqlx::query("update events set status = 'on_sale' where event_id = $1")
-        .bind(p.event.as_uuid())
-        .execute(&p.db)
-        .await
-        .unwrap();
+    sqlx::query!(
+        "update events set status = 'on_sale' where event_id = $1",
+        p.event.as_uuid(),
+    )
+    .execute(&p.db)
+    .await
+    .unwrap();
     until("the resume", Duration::from_secs(10), || async {
         through().await > paused_at
     })

@@ -46,10 +46,13 @@ async fn gateway(db_url: &str) -> String {
 }
 
 async fn inbox(db: &sqlx::PgPool) -> Vec<(String, String)> {
-    sqlx::query_as("select provider_event_id, event_type from webhook_inbox order by received_at")
+    sqlx::query!("select provider_event_id, event_type from webhook_inbox order by received_at")
         .fetch_all(db)
         .await
         .unwrap()
+        .into_iter()
+        .map(|r| (r.provider_event_id, r.event_type))
+        .collect()
 }
 
 #[tokio::test]
@@ -119,12 +122,13 @@ async fn duplicated_callbacks_from_the_sandbox_are_recorded_once_each() {
         kinds.contains(&"payment_intent.authorized") && kinds.contains(&"payment_intent.captured"),
         "{rows:?}"
     );
-    let attached: i64 =
-        sqlx::query_scalar("select count(*) from webhook_inbox where order_id = $1")
-            .bind(order)
-            .fetch_one(&db)
-            .await
-            .unwrap();
+    let attached = sqlx::query_scalar!(
+        r#"select count(*) as "attached!" from webhook_inbox where order_id = $1"#,
+        order,
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
     assert_eq!(attached, 2);
 }
 

@@ -183,10 +183,12 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
     let seats = SeatStore::new(topology.seats.clone(), SeatStoreOptions::default());
     let event: EventId = crate::demo::create(&db, &seats, "x").await?;
     // A slow admission rate keeps the line waiting: polls answer the common case.
-    sqlx::query("update events set admission_rate_per_s = 1 where event_id = $1")
-        .bind(event.as_uuid())
-        .execute(&db)
-        .await?;
+    sqlx::query!(
+        "update events set admission_rate_per_s = 1 where event_id = $1",
+        event.as_uuid(),
+    )
+    .execute(&db)
+    .await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

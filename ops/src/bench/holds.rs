@@ -249,6 +249,8 @@ pub async fn pg_pass(url: &str, args: &HoldsArgs) -> anyhow::Result<Pass> {
         .connect(url)
         .await
         .context("connecting to PostgreSQL")?;
+    // Runtime-checked queries: `bench_seats` is a scratch table this pass creates and drops,
+    // outside the schema the query macros check against.
     sqlx::query("drop table if exists bench_seats")
         .execute(&pool)
         .await?;

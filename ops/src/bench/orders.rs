@@ -235,12 +235,12 @@ struct Observed {
 }
 
 async fn create_event(db: &sqlx::PgPool, seats: u32) -> anyhow::Result<boxoffice_nats::EventId> {
-    let organizer: uuid::Uuid = sqlx::query_scalar(
+    let organizer = sqlx::query_scalar!(
         "insert into organizers (organizer_id, email, display_name, password_hash, role)
          values ($1, $2, 'Bench Promotions', 'x', 'organizer') returning organizer_id",
+        uuid::Uuid::now_v7(),
+        format!("{}@bench.local", uuid::Uuid::new_v4().simple()),
     )
-    .bind(uuid::Uuid::now_v7())
-    .bind(format!("{}@bench.local", uuid::Uuid::new_v4().simple()))
     .fetch_one(db)
     .await?;
     let per_row = 100u32;

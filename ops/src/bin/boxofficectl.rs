@@ -229,16 +229,15 @@ async fn main() -> anyhow::Result<()> {
             println!("{} {id} {}", role.as_str(), email.trim().to_lowercase());
         }
         Command::Events { pg } => {
-            use sqlx::Row;
             let pool = store::connect(&pg)?;
-            let rows = sqlx::query(
-                "select e.event_id, e.name, e.status, e.opens_at, e.closes_at, o.email,
+            let rows = sqlx::query!(
+                r#"select e.event_id, e.name, e.status, e.opens_at, e.closes_at, o.email,
                         (select count(*) from tickets t where t.event_id = e.event_id
-                           and t.voided_at is null) as sold,
+                           and t.voided_at is null) as "sold!",
                         (select coalesce(sum(s.capacity), 0) from sections s
-                           where s.event_id = e.event_id)::bigint as capacity
+                           where s.event_id = e.event_id)::bigint as "capacity!"
                  from events e join organizers o using (organizer_id)
-                 order by e.opens_at desc nulls last, e.name",
+                 order by e.opens_at desc nulls last, e.name"#,
             )
             .fetch_all(&pool)
             .await
@@ -253,17 +252,13 @@ async fn main() -> anyhow::Result<()> {
             for r in rows {
                 println!(
                     "{:<36}  {:<10} {:<20} {:<20} {:>11}  {:<28} {}",
-                    r.get::<uuid::Uuid, _>("event_id"),
-                    r.get::<String, _>("status"),
-                    at(r.get("opens_at")),
-                    at(r.get("closes_at")),
-                    format!(
-                        "{}/{}",
-                        r.get::<i64, _>("sold"),
-                        r.get::<i64, _>("capacity")
-                    ),
-                    r.get::<String, _>("email"),
-                    r.get::<String, _>("name"),
+                    r.event_id,
+                    r.status,
+                    at(r.opens_at),
+                    at(r.closes_at),
+                    format!("{}/{}", r.sold, r.capacity),
+                    r.email,
+                    r.name,
                 );
             }
         }
@@ -330,42 +325,39 @@ async fn main() -> anyhow::Result<()> {
             order,
         } => {
             use boxoffice_workflows::order::{OrderClient, workflow_id};
-            use sqlx::Row;
             let pool = store::connect(&pg)?;
-            let row = sqlx::query(
+            let row = sqlx::query!(
                 "select state, reason, amount_cents, currency, created_at, updated_at from orders
                  where order_id = $1",
+                order.as_uuid(),
             )
-            .bind(order.as_uuid())
             .fetch_optional(&pool)
             .await?
             .with_context(|| format!("no order {order} in PostgreSQL"))?;
             println!(
                 "order {order}: {}{}, {} {}, created {}, updated {}",
-                row.get::<String, _>("state"),
-                row.get::<Option<String>, _>("reason")
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default(),
-                row.get::<i64, _>("amount_cents"),
-                row.get::<String, _>("currency"),
-                row.get::<chrono::DateTime<chrono::Utc>, _>("created_at"),
-                row.get::<chrono::DateTime<chrono::Utc>, _>("updated_at"),
+                row.state,
+                row.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                row.amount_cents,
+                row.currency,
+                row.created_at,
+                row.updated_at,
             );
-            let steps = sqlx::query(
+            let steps = sqlx::query!(
                 "select seq, from_state, to_state, at, detail from order_transitions
                  where order_id = $1 order by seq",
+                order.as_uuid(),
             )
-            .bind(order.as_uuid())
             .fetch_all(&pool)
             .await?;
             for s in steps {
                 println!(
                     "  {:>2} {} {:>16} -> {:<16} {}",
-                    s.get::<i32, _>("seq"),
-                    s.get::<chrono::DateTime<chrono::Utc>, _>("at"),
-                    s.get::<Option<String>, _>("from_state").unwrap_or_default(),
-                    s.get::<String, _>("to_state"),
-                    s.get::<serde_json::Value, _>("detail")
+                    s.seq,
+                    s.at,
+                    s.from_state.unwrap_or_default(),
+                    s.to_state,
+                    s.detail
                 );
             }
             let (_, client) = temporal.connect("boxofficectl").await?;
@@ -404,12 +396,13 @@ async fn intent(
         _ => anyhow::bail!("give --seats, or --section with --quantity"),
     };
     let pool = store::connect(pg)?;
-    let hold_seconds: i32 =
-        sqlx::query_scalar("select hold_seconds from events where event_id = $1")
-            .bind(event.as_uuid())
-            .fetch_optional(&pool)
-            .await?
-            .with_context(|| format!("no event {event}"))?;
+    let hold_seconds = sqlx::query_scalar!(
+        "select hold_seconds from events where event_id = $1",
+        event.as_uuid(),
+    )
+    .fetch_optional(&pool)
+    .await?
+    .with_context(|| format!("no event {event}"))?;
     let client = nats
         .connect("boxofficectl")
         .await

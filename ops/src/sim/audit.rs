@@ -12,7 +12,6 @@ use boxoffice_workflows::{
     payments::{PaymentProvider, PaymentStatus},
 };
 use serde::Serialize;
-use sqlx::Row;
 
 /// One check's result.
 #[derive(Debug, Clone, Serialize)]
@@ -134,11 +133,11 @@ pub async fn run(src: &Sources<'_>) -> anyhow::Result<Audit> {
     }
 
     // 2. PostgreSQL: orders and their tickets.
-    let orders = sqlx::query(
-        "select order_id::text as id, buyer_id::text as buyer, state, amount_cents
-         from orders where event_id = $1",
+    let orders = sqlx::query!(
+        r#"select order_id::text as "id!", buyer_id::text as "buyer!", state, amount_cents
+         from orders where event_id = $1"#,
+        src.event.as_uuid(),
     )
-    .bind(src.event.as_uuid())
     .fetch_all(src.db)
     .await?;
     let mut order_state: HashMap<String, String> = HashMap::new();
@@ -146,31 +145,29 @@ pub async fn run(src: &Sources<'_>) -> anyhow::Result<Audit> {
     let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
     let mut issued_amount: HashMap<String, i64> = HashMap::new();
     for r in &orders {
-        let id: String = r.get("id");
-        let state: String = r.get("state");
-        *by_state.entry(state.clone()).or_default() += 1;
-        if state == "issued" {
-            issued_amount.insert(id.clone(), r.get("amount_cents"));
+        *by_state.entry(r.state.clone()).or_default() += 1;
+        if r.state == "issued" {
+            issued_amount.insert(r.id.clone(), r.amount_cents);
         }
-        order_buyer.insert(id.clone(), r.get("buyer"));
-        order_state.insert(id, state);
+        order_buyer.insert(r.id.clone(), r.buyer.clone());
+        order_state.insert(r.id.clone(), r.state.clone());
     }
-    let tickets = sqlx::query(
-        "select s.code || ':' || t.label as seat, t.order_id::text as order_id
+    let tickets = sqlx::query!(
+        r#"select s.code || ':' || t.label as "seat!", t.order_id::text as "order_id!"
          from tickets t join sections s on s.section_id = t.section_id
-         where t.event_id = $1 and t.state = 'issued'",
+         where t.event_id = $1 and t.state = 'issued'"#,
+        src.event.as_uuid(),
     )
-    .bind(src.event.as_uuid())
     .fetch_all(src.db)
     .await?;
     let mut ticket_seats: HashMap<String, Vec<String>> = HashMap::new();
     let mut tickets_per_order: HashMap<String, u64> = HashMap::new();
     for t in &tickets {
         ticket_seats
-            .entry(t.get("seat"))
+            .entry(t.seat.clone())
             .or_default()
-            .push(t.get("order_id"));
-        *tickets_per_order.entry(t.get("order_id")).or_default() += 1;
+            .push(t.order_id.clone());
+        *tickets_per_order.entry(t.order_id.clone()).or_default() += 1;
     }
 
     // Invariant 1: a seat sold at most once, and to the order the seat store says.
@@ -433,19 +430,18 @@ async fn passes(
     db: &sqlx::PgPool,
     order_state: &HashMap<String, String>,
 ) -> anyhow::Result<Vec<Pass>> {
-    let rows = sqlx::query(
-        "select trigger, status, checked_seats, repaired, findings,
-                extract(epoch from started_at - min(started_at) over ())::float8 as at_s
-         from reconciliation_runs order by started_at",
+    let rows = sqlx::query!(
+        r#"select trigger, status, checked_seats, repaired, findings,
+                extract(epoch from started_at - min(started_at) over ())::float8 as "at_s!"
+         from reconciliation_runs order by started_at"#,
     )
     .fetch_all(db)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let findings: serde_json::Value = r.get("findings");
         let (mut repaired, mut reported) = (BTreeMap::new(), BTreeMap::new());
         let mut wrong = Vec::new();
-        for f in findings.as_array().into_iter().flatten() {
+        for f in r.findings.as_array().into_iter().flatten() {
             let kind = f["kind"].as_str().unwrap_or("unknown").to_owned();
             if f["repaired"].as_bool() == Some(true) {
                 *repaired.entry(kind.clone()).or_insert(0u32) += 1;
@@ -462,11 +458,11 @@ async fn passes(
         let list =
             |m: BTreeMap<String, u32>| m.into_iter().map(|(k, n)| format!("{k} x{n}")).collect();
         out.push(Pass {
-            at_s: r.get("at_s"),
-            trigger: r.get("trigger"),
-            status: r.get("status"),
-            checked_seats: r.get("checked_seats"),
-            repairs: r.get("repaired"),
+            at_s: r.at_s,
+            trigger: r.trigger,
+            status: r.status,
+            checked_seats: r.checked_seats,
+            repairs: r.repaired,
             repaired: list(repaired),
             reported: list(reported),
             wrong,

@@ -305,17 +305,18 @@ async fn drive(
             .unwrap_or(2 * u64::from(args.hold_s.max(30)) + 120),
     );
     let settle_start = Instant::now();
+    let event_id: uuid::Uuid = event.id.parse().context("the event's id")?;
     let open_orders = loop {
-        let by_state: Vec<(String, i64)> = sqlx::query_as(
-            "select state, count(*) from orders where event_id = $1::uuid group by state",
+        let by_state = sqlx::query!(
+            r#"select state, count(*) as "orders!" from orders where event_id = $1 group by state"#,
+            event_id,
         )
-        .bind(&event.id)
         .fetch_all(db)
         .await?;
         let open: i64 = by_state
             .iter()
-            .filter(|(state, _)| !audit::is_done(state))
-            .map(|(_, n)| n)
+            .filter(|r| !audit::is_done(&r.state))
+            .map(|r| r.orders)
             .sum();
         if open == 0 || settle_start.elapsed() > settle {
             break open;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use boxoffice_nats::{EventId, SeatError, SeatStore, seat::SectionUnits};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
@@ -81,11 +81,13 @@ impl OnSaleActivities {
         _ctx: ActivityContext,
         event: EventId,
     ) -> Result<Plan, ActivityError> {
-        let row = sqlx::query("select status, opens_at, closes_at from events where event_id = $1")
-            .bind(event.as_uuid())
-            .fetch_optional(&self.db)
-            .await
-            .map_err(fail)?;
+        let row = sqlx::query!(
+            "select status, opens_at, closes_at from events where event_id = $1",
+            event.as_uuid(),
+        )
+        .fetch_optional(&self.db)
+        .await
+        .map_err(fail)?;
         Ok(match row {
             None => Plan {
                 status: None,
@@ -93,18 +95,12 @@ impl OnSaleActivities {
                 closes_at: None,
             },
             Some(r) => Plan {
-                status: Some(SaleStatus::parse(r.get("status")).ok_or_else(|| {
-                    fail(format!(
-                        "unknown sale status {:?}",
-                        r.get::<String, _>("status")
-                    ))
-                })?),
-                opens_at: r
-                    .get::<Option<chrono::DateTime<chrono::Utc>>, _>("opens_at")
-                    .map(|t| t.timestamp_millis()),
-                closes_at: r
-                    .get::<Option<chrono::DateTime<chrono::Utc>>, _>("closes_at")
-                    .map(|t| t.timestamp_millis()),
+                status: Some(
+                    SaleStatus::parse(&r.status)
+                        .ok_or_else(|| fail(format!("unknown sale status {:?}", r.status)))?,
+                ),
+                opens_at: r.opens_at.map(|t| t.timestamp_millis()),
+                closes_at: r.closes_at.map(|t| t.timestamp_millis()),
             },
         })
     }
@@ -135,12 +131,13 @@ impl OnSaleActivities {
         _ctx: ActivityContext,
         event: EventId,
     ) -> Result<bool, ActivityError> {
-        let limit: i32 =
-            sqlx::query_scalar("select max_tickets_per_buyer from events where event_id = $1")
-                .bind(event.as_uuid())
-                .fetch_one(&self.db)
-                .await
-                .map_err(fail)?;
+        let limit = sqlx::query_scalar!(
+            "select max_tickets_per_buyer from events where event_id = $1",
+            event.as_uuid(),
+        )
+        .fetch_one(&self.db)
+        .await
+        .map_err(fail)?;
         let limit = u32::try_from(limit).map_err(fail)?;
         match self.seats.set_max_per_buyer(event, limit).await {
             Ok(changed) => {
@@ -161,16 +158,18 @@ impl OnSaleActivities {
         _ctx: ActivityContext,
         m: StatusMove,
     ) -> Result<bool, ActivityError> {
-        let moved =
-            sqlx::query("update events set status = $2 where event_id = $1 and status = any($3)")
-                .bind(m.event.as_uuid())
-                .bind(m.to.as_str())
-                .bind(m.from.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-                .execute(&self.db)
-                .await
-                .map_err(fail)?
-                .rows_affected()
-                > 0;
+        let from: Vec<&str> = m.from.iter().map(|s| s.as_str()).collect();
+        let moved = sqlx::query!(
+            "update events set status = $2 where event_id = $1 and status = any($3)",
+            m.event.as_uuid(),
+            m.to.as_str(),
+            &from[..] as &[&str],
+        )
+        .execute(&self.db)
+        .await
+        .map_err(fail)?
+        .rows_affected()
+            > 0;
         if moved {
             metrics::counter!("boxoffice_onsale_transitions_total", "to" => m.to.as_str())
                 .increment(1);
@@ -197,10 +196,10 @@ impl OnSaleActivities {
                 SectionUnits::GeneralAdmission(n) => i64::from(*n),
             })
             .sum();
-        let sold: i64 = sqlx::query_scalar(
-            "select count(*) from tickets where event_id = $1 and state = 'issued'",
+        let sold = sqlx::query_scalar!(
+            r#"select count(*) as "issued!" from tickets where event_id = $1 and state = 'issued'"#,
+            event.as_uuid(),
         )
-        .bind(event.as_uuid())
         .fetch_one(&self.db)
         .await
         .map_err(fail)?;

@@ -7,8 +7,6 @@ use boxoffice_nats::{
     BuyerId, EventId, OrderId, SeatId, SectionCode, UnitLabel,
     seat::{OrderRef, SeatState, UnixMillis},
 };
-use sqlx::Row;
-use uuid::Uuid;
 
 use super::{ReconcileError, Reconciler, fail};
 use crate::{
@@ -84,62 +82,68 @@ impl Snapshot {
     }
 }
 
-const ORDERS: &str = "select o.order_id, o.event_id, o.buyer_id, o.state, o.version,
-        (extract(epoch from now() - o.updated_at) * 1000)::bigint as age_ms,
-        (extract(epoch from o.hold_expires_at) * 1000)::bigint as hold_ms,
-        coalesce(array_agg(s.code order by s.code, os.label) filter (where os.label is not null), '{}') as codes,
-        coalesce(array_agg(os.label order by s.code, os.label) filter (where os.label is not null), '{}') as labels
-     from orders o
-     left join order_seats os on os.order_id = o.order_id
-     left join sections s on s.section_id = os.section_id
-     where $1::uuid is null or o.order_id = $1
-     group by o.order_id";
-
-fn order_of(r: &sqlx::postgres::PgRow) -> Result<OrderFacts, ReconcileError> {
-    let state: String = r.get("state");
-    let codes: Vec<String> = r.get("codes");
-    let labels: Vec<String> = r.get("labels");
-    let seats = codes
-        .into_iter()
-        .zip(labels)
-        .map(|(c, l)| Ok(SeatId::new(SectionCode::parse(c)?, UnitLabel::parse(l)?)))
-        .collect::<Result<Vec<_>, boxoffice_nats::IdError>>()
-        .map_err(fail)?;
-    Ok(OrderFacts {
-        who: OrderRef {
-            event: EventId::from(r.get::<Uuid, _>("event_id")),
-            order: OrderId::from(r.get::<Uuid, _>("order_id")),
-            buyer: BuyerId::from(r.get::<Uuid, _>("buyer_id")),
-        },
-        state: OrderState::parse(&state).ok_or_else(|| fail(format!("stored state {state}")))?,
-        version: r.get("version"),
-        age_ms: r.get("age_ms"),
-        hold_expires_at: r.get("hold_ms"),
-        seats,
-    })
-}
-
 impl Reconciler {
+    /// Every order (`only`: that one), as PostgreSQL has it now.
+    async fn orders(&self, only: Option<OrderId>) -> Result<Vec<OrderFacts>, ReconcileError> {
+        let rows = sqlx::query!(
+            r#"select o.order_id, o.event_id, o.buyer_id, o.state, o.version,
+                (extract(epoch from now() - o.updated_at) * 1000)::bigint as "age_ms!",
+                (extract(epoch from o.hold_expires_at) * 1000)::bigint as hold_ms,
+                coalesce(array_agg(s.code order by s.code, os.label) filter (where os.label is not null), '{}') as "codes!",
+                coalesce(array_agg(os.label order by s.code, os.label) filter (where os.label is not null), '{}') as "labels!"
+             from orders o
+             left join order_seats os on os.order_id = o.order_id
+             left join sections s on s.section_id = os.section_id
+             where $1::uuid is null or o.order_id = $1
+             group by o.order_id"#,
+            only.map(|o| o.as_uuid()),
+        )
+        .fetch_all(&self.db)
+        .await
+        .map_err(fail)?;
+        rows.into_iter()
+            .map(|r| {
+                let seats = r
+                    .codes
+                    .into_iter()
+                    .zip(r.labels)
+                    .map(|(c, l)| Ok(SeatId::new(SectionCode::parse(c)?, UnitLabel::parse(l)?)))
+                    .collect::<Result<Vec<_>, boxoffice_nats::IdError>>()
+                    .map_err(fail)?;
+                Ok(OrderFacts {
+                    who: OrderRef {
+                        event: EventId::from(r.event_id),
+                        order: OrderId::from(r.order_id),
+                        buyer: BuyerId::from(r.buyer_id),
+                    },
+                    state: OrderState::parse(&r.state)
+                        .ok_or_else(|| fail(format!("stored state {}", r.state)))?,
+                    version: r.version,
+                    age_ms: r.age_ms,
+                    hold_expires_at: r.hold_ms,
+                    seats,
+                })
+            })
+            .collect()
+    }
+
     /// Every order, ticket count and provider payment, read once at the start of a pass.
     pub(super) async fn snapshot(&self) -> Result<Snapshot, ReconcileError> {
-        let rows = sqlx::query(ORDERS)
-            .bind(None::<Uuid>)
-            .fetch_all(&self.db)
-            .await
-            .map_err(fail)?;
-        let mut orders = HashMap::with_capacity(rows.len());
-        for r in &rows {
-            let o = order_of(r)?;
-            orders.insert(o.who.order, o);
-        }
-        let tickets = sqlx::query_as::<_, (Uuid, i64)>(
-            "select order_id, count(*) from tickets where state = 'issued' group by order_id",
+        let orders = self
+            .orders(None)
+            .await?
+            .into_iter()
+            .map(|o| (o.who.order, o))
+            .collect();
+        let tickets = sqlx::query!(
+            r#"select order_id, count(*) as "issued!" from tickets
+               where state = 'issued' group by order_id"#
         )
         .fetch_all(&self.db)
         .await
         .map_err(fail)?
         .into_iter()
-        .map(|(o, n)| (OrderId::from(o), n))
+        .map(|r| (OrderId::from(r.order_id), r.issued))
         .collect();
         let intents = self.intents().await?;
         Ok(Snapshot::new(orders, tickets, intents))
@@ -150,23 +154,18 @@ impl Reconciler {
         &self,
         order: OrderId,
     ) -> Result<Option<OrderFacts>, ReconcileError> {
-        sqlx::query(ORDERS)
-            .bind(Some(order.as_uuid()))
-            .fetch_optional(&self.db)
-            .await
-            .map_err(fail)?
-            .as_ref()
-            .map(order_of)
-            .transpose()
+        Ok(self.orders(Some(order)).await?.into_iter().next())
     }
 
     /// Issued tickets of the order now.
     pub(super) async fn tickets_now(&self, order: OrderId) -> Result<i64, ReconcileError> {
-        sqlx::query_scalar("select count(*) from tickets where order_id = $1 and state = 'issued'")
-            .bind(order.as_uuid())
-            .fetch_one(&self.db)
-            .await
-            .map_err(fail)
+        sqlx::query_scalar!(
+            r#"select count(*) as "issued!" from tickets where order_id = $1 and state = 'issued'"#,
+            order.as_uuid(),
+        )
+        .fetch_one(&self.db)
+        .await
+        .map_err(fail)
     }
 
     /// The order's payments as the provider reports them now: every intent PostgreSQL
@@ -176,11 +175,11 @@ impl Reconciler {
         order: OrderId,
         also: &[String],
     ) -> Result<Vec<PaymentIntent>, ReconcileError> {
-        let mut ids: Vec<String> = sqlx::query_scalar(
+        let mut ids = sqlx::query_scalar!(
             "select provider_intent_id from payments where order_id = $1 and provider = $2",
+            order.as_uuid(),
+            self.provider_name,
         )
-        .bind(order.as_uuid())
-        .bind(&self.provider_name)
         .fetch_all(&self.db)
         .await
         .map_err(fail)?;

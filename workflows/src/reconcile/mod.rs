@@ -180,11 +180,11 @@ impl Reconciler {
     /// One full pass, recorded in `reconciliation_runs`.
     pub async fn run(&self, trigger: &str) -> Result<Report, ReconcileError> {
         let run_id = Uuid::now_v7();
-        sqlx::query(
+        sqlx::query!(
             "insert into reconciliation_runs (run_id, trigger, status) values ($1, $2, 'running')",
+            run_id,
+            trigger,
         )
-        .bind(run_id)
-        .bind(trigger)
         .execute(&self.db)
         .await
         .map_err(fail)?;
@@ -215,18 +215,18 @@ impl Reconciler {
                         serde_json::to_value(&r.findings).unwrap_or_default(),
                     )
                 });
-        sqlx::query(
+        sqlx::query!(
             "update reconciliation_runs set status = $2, finished_at = now(), checked_seats = $3,
                     repaired = $4, unresolved = $5, findings = $6, error = $7
              where run_id = $1",
+            run_id,
+            status,
+            checked,
+            repaired,
+            unresolved,
+            findings,
+            error,
         )
-        .bind(run_id)
-        .bind(status)
-        .bind(checked)
-        .bind(repaired)
-        .bind(unresolved)
-        .bind(findings)
-        .bind(error)
         .execute(&self.db)
         .await
         .map_err(fail)?;

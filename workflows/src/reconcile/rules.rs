@@ -159,7 +159,7 @@ impl Reconciler {
                 )
             })
         };
-        let events: Vec<uuid::Uuid> = sqlx::query_scalar("select event_id from events")
+        let events = sqlx::query_scalar!("select event_id from events")
             .fetch_all(&self.db)
             .await
             .map_err(fail)?;

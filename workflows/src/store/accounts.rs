@@ -4,7 +4,7 @@ use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
     password_hash::{SaltString, rand_core::OsRng},
 };
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::StoreError;
@@ -98,30 +98,42 @@ pub async fn create_account(
         )));
     }
     let hash = hash_password(password)?;
-    let sql = if update_existing {
-        "insert into organizers (organizer_id, email, display_name, password_hash, role)
-         values ($1, $2, $3, $4, $5)
-         on conflict (email) do update set display_name = excluded.display_name,
-             password_hash = excluded.password_hash, role = excluded.role
-         returning organizer_id"
-    } else {
-        "insert into organizers (organizer_id, email, display_name, password_hash, role)
-         values ($1, $2, $3, $4, $5) returning organizer_id"
-    };
     let classify = |e| StoreError::classify(e, "account", &email);
+    let (new_id, display_name) = (Uuid::now_v7(), display_name.trim());
     let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
-    let id: Uuid = sqlx::query_scalar(sql)
-        .bind(Uuid::now_v7())
-        .bind(&email)
-        .bind(display_name.trim())
-        .bind(&hash)
-        .bind(role.as_str())
+    // Two literal statements, as the query macros check only literals: the same insert, one
+    // of them an upsert.
+    let id = if update_existing {
+        sqlx::query_scalar!(
+            "insert into organizers (organizer_id, email, display_name, password_hash, role)
+             values ($1, $2, $3, $4, $5)
+             on conflict (email) do update set display_name = excluded.display_name,
+                 password_hash = excluded.password_hash, role = excluded.role
+             returning organizer_id",
+            new_id,
+            email,
+            display_name,
+            hash,
+            role.as_str(),
+        )
         .fetch_one(&mut *tx)
         .await
-        .map_err(classify)?;
+    } else {
+        sqlx::query_scalar!(
+            "insert into organizers (organizer_id, email, display_name, password_hash, role)
+             values ($1, $2, $3, $4, $5) returning organizer_id",
+            new_id,
+            email,
+            display_name,
+            hash,
+            role.as_str(),
+        )
+        .fetch_one(&mut *tx)
+        .await
+    }
+    .map_err(classify)?;
     if update_existing {
-        sqlx::query("delete from admin_sessions where organizer_id = $1")
-            .bind(id)
+        sqlx::query!("delete from admin_sessions where organizer_id = $1", id)
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
@@ -136,18 +148,29 @@ pub async fn find_by_email(
     email: &str,
 ) -> Result<Option<(Account, String)>, StoreError> {
     let email = email.trim().to_lowercase();
-    let row = sqlx::query(
+    let row = sqlx::query!(
         "select organizer_id, email, display_name, role, password_hash from organizers where email = $1",
+        email,
     )
-    .bind(&email)
     .fetch_optional(pool)
     .await
     .map_err(|e| StoreError::classify(e, "account", &email))?;
-    Ok(row.and_then(|r| Some((account_of(&r)?, r.get("password_hash")))))
+    Ok(row.and_then(|r| {
+        Some((
+            Account {
+                id: r.organizer_id,
+                email: r.email,
+                display_name: r.display_name,
+                role: Role::parse(&r.role)?,
+            },
+            r.password_hash,
+        ))
+    }))
 }
 
 /// The account in a row of `organizers` (`None`: a role this code does not know).
 pub(super) fn account_of(r: &sqlx::postgres::PgRow) -> Option<Account> {
+    use sqlx::Row;
     Some(Account {
         id: r.get("organizer_id"),
         email: r.get("email"),

@@ -6,7 +6,7 @@ use boxoffice_nats::{
     seat::{EventInventory, SectionInventory, SectionUnits},
 };
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
@@ -75,29 +75,29 @@ pub async fn create_event(pool: &PgPool, ev: &NewEvent) -> Result<EventId, Store
     let venue_id = Uuid::now_v7();
     let classify = |e| StoreError::classify(e, "event", event_id);
     let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
-    sqlx::query(
+    sqlx::query!(
         "insert into venues (venue_id, organizer_id, name, timezone) values ($1, $2, $3, $4)",
+        venue_id,
+        ev.organizer_id,
+        ev.venue_name,
+        ev.timezone,
     )
-    .bind(venue_id)
-    .bind(ev.organizer_id)
-    .bind(&ev.venue_name)
-    .bind(&ev.timezone)
     .execute(&mut *tx)
     .await
     .map_err(classify)?;
-    sqlx::query(
+    sqlx::query!(
         "insert into events (event_id, organizer_id, venue_id, name, starts_at, timezone, status,
                              max_tickets_per_buyer, hold_seconds)
          values ($1, $2, $3, $4, $5, $6, 'on_sale', $7, $8)",
+        event_id.as_uuid(),
+        ev.organizer_id,
+        venue_id,
+        ev.name,
+        ev.starts_at,
+        ev.timezone,
+        ev.max_tickets_per_buyer,
+        ev.hold_seconds,
     )
-    .bind(event_id.as_uuid())
-    .bind(ev.organizer_id)
-    .bind(venue_id)
-    .bind(&ev.name)
-    .bind(ev.starts_at)
-    .bind(&ev.timezone)
-    .bind(ev.max_tickets_per_buyer)
-    .bind(ev.hold_seconds)
     .execute(&mut *tx)
     .await
     .map_err(classify)?;
@@ -139,35 +139,35 @@ pub async fn sellable_inventory(
     event: EventId,
 ) -> Result<EventInventory, StoreError> {
     let classify = |e| StoreError::classify(e, "event", event);
-    let max_per_buyer: i32 =
-        sqlx::query_scalar("select max_tickets_per_buyer from events where event_id = $1")
-            .bind(event.as_uuid())
-            .fetch_one(pool)
-            .await
-            .map_err(classify)?;
-    let sections = sqlx::query(
-        "select s.code, s.kind, s.capacity,
+    let max_per_buyer = sqlx::query_scalar!(
+        "select max_tickets_per_buyer from events where event_id = $1",
+        event.as_uuid(),
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(classify)?;
+    let sections = sqlx::query!(
+        r#"select s.code, s.kind, s.capacity,
                 coalesce((select sum(a.quantity) from allocations a
-                          where a.section_id = s.section_id and a.released_at is null), 0)::int as blocked,
+                          where a.section_id = s.section_id and a.released_at is null), 0)::int as "blocked!",
                 coalesce((select array_agg(st.label order by st.row_label, st.seat_number, st.label)
                           from seats st
                           where st.section_id = s.section_id
                             and not exists (select 1 from allocations a
                                             where a.section_id = s.section_id and a.released_at is null
-                                              and st.label = any(a.labels))), '{}') as labels
-         from sections s where s.event_id = $1 order by s.sort_order, s.code",
+                                              and st.label = any(a.labels))), '{}') as "labels!"
+         from sections s where s.event_id = $1 order by s.sort_order, s.code"#,
+        event.as_uuid(),
     )
-    .bind(event.as_uuid())
     .fetch_all(pool)
     .await
     .map_err(classify)?;
     let mut out = Vec::with_capacity(sections.len());
     for row in sections {
-        let code: String = row.get("code");
-        let code = SectionCode::parse(code).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let units = if row.get::<String, _>("kind") == "seated" {
-            let labels: Vec<String> = row.get("labels");
-            let labels = labels
+        let code = SectionCode::parse(row.code).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let units = if row.kind == "seated" {
+            let labels = row
+                .labels
                 .into_iter()
                 .map(UnitLabel::parse)
                 .collect::<Result<Vec<_>, _>>()
@@ -177,7 +177,7 @@ pub async fn sellable_inventory(
             }
             SectionUnits::Seated(labels)
         } else {
-            let free = row.get::<i32, _>("capacity") - row.get::<i32, _>("blocked");
+            let free = row.capacity - row.blocked;
             if free <= 0 {
                 continue;
             }

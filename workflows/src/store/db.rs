@@ -100,6 +100,13 @@ pub fn connect(config: &PgConfig) -> Result<PgPool, StoreError> {
         .map_err(StoreError::Unavailable)
 }
 
+/// Where the query macros write the data they describe from a live database: set only by
+/// `ops/sqlx-prepare.sh` and the full `ops/test.sh`, each to a fresh folder. Reading it here
+/// makes cargo rebuild this crate, and with it every crate with queries (they all depend on
+/// this one), whenever it changes, so that every query macro runs again and writes its data:
+/// cargo tracks the variables `option_env!` reads, not those a proc macro reads.
+const _: Option<&str> = option_env!("SQLX_OFFLINE_DIR");
+
 /// Applies the migrations in `migrations/` (embedded at build time). Idempotent.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::migrate!("../migrations").run(pool).await

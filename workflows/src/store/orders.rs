@@ -11,7 +11,7 @@ use boxoffice_nats::{
     seat::{OrderRef, UnixMillis},
 };
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::StoreError;
@@ -70,23 +70,18 @@ pub async fn record_order(pool: &PgPool, o: &NewOrder) -> Result<RecordedOrder, 
     let classify = |e| StoreError::classify(e, "order", key);
     let codes: Vec<&str> = o.seats.iter().map(|s| s.section.as_str()).collect();
     let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "select code, section_id, price_cents, currency from sections
          where event_id = $1 and code = any($2)",
+        o.order.event.as_uuid(),
+        &codes[..] as &[&str],
     )
-    .bind(o.order.event.as_uuid())
-    .bind(&codes)
     .fetch_all(&mut *tx)
     .await
     .map_err(classify)?;
     let sections: HashMap<String, (Uuid, i64, String)> = rows
         .into_iter()
-        .map(|r| {
-            (
-                r.get::<String, _>("code"),
-                (r.get("section_id"), r.get("price_cents"), r.get("currency")),
-            )
-        })
+        .map(|r| (r.code, (r.section_id, r.price_cents, r.currency)))
         .collect();
     let mut amount = 0i64;
     let mut currency: Option<String> = None;
@@ -107,44 +102,44 @@ pub async fn record_order(pool: &PgPool, o: &NewOrder) -> Result<RecordedOrder, 
         prices.push(*price);
     }
     let currency = currency.ok_or_else(|| StoreError::Invalid("an order without seats".into()))?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "insert into orders (order_id, event_id, buyer_id, idempotency_key, request_hash, state,
                              amount_cents, currency, hold_expires_at, workflow_id)
          values ($1, $2, $3, $4, $5, 'held', $6, $7, $8, $9)
          on conflict (order_id) do nothing",
+        key.as_uuid(),
+        o.order.event.as_uuid(),
+        o.order.buyer.as_uuid(),
+        o.idempotency_key,
+        o.request_hash,
+        amount,
+        currency,
+        ts(o.hold_expires_at),
+        o.workflow_id,
     )
-    .bind(key.as_uuid())
-    .bind(o.order.event.as_uuid())
-    .bind(o.order.buyer.as_uuid())
-    .bind(&o.idempotency_key)
-    .bind(&o.request_hash)
-    .bind(amount)
-    .bind(&currency)
-    .bind(ts(o.hold_expires_at))
-    .bind(&o.workflow_id)
     .execute(&mut *tx)
     .await
     .map_err(classify)?
     .rows_affected()
         == 1;
     if inserted {
-        sqlx::query(
+        sqlx::query!(
             "insert into order_seats (order_id, event_id, section_id, label, price_cents)
              select $1, $2, s, l, p from unnest($3::uuid[], $4::text[], $5::bigint[]) as t(s, l, p)",
+            key.as_uuid(),
+            o.order.event.as_uuid(),
+            &section_ids,
+            &labels,
+            &prices,
         )
-        .bind(key.as_uuid())
-        .bind(o.order.event.as_uuid())
-        .bind(&section_ids)
-        .bind(&labels)
-        .bind(&prices)
         .execute(&mut *tx)
         .await
         .map_err(classify)?;
-        sqlx::query(
+        sqlx::query!(
             "insert into order_transitions (order_id, seq, from_state, to_state, detail)
              values ($1, 0, 'requested', 'held', '{}')",
+            key.as_uuid(),
         )
-        .bind(key.as_uuid())
         .execute(&mut *tx)
         .await
         .map_err(classify)?;
@@ -157,14 +152,16 @@ pub async fn record_order(pool: &PgPool, o: &NewOrder) -> Result<RecordedOrder, 
         });
     }
     // Recorded by an earlier attempt: answer what was stored then.
-    let row = sqlx::query("select amount_cents, currency from orders where order_id = $1")
-        .bind(key.as_uuid())
-        .fetch_one(pool)
-        .await
-        .map_err(classify)?;
+    let row = sqlx::query!(
+        "select amount_cents, currency from orders where order_id = $1",
+        key.as_uuid(),
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(classify)?;
     Ok(RecordedOrder {
-        amount_cents: row.get("amount_cents"),
-        currency: row.get::<String, _>("currency"),
+        amount_cents: row.amount_cents,
+        currency: row.currency,
     })
 }
 
@@ -187,7 +184,7 @@ pub async fn record_closed(
         )));
     }
     let classify = |e| StoreError::classify(e, "order", order.order);
-    sqlx::query(
+    sqlx::query!(
         "with o as (
              insert into orders (order_id, event_id, buyer_id, idempotency_key, request_hash, state,
                                  reason, currency, workflow_id)
@@ -198,15 +195,15 @@ pub async fn record_closed(
              returning order_id)
          insert into order_transitions (order_id, seq, from_state, to_state, detail)
          select order_id, 0, 'requested', $8, jsonb_build_object('reason', $6::text) from o",
+        order.order.as_uuid(),
+        order.event.as_uuid(),
+        order.buyer.as_uuid(),
+        idempotency_key,
+        request_hash,
+        reason,
+        workflow_id,
+        state.as_str(),
     )
-    .bind(order.order.as_uuid())
-    .bind(order.event.as_uuid())
-    .bind(order.buyer.as_uuid())
-    .bind(idempotency_key)
-    .bind(request_hash)
-    .bind(reason)
-    .bind(workflow_id)
-    .bind(state.as_str())
     .execute(pool)
     .await
     .map_err(classify)?;
@@ -226,7 +223,7 @@ pub async fn transition(
     from.transition(to)
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
     let classify = |e| StoreError::classify(e, "order", order);
-    let applied = sqlx::query(
+    let applied = sqlx::query!(
         "with u as (
              update orders set state = $3, reason = coalesce($4, reason), version = version + 1,
                                hold_expires_at = case when $6 then hold_expires_at end
@@ -234,13 +231,13 @@ pub async fn transition(
              returning version)
          insert into order_transitions (order_id, seq, from_state, to_state, detail)
          select $1, version, $2, $3, $5 from u",
+        order,
+        from.as_str(),
+        to.as_str(),
+        reason,
+        detail,
+        to.is_on_hold(),
     )
-    .bind(order)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(reason)
-    .bind(detail)
-    .bind(to.is_on_hold())
     .execute(pool)
     .await
     .map_err(classify)?
@@ -249,8 +246,7 @@ pub async fn transition(
     if applied {
         return Ok(Transitioned::Applied);
     }
-    let now: Option<String> = sqlx::query_scalar("select state from orders where order_id = $1")
-        .bind(order)
+    let now = sqlx::query_scalar!("select state from orders where order_id = $1", order)
         .fetch_optional(pool)
         .await
         .map_err(classify)?;
@@ -273,7 +269,7 @@ pub async fn record_payment(
     order: Uuid,
     intent: &PaymentIntent,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "insert into payments (payment_id, order_id, provider, provider_intent_id, state,
                                amount_cents, captured_cents, refunded_cents, currency,
                                checkout_url, expires_at)
@@ -281,18 +277,18 @@ pub async fn record_payment(
          on conflict (provider, provider_intent_id) do update
             set state = excluded.state, captured_cents = excluded.captured_cents,
                 refunded_cents = excluded.refunded_cents",
+        Uuid::now_v7(),
+        order,
+        provider,
+        intent.id,
+        payment_state(intent.status),
+        intent.amount,
+        intent.amount_captured,
+        intent.amount_refunded,
+        intent.currency,
+        intent.checkout_url,
+        intent.expires_at,
     )
-    .bind(Uuid::now_v7())
-    .bind(order)
-    .bind(provider)
-    .bind(&intent.id)
-    .bind(payment_state(intent.status))
-    .bind(intent.amount)
-    .bind(intent.amount_captured)
-    .bind(intent.amount_refunded)
-    .bind(&intent.currency)
-    .bind(&intent.checkout_url)
-    .bind(intent.expires_at)
     .execute(pool)
     .await
     .map_err(|e| StoreError::classify(e, "payment", &intent.id))?;
@@ -360,12 +356,12 @@ pub async fn issue_confirmed(
 ) -> Result<Repaired<Vec<TicketView>>, StoreError> {
     let classify = |e| StoreError::classify(e, "order", order.order);
     let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
-    let locked: Option<i64> = sqlx::query_scalar(
+    let locked = sqlx::query_scalar!(
         "select version from orders where order_id = $1 and state = $2 and version = $3 for update",
+        order.order.as_uuid(),
+        OrderState::Confirmed.as_str(),
+        version,
     )
-    .bind(order.order.as_uuid())
-    .bind(OrderState::Confirmed.as_str())
-    .bind(version)
     .fetch_optional(&mut *tx)
     .await
     .map_err(classify)?;
@@ -373,17 +369,17 @@ pub async fn issue_confirmed(
         return Ok(Repaired::Moved);
     }
     let all = insert_missing_tickets(&mut tx, order, seats, fresh).await?;
-    sqlx::query(
+    sqlx::query!(
         "with u as (
              update orders set state = $2, version = version + 1, hold_expires_at = null
              where order_id = $1 returning version)
          insert into order_transitions (order_id, seq, from_state, to_state, detail)
          select $1, version, $3, $2, $4 from u",
+        order.order.as_uuid(),
+        OrderState::Issued.as_str(),
+        OrderState::Confirmed.as_str(),
+        detail,
     )
-    .bind(order.order.as_uuid())
-    .bind(OrderState::Issued.as_str())
-    .bind(OrderState::Confirmed.as_str())
-    .bind(detail)
     .execute(&mut *tx)
     .await
     .map_err(classify)?;
@@ -415,21 +411,21 @@ async fn insert_missing_tickets(
         let sigs: Vec<&str> = new.iter().map(|t| t.signature.as_str()).collect();
         let sections: Vec<&str> = new.iter().map(|t| t.seat.section.as_str()).collect();
         let labels: Vec<&str> = new.iter().map(|t| t.seat.label.as_str()).collect();
-        sqlx::query(
+        sqlx::query!(
             "insert into tickets (ticket_id, order_id, event_id, section_id, label, code, signature)
              select t.id, $1, $2, s.section_id, t.label, t.code, t.sig
              from unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[])
                   as t(id, code, sig, section, label)
              join sections s on s.event_id = $2 and s.code = t.section
              on conflict (event_id, section_id, label) where state = 'issued' do nothing",
+            order.order.as_uuid(),
+            order.event.as_uuid(),
+            &ids,
+            &codes[..] as &[&str],
+            &sigs[..] as &[&str],
+            &sections[..] as &[&str],
+            &labels[..] as &[&str],
         )
-        .bind(order.order.as_uuid())
-        .bind(order.event.as_uuid())
-        .bind(&ids)
-        .bind(&codes)
-        .bind(&sigs)
-        .bind(&sections)
-        .bind(&labels)
         .execute(&mut *tx)
         .await
         .map_err(classify)?;
@@ -450,27 +446,25 @@ async fn issued_in(
     conn: &mut sqlx::PgConnection,
     order: Uuid,
 ) -> Result<Vec<TicketView>, StoreError> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "select s.code as section, t.label, t.code, t.signature
          from tickets t join sections s on s.section_id = t.section_id
          where t.order_id = $1 and t.state = 'issued' order by s.code, t.label",
+        order,
     )
-    .bind(order)
     .fetch_all(conn)
     .await
     .map_err(|e| StoreError::classify(e, "tickets", order))?;
     rows.into_iter()
         .map(|r| {
             let seat = SeatId::new(
-                SectionCode::parse(r.get::<String, _>("section"))
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
-                UnitLabel::parse(r.get::<String, _>("label"))
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                SectionCode::parse(r.section).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                UnitLabel::parse(r.label).map_err(|e| StoreError::Invalid(e.to_string()))?,
             );
             Ok(TicketView {
                 seat,
-                code: r.get("code"),
-                signature: r.get("signature"),
+                code: r.code,
+                signature: r.signature,
             })
         })
         .collect()
@@ -478,10 +472,10 @@ async fn issued_in(
 
 /// Voids every issued ticket of an order (refund). Returns how many were voided now.
 pub async fn void_tickets(pool: &PgPool, order: Uuid) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "update tickets set state = 'void', voided_at = now() where order_id = $1 and state = 'issued'",
+        order,
     )
-    .bind(order)
     .execute(pool)
     .await
     .map_err(|e| StoreError::classify(e, "tickets", order))?

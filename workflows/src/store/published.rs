@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use boxoffice_nats::{EventId, SectionCode};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use super::StoreError;
@@ -93,65 +93,62 @@ fn published_names() -> Vec<&'static str> {
 /// Every published event with its sections, in no particular order.
 pub async fn published_events(db: &PgPool) -> Result<Vec<PublishedEvent>, StoreError> {
     let published = published_names();
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "select e.event_id, e.name, v.name as venue, e.starts_at, e.timezone, e.status,
                 e.opens_at, e.closes_at, e.max_tickets_per_buyer, e.hold_seconds,
                 e.admission_rate_per_s
          from events e join venues v using (venue_id)
          where e.status = any($1)",
+        &published[..] as &[&str],
     )
-    .bind(&published)
     .fetch_all(db)
     .await
     .map_err(StoreError::Unavailable)?;
-    let sections = sqlx::query(
+    let sections = sqlx::query!(
         "select s.event_id, s.code, s.name, s.kind, s.capacity, s.price_cents, s.currency
          from sections s join events e using (event_id)
          where e.status = any($1)
          order by s.event_id, s.sort_order, s.code",
+        &published[..] as &[&str],
     )
-    .bind(&published)
     .fetch_all(db)
     .await
     .map_err(StoreError::Unavailable)?;
     let mut by_event: HashMap<uuid::Uuid, Vec<PublishedSection>> = HashMap::new();
     for row in sections {
-        let Ok(code) = SectionCode::parse(row.get::<String, _>("code")) else {
+        let Ok(code) = SectionCode::parse(row.code) else {
             continue;
         };
         by_event
-            .entry(row.get("event_id"))
+            .entry(row.event_id)
             .or_default()
             .push(PublishedSection {
                 code,
-                name: row.get("name"),
-                kind: row.get("kind"),
-                capacity: row.get::<i32, _>("capacity").max(0) as u32,
-                price_cents: row.get("price_cents"),
-                currency: row.get::<String, _>("currency").trim().to_owned(),
+                name: row.name,
+                kind: row.kind,
+                capacity: row.capacity.max(0) as u32,
+                price_cents: row.price_cents,
+                currency: row.currency.trim().to_owned(),
             });
     }
     let mut events = Vec::with_capacity(rows.len());
     for row in rows {
-        let id: uuid::Uuid = row.get("event_id");
-        let Some(status) = SaleStatus::parse(row.get("status")) else {
+        let Some(status) = SaleStatus::parse(&row.status) else {
             continue;
         };
         events.push(PublishedEvent {
-            event_id: EventId::from_uuid(id),
-            name: row.get("name"),
-            venue: row.get("venue"),
-            starts_at: row.get("starts_at"),
-            timezone: row.get("timezone"),
+            event_id: EventId::from_uuid(row.event_id),
+            name: row.name,
+            venue: row.venue,
+            starts_at: row.starts_at,
+            timezone: row.timezone,
             status,
-            opens_at: row.get("opens_at"),
-            closes_at: row.get("closes_at"),
-            max_tickets_per_buyer: row.get::<i32, _>("max_tickets_per_buyer").max(1) as u32,
-            hold_seconds: row.get::<i32, _>("hold_seconds").max(1) as u32,
-            admission_rate_per_s: row
-                .get::<Option<i32>, _>("admission_rate_per_s")
-                .map(|r| r.max(1) as u32),
-            sections: by_event.remove(&id).unwrap_or_default(),
+            opens_at: row.opens_at,
+            closes_at: row.closes_at,
+            max_tickets_per_buyer: row.max_tickets_per_buyer.max(1) as u32,
+            hold_seconds: row.hold_seconds.max(1) as u32,
+            admission_rate_per_s: row.admission_rate_per_s.map(|r| r.max(1) as u32),
+            sections: by_event.remove(&row.event_id).unwrap_or_default(),
         });
     }
     Ok(events)
