@@ -21,7 +21,10 @@ use tower_http::{
     timeout::TimeoutLayer, trace::TraceLayer,
 };
 
-use crate::{catalog::Catalog, error::ApiError};
+use crate::{
+    catalog::Catalog,
+    error::{ApiError, ErrorCode},
+};
 
 /// The limits in force.
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +75,11 @@ pub fn with_shedding<S: Clone + Send + Sync + 'static>(
         tower::ServiceBuilder::new()
             .layer(HandleErrorLayer::new(|_: BoxError| async {
                 metrics::counter!("boxoffice_http_shed_total").increment(1);
-                ApiError::too_many("overloaded", "the gateway is at capacity; retry shortly", 1)
+                ApiError::too_many(
+                    ErrorCode::Overloaded,
+                    "the gateway is at capacity; retry shortly",
+                    1,
+                )
             }))
             .load_shed()
             .concurrency_limit(max_in_flight),
@@ -88,14 +95,14 @@ async fn header_limit(max: usize, req: Request, next: Next) -> Response {
     if size > max {
         return error_response(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            ErrorCode::HeadersTooLarge,
             &format!("request headers exceed {max} bytes"),
         );
     }
     next.run(req).await
 }
 
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });
     let mut r = (status, Json(body)).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
@@ -119,15 +126,15 @@ async fn json_errors(req: Request, next: Next) -> Response {
         return response;
     }
     let code = match status {
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-        StatusCode::REQUEST_TIMEOUT => "timeout",
-        s if s.is_server_error() => "internal",
-        _ => "bad_request",
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::Timeout,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::BadRequest,
     };
-    metrics::counter!("boxoffice_http_errors_total", "code" => code, "status" => status.as_str().to_owned()).increment(1);
+    metrics::counter!("boxoffice_http_errors_total", "code" => code.as_str(), "status" => status.as_str().to_owned()).increment(1);
     let message = status.canonical_reason().unwrap_or("error").to_lowercase();
     let mut out = error_response(status, code, &message);
     if let Some(allow) = response.headers().get(header::ALLOW) {
@@ -139,7 +146,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
 
 /// The fallback for unknown paths.
 pub async fn not_found() -> ApiError {
-    ApiError::not_found("not_found", "no such resource")
+    ApiError::not_found(ErrorCode::NotFound, "no such resource")
 }
 
 /// A static answer through the same stack as the buyer API: the baseline benchmarks compare

@@ -106,7 +106,7 @@ impl Records {
 
     /// Reads the record on `subject`, asking the stream's leader before answering "none". A
     /// direct get may be served by any replica, and on a cluster a follower can trail the
-    /// write it is asked about by moments (seen as `404 order_unknown` on an order the buyer
+    /// write it is asked about by moments (seen as `404 order_not_found` on an order the buyer
     /// had just been given, in the clustered on-sale run). Where the caller has reason to
     /// expect the record, a miss is confirmed with the leader; a hit costs nothing extra.
     pub async fn read_confirmed<T: DeserializeOwned>(

@@ -19,7 +19,10 @@ use boxoffice_workflows::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{AppState, error::ApiError};
+use crate::{
+    AppState,
+    error::{ApiError, ErrorCode},
+};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -66,7 +69,7 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
             ApiError::bad_request(
-                "bad_signature",
+                ErrorCode::BadSignature,
                 format!("missing {SIGNATURE_HEADER} header"),
             )
         })?;
@@ -78,11 +81,11 @@ async fn receive(
         now,
         state.webhooks.tolerance_s,
     )
-    .map_err(|e| ApiError::bad_request("bad_signature", e.to_string()))?;
+    .map_err(|e| ApiError::bad_request(ErrorCode::BadSignature, e.to_string()))?;
     let payload: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::MalformedJson, e.to_string()))?;
     let event: Event = serde_json::from_value(payload.clone())
-        .map_err(|e| ApiError::bad_request("malformed_event", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::MalformedEvent, e.to_string()))?;
     let span = tracing::Span::current();
     span.record("event", event.id.as_str());
     span.record("kind", event.kind.as_str());

@@ -79,13 +79,13 @@ async fn the_catalog_and_seat_map_are_served_live_and_unknowns_are_clean_4xx() {
         (
             format!("/api/v1/events/{}", EventId::new()),
             404,
-            "event_unknown",
+            "event_not_found",
         ),
         ("/api/v1/events/not-a-uuid".into(), 400, "malformed_path"),
         (
             format!("/api/v1/events/{}/seats?section=ZZ", p.event),
             404,
-            "section_unknown",
+            "section_not_found",
         ),
         (
             format!("/api/v1/events/{}/seats?section=no%20spaces", p.event),
@@ -97,12 +97,12 @@ async fn the_catalog_and_seat_map_are_served_live_and_unknowns_are_clean_4xx() {
         (
             format!("/api/v1/queue/{}.99999", p.event),
             404,
-            "queue_ticket_unknown",
+            "queue_ticket_not_found",
         ),
         (
             format!("/api/v1/orders/{}", uuid::Uuid::now_v7()),
             404,
-            "order_unknown",
+            "order_not_found",
         ),
     ] {
         let (status, body) = b.get(&path).await;

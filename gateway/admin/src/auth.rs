@@ -20,7 +20,10 @@ use uuid::Uuid;
 
 use boxoffice_http::client::{ClientIp, limit_key, wait_s};
 
-use boxoffice_http::{error::ApiError, extract::ApiJson};
+use boxoffice_http::{
+    error::{ApiError, ErrorCode},
+    extract::ApiJson,
+};
 
 use crate::AdminState;
 
@@ -190,12 +193,15 @@ impl FromRequestParts<AdminState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, ApiError> {
         let admin = current(parts, state).await?.ok_or_else(|| {
-            ApiError::unauthorized("admin_login_required", "sign in at /admin/login first")
+            ApiError::unauthorized(
+                ErrorCode::AdminLoginRequired,
+                "sign in at /admin/login first",
+            )
         })?;
         if !safe_method(&parts.method) {
             if !same_origin(&parts.headers) {
                 return Err(ApiError::forbidden(
-                    "cross_origin",
+                    ErrorCode::CrossOrigin,
                     "a request from another origin is refused",
                 ));
             }
@@ -208,7 +214,7 @@ impl FromRequestParts<AdminState> for Admin {
                 subtle_eq(sent.as_bytes(), admin.csrf.as_bytes()) && !admin.csrf.is_empty();
             if !ok {
                 return Err(ApiError::forbidden(
-                    "csrf_invalid",
+                    ErrorCode::CsrfInvalid,
                     "the X-CSRF-Token header is missing or does not match the session",
                 ));
             }
@@ -241,14 +247,14 @@ pub async fn check_login(
 ) -> Result<Account, ApiError> {
     if login.email.len() > 320 || login.password.len() > 1_024 {
         return Err(ApiError::unprocessable(
-            "invalid_login",
+            ErrorCode::InvalidLogin,
             "email or password too long",
         ));
     }
     state.own.logins.check(&login.email, from).map_err(|wait| {
         metrics::counter!("boxoffice_admin_logins_total", "outcome" => "limited").increment(1);
         ApiError::too_many(
-            "login_rate_limited",
+            ErrorCode::LoginRateLimited,
             "too many sign-in attempts; wait and try again",
             wait,
         )
@@ -275,7 +281,7 @@ pub async fn check_login(
         _ => {
             metrics::counter!("boxoffice_admin_logins_total", "outcome" => "refused").increment(1);
             Err(ApiError::unauthorized(
-                "login_refused",
+                ErrorCode::LoginRefused,
                 "that email and password do not match an account",
             ))
         }
@@ -292,7 +298,7 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     if !same_origin(&headers) {
         return Err(ApiError::forbidden(
-            "cross_origin",
+            ErrorCode::CrossOrigin,
             "a request from another origin is refused",
         ));
     }

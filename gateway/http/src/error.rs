@@ -14,6 +14,8 @@ use boxoffice_workflows::store::{Refusal, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use crate::code::ErrorCode;
+
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -24,7 +26,7 @@ pub enum ApiError {
         /// HTTP status.
         status: StatusCode,
         /// Stable machine-readable code.
-        code: &'static str,
+        code: ErrorCode,
         /// For humans.
         message: String,
         /// Seconds for `Retry-After` (429 only).
@@ -46,13 +48,13 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code, e.g. `seat_unknown`, `admission_used`.
-    pub code: String,
+    pub code: ErrorCode,
     /// For humans.
     pub message: String,
 }
 
 impl ApiError {
-    fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    fn client(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Client {
             status,
             code,
@@ -62,56 +64,60 @@ impl ApiError {
     }
 
     /// 400: the request is malformed (bad JSON, a bad header, a bad signature).
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::client(StatusCode::BAD_REQUEST, code, message)
     }
 
     /// 401: no credential, or one that is forged or expired.
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::client(StatusCode::UNAUTHORIZED, code, message)
     }
 
     /// 403: a valid credential for something else.
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::client(StatusCode::FORBIDDEN, code, message)
     }
 
     /// 404.
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::client(StatusCode::NOT_FOUND, code, message)
     }
 
     /// 409: the state moved on (the admission was used, the order is past cancelling).
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::client(StatusCode::CONFLICT, code, message)
     }
 
     /// 410: gone for good (an expired admission).
-    pub fn gone(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn gone(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::client(StatusCode::GONE, code, message)
     }
 
     /// 413.
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self::client(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message)
+        Self::client(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::BodyTooLarge,
+            message,
+        )
     }
 
     /// 415.
     pub fn unsupported_media(message: impl Into<String>) -> Self {
         Self::client(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             message,
         )
     }
 
     /// 422: well-formed, but the values are not acceptable.
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unprocessable(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::client(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
     /// 429 with `Retry-After`.
-    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after_s: u32) -> Self {
+    pub fn too_many(code: ErrorCode, message: impl Into<String>, retry_after_s: u32) -> Self {
         Self::Client {
             status: StatusCode::TOO_MANY_REQUESTS,
             code,
@@ -145,13 +151,13 @@ impl IntoResponse for ApiError {
             } => (*code, *retry_after_s),
             Self::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "dependency unavailable");
-                ("unavailable", Some(2))
+                (ErrorCode::Unavailable, Some(2))
             }
         };
-        metrics::counter!("boxoffice_http_errors_total", "code" => code, "status" => status.as_str().to_owned()).increment(1);
+        metrics::counter!("boxoffice_http_errors_total", "code" => code.as_str(), "status" => status.as_str().to_owned()).increment(1);
         let body = ErrorBody {
             error: ErrorDetail {
-                code: code.to_owned(),
+                code,
                 message: self.to_string(),
             },
         };
@@ -175,24 +181,24 @@ impl From<StoreError> for ApiError {
             StoreError::Refused(r) => refused(r),
             StoreError::NotFound { entity, .. } => {
                 let code = match entity {
-                    "event" => "event_not_found",
-                    "order" => "order_not_found",
-                    _ => "not_found",
+                    "event" => ErrorCode::EventNotFound,
+                    "order" => ErrorCode::OrderNotFound,
+                    _ => ErrorCode::NotFound,
                 };
                 Self::not_found(code, format!("no such {entity}"))
             }
             StoreError::Constraint(c) => {
                 tracing::warn!(constraint = %c, "a write was refused");
                 Self::unprocessable(
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     "a value is out of range or conflicts with another",
                 )
             }
             StoreError::BadValue(e) => {
                 tracing::warn!(error = %e, "a write was refused");
-                Self::unprocessable("invalid_value", "a value cannot be stored as given")
+                Self::unprocessable(ErrorCode::InvalidValue, "a value cannot be stored as given")
             }
-            StoreError::Invalid(m) => Self::unprocessable("invalid_value", m),
+            StoreError::Invalid(m) => Self::unprocessable(ErrorCode::InvalidValue, m),
             StoreError::Unavailable(e) => Self::unavailable(e),
             other => Self::unavailable(other),
         }
@@ -202,15 +208,17 @@ impl From<StoreError> for ApiError {
 fn refused(r: Refusal) -> ApiError {
     let message = r.to_string();
     match r {
-        Refusal::ClosesBeforeOpens => ApiError::unprocessable("invalid_window", message),
-        Refusal::SectionExists => ApiError::conflict("section_exists", message),
-        Refusal::UnknownSection(_) => ApiError::unprocessable("section_unknown", message),
+        Refusal::ClosesBeforeOpens => ApiError::unprocessable(ErrorCode::InvalidWindow, message),
+        Refusal::SectionExists => ApiError::conflict(ErrorCode::SectionExists, message),
+        Refusal::UnknownSection(_) => ApiError::unprocessable(ErrorCode::SectionUnknown, message),
         Refusal::SeatsInStandingSection | Refusal::UnitsInSeatedSection => {
-            ApiError::unprocessable("allocation_invalid", message)
+            ApiError::unprocessable(ErrorCode::AllocationInvalid, message)
         }
-        Refusal::UnknownSeats { .. } => ApiError::unprocessable("seat_unknown", message),
-        Refusal::SeatsAllocated(_) => ApiError::conflict("seat_allocated", message),
-        Refusal::TooManyUnits { .. } => ApiError::unprocessable("allocation_too_large", message),
+        Refusal::UnknownSeats { .. } => ApiError::unprocessable(ErrorCode::SeatUnknown, message),
+        Refusal::SeatsAllocated(_) => ApiError::conflict(ErrorCode::SeatAllocated, message),
+        Refusal::TooManyUnits { .. } => {
+            ApiError::unprocessable(ErrorCode::AllocationTooLarge, message)
+        }
     }
 }
 
@@ -218,9 +226,14 @@ fn refused(r: Refusal) -> ApiError {
 mod tests {
     use super::*;
 
+    /// The status, and the code and message as the body shows them.
     fn answer(e: StoreError) -> (StatusCode, String) {
         let e = ApiError::from(e);
-        (e.status(), format!("{e} {e:?}"))
+        let code = match &e {
+            ApiError::Client { code, .. } => code.as_str(),
+            ApiError::Unavailable(_) => ErrorCode::Unavailable.as_str(),
+        };
+        (e.status(), format!("{code} {e} {e:?}"))
     }
 
     #[test]

@@ -7,7 +7,7 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// A JSON body.
 pub struct ApiJson<T>(pub T);
@@ -26,10 +26,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 fn json_rejection(r: &JsonRejection) -> ApiError {
     let text = r.body_text();
     match r.status() {
-        StatusCode::UNPROCESSABLE_ENTITY => ApiError::unprocessable("invalid_body", text),
+        StatusCode::UNPROCESSABLE_ENTITY => ApiError::unprocessable(ErrorCode::InvalidBody, text),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media(text),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(text),
-        _ => ApiError::bad_request("malformed_json", text),
+        _ => ApiError::bad_request(ErrorCode::MalformedJson, text),
     }
 }
 
@@ -43,7 +43,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(v)| Self(v))
-            .map_err(|e| ApiError::bad_request("malformed_path", e.body_text()))
+            .map_err(|e| ApiError::bad_request(ErrorCode::MalformedPath, e.body_text()))
     }
 }
 
@@ -57,6 +57,6 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| Self(v))
-            .map_err(|e| ApiError::bad_request("malformed_query", e.body_text()))
+            .map_err(|e| ApiError::bad_request(ErrorCode::MalformedQuery, e.body_text()))
     }
 }

@@ -1,6 +1,7 @@
 //! `boxoffice-http`: what the gateway's two sides (the buyer API in `boxoffice-gateway` and the
 //! organizer side in `boxoffice-admin`) share, so neither copies it from the other.
 //!
+//! - [`code`]: every error code, one per meaning, listed in the OpenAPI document.
 //! - [`error`]: the one JSON error ([`error::ApiError`]) and the one conversion from the
 //!   store's error into it.
 //! - [`extract`]: JSON body, path and query extractors whose every rejection is that error.
@@ -12,5 +13,6 @@
 
 pub mod availability;
 pub mod client;
+pub mod code;
 pub mod error;
 pub mod extract;

@@ -12,7 +12,7 @@ use crate::{
     AppState,
     availability::Counts,
     catalog::{Event, Section},
-    error::{ApiError, ErrorBody},
+    error::{ApiError, ErrorBody, ErrorCode},
 };
 
 /// A section with its live counts.
@@ -121,7 +121,9 @@ pub(super) fn published(
         .buyer
         .catalog
         .get(EventId::from_uuid(id))
-        .ok_or_else(|| ApiError::not_found("event_unknown", format!("no published event {id}")))
+        .ok_or_else(|| {
+            ApiError::not_found(ErrorCode::EventNotFound, format!("no published event {id}"))
+        })
 }
 
 /// Published events.
@@ -207,10 +209,10 @@ pub async fn seats(
         None => None,
         Some(code) => {
             let code = SectionCode::parse(code)
-                .map_err(|e| ApiError::bad_request("malformed_section", e.to_string()))?;
+                .map_err(|e| ApiError::bad_request(ErrorCode::MalformedSection, e.to_string()))?;
             if event.section(&code).is_none() {
                 return Err(ApiError::not_found(
-                    "section_unknown",
+                    ErrorCode::SectionNotFound,
                     format!("event {id} has no section {code}"),
                 ));
             }

@@ -10,7 +10,11 @@ use axum::{
 pub use boxoffice_http::extract::{ApiJson, ApiPath, ApiQuery};
 use boxoffice_nats::BuyerId;
 
-use crate::{AppState, error::ApiError, tokens::TokenError};
+use crate::{
+    AppState,
+    error::{ApiError, ErrorCode},
+    tokens::TokenError,
+};
 
 /// The buyer behind a valid `Authorization: Bearer <session token>`, checked without any
 /// round trip.
@@ -23,7 +27,7 @@ impl FromRequestParts<AppState> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::unauthorized(
-                "session_missing",
+                ErrorCode::SessionMissing,
                 "an Authorization: Bearer <token> header from POST /api/v1/sessions is required",
             )
         })?;
@@ -33,16 +37,19 @@ impl FromRequestParts<AppState> for Session {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| {
-                ApiError::unauthorized("session_invalid", "the Authorization header is not Bearer")
+                ApiError::unauthorized(
+                    ErrorCode::SessionInvalid,
+                    "the Authorization header is not Bearer",
+                )
             })?;
         match state.buyer.tokens.session(token) {
             Ok(claims) => Ok(Self(claims.sub)),
             Err(TokenError::Expired) => Err(ApiError::unauthorized(
-                "session_expired",
+                ErrorCode::SessionExpired,
                 "the session has expired; start a new one",
             )),
             Err(TokenError::Invalid) => Err(ApiError::unauthorized(
-                "session_invalid",
+                ErrorCode::SessionInvalid,
                 "the session token is not valid",
             )),
         }

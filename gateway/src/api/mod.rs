@@ -67,8 +67,9 @@ impl Modify for SessionAuth {
 #[openapi(
     info(
         title = "Boxoffice buyer API",
-        description = "Sessions, the catalog, the virtual waiting room and orders. Every error is `{\"error\": {\"code\", \"message\"}}`; 429 and 503 carry `Retry-After`."
+        description = "Sessions, the catalog, the virtual waiting room and orders. Every error is `{\"error\": {\"code\", \"message\"}}`, its code one of `ErrorCode` (one code per meaning); 429 and 503 carry `Retry-After`."
     ),
+    components(schemas(crate::error::ErrorCode)),
     paths(
         sessions::create,
         events::list,
@@ -131,4 +132,28 @@ pub(crate) fn order_client(state: &AppState) -> Result<OrderClient, ApiError> {
         .get()
         .map(|c| OrderClient::new(c.clone()))
         .ok_or_else(|| ApiError::unavailable("Temporal is not connected yet"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn the_openapi_document_lists_every_error_code() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("serializable");
+        let listed = &doc["components"]["schemas"]["ErrorCode"]["enum"];
+        let listed: Vec<&str> = listed
+            .as_array()
+            .expect("ErrorCode is an enum in the document")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        for code in ErrorCode::ALL {
+            assert!(listed.contains(&code.as_str()), "{code} is not listed");
+        }
+        assert_eq!(listed.len(), ErrorCode::ALL.len());
+        let detail = &doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["$ref"];
+        assert_eq!(detail, "#/components/schemas/ErrorCode");
+    }
 }

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     AppState,
     catalog::Event,
-    error::{ApiError, ErrorBody},
+    error::{ApiError, ErrorBody, ErrorCode},
 };
 
 /// A buyer's place in an event's waiting room.
@@ -132,7 +132,10 @@ pub async fn join(
         _ => None,
     };
     if event.closed_at(chrono::Utc::now()) {
-        return Err(ApiError::conflict("sale_closed", "the sale is over"));
+        return Err(ApiError::conflict(
+            ErrorCode::SaleClosed,
+            "the sale is over",
+        ));
     }
     let started = std::time::Instant::now();
     let joined = state
@@ -187,7 +190,7 @@ pub async fn poll(
 ) -> Result<Json<QueueStatus>, ApiError> {
     let (event_id, id) = parse_ticket(&queue_ticket).ok_or_else(|| {
         ApiError::bad_request(
-            "malformed_ticket",
+            ErrorCode::MalformedTicket,
             "a queue ticket looks like <event_id>.<n>",
         )
     })?;
@@ -198,13 +201,18 @@ pub async fn poll(
         // Joined through another gateway a moment ago: let the replica catch up.
         room.caught_up_to(seq, Duration::from_secs(1)).await;
     }
-    let unknown = || ApiError::not_found("queue_ticket_unknown", "no such ticket for this buyer");
+    let unknown = || {
+        ApiError::not_found(
+            ErrorCode::QueueTicketNotFound,
+            "no such ticket for this buyer",
+        )
+    };
     let entry = room
         .read(event_id, |b| b.and_then(|b| b.entry(buyer)))
         .ok_or_else(unknown)?;
     if entry.id > id {
         return Err(ApiError::gone(
-            "queue_ticket_superseded",
+            ErrorCode::QueueTicketSuperseded,
             "this buyer joined again; use the newer ticket",
         ));
     }

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::{
     AppState,
-    error::{ApiError, ErrorBody},
+    error::{ApiError, ErrorBody, ErrorCode},
     limits::ClientIp,
 };
 
@@ -40,7 +40,7 @@ pub async fn create(
     state.clients.sessions.check(from).map_err(|wait| {
         metrics::counter!("boxoffice_sessions_refused_total").increment(1);
         ApiError::too_many(
-            "sessions_rate_limited",
+            ErrorCode::SessionsRateLimited,
             "too many sessions started from this address; wait and try again",
             wait,
         )

@@ -2,7 +2,7 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use boxoffice_http::{
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     extract::{ApiJson, ApiPath},
 };
 use boxoffice_workflows::{
@@ -53,7 +53,7 @@ pub(crate) struct CreateEvent {
 fn refuse_past_start(starts_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
     if starts_at <= now {
         return Err(ApiError::unprocessable(
-            "starts_in_past",
+            ErrorCode::StartsInPast,
             "the show must start in the future",
         ));
     }
@@ -140,13 +140,13 @@ fn check_times(
     if let Some(Some(c)) = changes.closes_at {
         if c <= now {
             return Err(ApiError::unprocessable(
-                "closes_in_past",
+                ErrorCode::ClosesInPast,
                 "the sale cannot close in the past",
             ));
         }
         if ev.summary.opens_at.is_some_and(|o| c <= o) {
             return Err(ApiError::unprocessable(
-                "invalid_window",
+                ErrorCode::InvalidWindow,
                 "the sale must close after it opens",
             ));
         }
@@ -164,7 +164,10 @@ pub(crate) async fn update(
 ) -> Result<Json<EventDetail>, ApiError> {
     let ev = visible_event(&state, &admin, id).await?;
     if ev.summary.status.is_over() {
-        return Err(ApiError::conflict("sale_over", "this sale is over"));
+        return Err(ApiError::conflict(
+            ErrorCode::SaleClosed,
+            "this sale is over",
+        ));
     }
     let now = Utc::now();
     let changes = body.changes()?;

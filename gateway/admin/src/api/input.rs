@@ -1,6 +1,6 @@
 //! Checks of what an organizer types, each failing with the precise 422 the API documents.
 
-use boxoffice_http::error::ApiError;
+use boxoffice_http::error::{ApiError, ErrorCode};
 
 /// Trimmed text of 1 to `max` characters, without control characters (PostgreSQL refuses a
 /// NUL byte outright; the others only garble pages).
@@ -8,13 +8,13 @@ pub(crate) fn text(field: &'static str, v: &str, max: usize) -> Result<String, A
     let v = v.trim();
     if has_control(v) {
         return Err(ApiError::unprocessable(
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("{field} must not contain control characters"),
         ));
     }
     if v.is_empty() || v.chars().count() > max {
         return Err(ApiError::unprocessable(
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("{field} must be 1 to {max} characters"),
         ));
     }
@@ -52,7 +52,7 @@ pub(crate) fn timezone(v: &str) -> Result<String, ApiError> {
         Ok(v.to_owned())
     } else {
         Err(ApiError::unprocessable(
-            "invalid_timezone",
+            ErrorCode::InvalidTimezone,
             "give an IANA time zone such as Europe/Berlin",
         ))
     }
@@ -64,7 +64,7 @@ pub(crate) fn in_range(field: &'static str, v: i64, lo: i64, hi: i64) -> Result<
         Ok(v as i32)
     } else {
         Err(ApiError::unprocessable(
-            "out_of_range",
+            ErrorCode::OutOfRange,
             format!("{field} must be between {lo} and {hi}"),
         ))
     }
@@ -73,7 +73,8 @@ pub(crate) fn in_range(field: &'static str, v: i64, lo: i64, hi: i64) -> Result<
 /// Seat labels, as a list or one comma-separated string (`B-1, B-2`): trimmed, sorted,
 /// without duplicates, 1 to 10,000 of them.
 pub(crate) fn labels(v: &serde_json::Value) -> Result<Vec<String>, ApiError> {
-    let not_labels = || ApiError::unprocessable("invalid_seats", "seats is a list of seat labels");
+    let not_labels =
+        || ApiError::unprocessable(ErrorCode::InvalidSeats, "seats is a list of seat labels");
     let raw: Vec<String> = match v {
         serde_json::Value::String(s) => s.split(',').map(|l| l.trim().to_owned()).collect(),
         serde_json::Value::Array(a) => a
@@ -88,7 +89,7 @@ pub(crate) fn labels(v: &serde_json::Value) -> Result<Vec<String>, ApiError> {
     out.dedup();
     if out.is_empty() || out.len() > 10_000 {
         return Err(ApiError::unprocessable(
-            "invalid_seats",
+            ErrorCode::InvalidSeats,
             "name 1 to 10000 seats",
         ));
     }

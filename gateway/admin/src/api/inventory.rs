@@ -3,7 +3,7 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use boxoffice_http::{
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     extract::{ApiJson, ApiPath},
 };
 use boxoffice_workflows::{
@@ -29,7 +29,7 @@ use crate::{AdminState, auth::Admin, seatspec};
 fn refuse_after_opening(ev: &EventDetail) -> Result<(), ApiError> {
     if ev.sale_started(Utc::now()) {
         return Err(ApiError::conflict(
-            "sale_started",
+            ErrorCode::SaleStarted,
             "the sale has opened: sections and allocations can no longer change",
         ));
     }
@@ -67,14 +67,14 @@ impl AddSection {
         let code = self.code.trim().to_owned();
         if boxoffice_nats::SectionCode::parse(code.as_str()).is_err() {
             return Err(ApiError::unprocessable(
-                "invalid_code",
+                ErrorCode::InvalidCode,
                 "a section code is 1 to 32 letters, digits, - or _",
             ));
         }
         let name = text("name", &self.name, 100)?;
         if !(0..=100_000_000).contains(&self.price_cents) {
             return Err(ApiError::unprocessable(
-                "out_of_range",
+                ErrorCode::OutOfRange,
                 "price_cents must be between 0 and 100000000",
             ));
         }
@@ -97,13 +97,13 @@ impl AddSection {
             .unwrap_or_else(|| "EUR".into());
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(ApiError::unprocessable(
-                "invalid_currency",
+                ErrorCode::InvalidCurrency,
                 "an ISO 4217 code such as EUR",
             ));
         }
         if ev.sections.iter().any(|s| s.currency != currency) {
             return Err(ApiError::unprocessable(
-                "invalid_currency",
+                ErrorCode::InvalidCurrency,
                 "every section of an event is priced in one currency",
             ));
         }
@@ -114,14 +114,14 @@ impl AddSection {
         match (&self.seats, self.capacity) {
             (Some(desc), None) => {
                 Ok(Layout::Seated(seatspec::parse(desc).map_err(|e| {
-                    ApiError::unprocessable("invalid_seats", e.to_string())
+                    ApiError::unprocessable(ErrorCode::InvalidSeats, e.to_string())
                 })?))
             }
             (None, Some(n)) => Ok(Layout::GeneralAdmission(
                 in_range("capacity", n, 1, 100_000)? as u32,
             )),
             _ => Err(ApiError::unprocessable(
-                "invalid_layout",
+                ErrorCode::InvalidLayout,
                 "give either seats (a description such as \"rows A-J, seats 1-20\") or capacity",
             )),
         }
@@ -152,7 +152,10 @@ pub(crate) async fn delete_section(
 ) -> Result<Json<EventDetail>, ApiError> {
     before_opening(&state, &admin, id).await?;
     if !store::delete_section(&state.db, admin.account.id, id, &code).await? {
-        return Err(ApiError::not_found("section_not_found", "no such section"));
+        return Err(ApiError::not_found(
+            ErrorCode::SectionNotFound,
+            "no such section",
+        ));
     }
     Ok(Json(visible_event(&state, &admin, id).await?))
 }
@@ -177,7 +180,7 @@ impl AddAllocation {
     /// The allocation, each field checked (the store checks it against the section).
     fn draft(&self) -> Result<AllocationDraft, ApiError> {
         let kind = AllocationKind::parse(&self.kind).ok_or_else(|| {
-            ApiError::unprocessable("invalid_kind", "kind is kill, reserved or presale")
+            ApiError::unprocessable(ErrorCode::InvalidKind, "kind is kill, reserved or presale")
         })?;
         let access_code_hash = self.access_code_hash(kind)?;
         let withheld = match (&self.seats, self.quantity) {
@@ -185,7 +188,7 @@ impl AddAllocation {
             (None, Some(q)) => Withheld::Units(in_range("quantity", q, 1, 100_000)?),
             _ => {
                 return Err(ApiError::unprocessable(
-                    "invalid_allocation",
+                    ErrorCode::AllocationInvalid,
                     "give either seats (seated sections) or quantity (general admission)",
                 ));
             }
@@ -206,11 +209,11 @@ impl AddAllocation {
                 hash_password(code).map(Some).map_err(ApiError::unavailable)
             }
             (AllocationKind::Presale, _) => Err(ApiError::unprocessable(
-                "access_code_required",
+                ErrorCode::AccessCodeRequired,
                 "a presale needs an access code of 6 to 64 characters",
             )),
             (_, Some(_)) => Err(ApiError::unprocessable(
-                "access_code_unexpected",
+                ErrorCode::AccessCodeUnexpected,
                 "only a presale has an access code",
             )),
             _ => Ok(None),
@@ -244,7 +247,7 @@ pub(crate) async fn release_allocation(
     let ev = visible_event(&state, &admin, id).await?;
     if !store::release_allocation(&state.db, admin.account.id, id, aid).await? {
         return Err(ApiError::not_found(
-            "allocation_not_found",
+            ErrorCode::AllocationNotFound,
             "no unreleased reserved or presale allocation with that id",
         ));
     }
@@ -264,7 +267,7 @@ pub(crate) async fn delete_allocation(
     before_opening(&state, &admin, id).await?;
     if !store::delete_allocation(&state.db, admin.account.id, id, aid).await? {
         return Err(ApiError::not_found(
-            "allocation_not_found",
+            ErrorCode::AllocationNotFound,
             "no such allocation",
         ));
     }

@@ -12,7 +12,7 @@ use axum::{
     Router,
     routing::{delete, get, post},
 };
-use boxoffice_http::error::ApiError;
+use boxoffice_http::error::{ApiError, ErrorCode};
 use boxoffice_workflows::{
     domain::SaleCommand,
     store::events::{self as store, EventDetail},
@@ -90,5 +90,5 @@ pub async fn visible_event(
 
 /// The answer for an event the caller may not see or that does not exist.
 pub fn event_not_found() -> ApiError {
-    ApiError::not_found("event_not_found", "no such event")
+    ApiError::not_found(ErrorCode::EventNotFound, "no such event")
 }

@@ -7,7 +7,7 @@ use axum::{
     routing::{MethodRouter, post},
 };
 use boxoffice_http::{
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     extract::{ApiJson, ApiPath},
 };
 use boxoffice_nats::EventId;
@@ -58,7 +58,7 @@ async fn act(
     let ev = visible_event(state, admin, id).await?;
     if !cmd.allowed_in(ev.summary.status) {
         return Err(ApiError::conflict(
-            "sale_state",
+            ErrorCode::SaleState,
             format!("the sale is {}", ev.summary.status),
         ));
     }
@@ -123,25 +123,25 @@ pub(crate) struct Schedule {
 fn check_schedule(ev: &EventDetail, body: &Schedule, now: DateTime<Utc>) -> Result<(), ApiError> {
     if !ev.summary.status.can_schedule() || ev.sale_started(now) {
         return Err(ApiError::conflict(
-            "sale_started",
+            ErrorCode::SaleStarted,
             "the sale has already opened; pause, resume or close it instead",
         ));
     }
     if body.opens_at <= now {
         return Err(ApiError::unprocessable(
-            "opens_in_past",
+            ErrorCode::OpensInPast,
             "the sale must open in the future",
         ));
     }
     if body.closes_at.is_some_and(|c| c <= body.opens_at) {
         return Err(ApiError::unprocessable(
-            "invalid_window",
+            ErrorCode::InvalidWindow,
             "the sale must close after it opens",
         ));
     }
     if ev.sections.is_empty() {
         return Err(ApiError::unprocessable(
-            "no_sections",
+            ErrorCode::NoSections,
             "add at least one section before scheduling the sale",
         ));
     }

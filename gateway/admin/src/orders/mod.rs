@@ -11,7 +11,7 @@ use axum::{
     routing::{get, post},
 };
 use boxoffice_http::{
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     extract::{ApiJson, ApiPath, ApiQuery},
 };
 use boxoffice_workflows::{
@@ -71,7 +71,7 @@ impl Search {
             Some(s) => Some(OrderState::parse(s).ok_or_else(|| {
                 let names: Vec<&str> = OrderState::ALL.iter().map(|s| s.as_str()).collect();
                 ApiError::unprocessable(
-                    "invalid_state",
+                    ErrorCode::InvalidState,
                     format!("state is one of {}", names.join(", ")),
                 )
             })?),
@@ -79,7 +79,7 @@ impl Search {
         let limit = self.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(ApiError::unprocessable(
-                "out_of_range",
+                ErrorCode::OutOfRange,
                 "limit must be between 1 and 1000",
             ));
         }
@@ -124,7 +124,7 @@ pub struct OrderDetail {
 
 /// The answer for an order the caller may not see or that does not exist.
 pub fn order_not_found() -> ApiError {
-    ApiError::not_found("order_not_found", "no such order")
+    ApiError::not_found(ErrorCode::OrderNotFound, "no such order")
 }
 
 /// The order if the caller may see it, with its workflow as Temporal has it.
@@ -171,14 +171,14 @@ async fn refund(
     // A NUL would reach PostgreSQL only inside the workflow, which would retry it forever.
     if reason.is_empty() || reason.chars().count() > 500 || crate::api::input::has_control(reason) {
         return Err(ApiError::unprocessable(
-            "invalid_reason",
+            ErrorCode::InvalidReason,
             "give a reason of 1 to 500 characters, without control characters",
         ));
     }
     let detail = order_detail(&state, &admin, id).await?;
     if detail.order.state != OrderState::Issued {
         return Err(ApiError::conflict(
-            "not_refundable",
+            ErrorCode::NotRefundable,
             format!(
                 "only an issued order can be refunded; this one is {}",
                 detail.order.state

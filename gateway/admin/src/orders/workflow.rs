@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use boxoffice_http::error::ApiError;
+use boxoffice_http::error::{ApiError, ErrorCode};
 use boxoffice_nats::OrderId;
 use boxoffice_workflows::order::{OrderClient, OrderClientError, RefundRequest, workflow_id};
 use chrono::{DateTime, Utc};
@@ -87,7 +87,7 @@ pub async fn refund(state: &AdminState, order: Uuid, reason: &str) -> Result<(),
         // The workflow ended with its refund window: the money is no longer ours to return
         // through it.
         Err(OrderClientError::NotRunning) => Err(ApiError::conflict(
-            "refund_window_closed",
+            ErrorCode::RefundWindowClosed,
             "the order's refund window has closed",
         )),
         Err(e) => Err(ApiError::unavailable(e)),

@@ -6,7 +6,11 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
-use boxoffice_http::{client::ClientIp, error::ApiError, extract::ApiQuery};
+use boxoffice_http::{
+    client::ClientIp,
+    error::{ApiError, ErrorCode},
+    extract::ApiQuery,
+};
 use maud::html;
 use serde::Deserialize;
 
@@ -111,7 +115,8 @@ pub(super) async fn logout_form(
     Form(form): Form<LogoutForm>,
 ) -> Response {
     if form.csrf != admin.csrf {
-        return ApiError::forbidden("csrf_invalid", "stale form; reload the page").into_response();
+        return ApiError::forbidden(ErrorCode::CsrfInvalid, "stale form; reload the page")
+            .into_response();
     }
     if let Err(e) = auth::end_session(&state, &headers).await {
         return e.into_response();

@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 use crate::{
     AppState,
     api::extract::{ApiPath, Session},
-    error::{ApiError, ErrorBody},
+    error::{ApiError, ErrorBody, ErrorCode},
     limits::StreamsFull,
     records::OrderIndex,
 };
@@ -44,10 +44,12 @@ async fn own_order(
     let index: OrderIndex = records
         .read_confirmed(records.ns().order_index_subject(order))
         .await?
-        .ok_or_else(|| ApiError::not_found("order_unknown", format!("no order {order}")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(ErrorCode::OrderNotFound, format!("no order {order}"))
+        })?;
     if index.buyer_id != buyer {
         return Err(ApiError::forbidden(
-            "order_not_yours",
+            ErrorCode::OrderNotYours,
             "this order is another buyer's",
         ));
     }
@@ -121,12 +123,12 @@ pub async fn events(
             metrics::counter!("boxoffice_order_streams_refused_total").increment(1);
             match full {
                 StreamsFull::Buyer(n) => ApiError::too_many(
-                    "too_many_streams",
+                    ErrorCode::TooManyStreams,
                     format!("at most {n} order streams open at once; close one first"),
                     STREAM_RETRY_S,
                 ),
                 StreamsFull::Gateway(_) => ApiError::too_many(
-                    "streams_at_capacity",
+                    ErrorCode::StreamsAtCapacity,
                     "the gateway has as many order streams open as it serves; poll the order instead or retry shortly",
                     STREAM_RETRY_S,
                 ),
@@ -228,13 +230,13 @@ pub async fn cancel(
         .map_err(ApiError::unavailable)?
         .ok_or_else(|| {
             ApiError::conflict(
-                "order_not_ready",
+                ErrorCode::OrderNotReady,
                 "the order is not held yet; retry in a moment",
             )
         })?;
     if !matches!(status.state, OrderState::Held | OrderState::AwaitingPayment) {
         return Err(ApiError::conflict(
-            "order_not_cancelable",
+            ErrorCode::OrderNotCancelable,
             format!(
                 "the order is {}; only an unpaid hold can be canceled",
                 status.state.as_str()
@@ -245,7 +247,7 @@ pub async fn cancel(
         Ok(()) => {}
         Err(OrderClientError::NotRunning) => {
             return Err(ApiError::conflict(
-                "order_not_ready",
+                ErrorCode::OrderNotReady,
                 "the order's workflow is starting; retry in a moment",
             ));
         }

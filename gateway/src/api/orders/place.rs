@@ -15,7 +15,7 @@ use crate::{
         extract::{ApiJson, ApiPath, Session},
     },
     catalog::Event,
-    error::{ApiError, ErrorBody},
+    error::{ApiError, ErrorBody, ErrorCode},
     records::{AdmissionUse, KeyRecord, OrderIndex, Written},
     tokens::TokenError,
 };
@@ -34,20 +34,20 @@ fn seat_request(
         (Some(seats), None, None) => {
             if seats.is_empty() || seats.len() as u32 > limit {
                 return Err(ApiError::unprocessable(
-                    "quantity_out_of_range",
+                    ErrorCode::QuantityOutOfRange,
                     format!("ask for 1 to {limit} seats"),
                 ));
             }
             let mut parsed = Vec::with_capacity(seats.len());
             for s in &seats {
                 let seat: SeatId = s.parse().map_err(|e: boxoffice_nats::IdError| {
-                    ApiError::unprocessable("seat_invalid", e.to_string())
+                    ApiError::unprocessable(ErrorCode::SeatInvalid, e.to_string())
                 })?;
                 match state.buyer.availability.has_seat(event.event_id, &seat) {
                     Some(true) => {}
                     Some(false) => {
                         return Err(ApiError::unprocessable(
-                            "seat_unknown",
+                            ErrorCode::SeatUnknown,
                             format!("{seat} is not for sale in this event"),
                         ));
                     }
@@ -60,7 +60,7 @@ fn seat_request(
             parsed.dedup();
             if parsed.len() != before {
                 return Err(ApiError::unprocessable(
-                    "seat_duplicate",
+                    ErrorCode::SeatDuplicate,
                     "a seat is listed twice",
                 ));
             }
@@ -68,26 +68,27 @@ fn seat_request(
         }
         (None, Some(section), Some(quantity)) => {
             let code = SectionCode::parse(section.as_str())
-                .map_err(|e| ApiError::unprocessable("section_invalid", e.to_string()))?;
+                .map_err(|e| ApiError::unprocessable(ErrorCode::SectionInvalid, e.to_string()))?;
             // Seated or standing: the best available seats are picked when the hold runs.
             event.section(&code).ok_or_else(|| {
-                ApiError::unprocessable("section_unknown", format!("no section {code}"))
+                ApiError::unprocessable(ErrorCode::SectionUnknown, format!("no section {code}"))
             })?;
             if quantity < 1 || quantity > i64::from(limit) {
                 return Err(ApiError::unprocessable(
-                    "quantity_out_of_range",
+                    ErrorCode::QuantityOutOfRange,
                     format!("quantity must be 1 to {limit}"),
                 ));
             }
-            let quantity = Quantity::parse(quantity)
-                .map_err(|e| ApiError::unprocessable("quantity_out_of_range", e.to_string()))?;
+            let quantity = Quantity::parse(quantity).map_err(|e| {
+                ApiError::unprocessable(ErrorCode::QuantityOutOfRange, e.to_string())
+            })?;
             Ok(SeatRequest::BestAvailable {
                 section: code,
                 quantity,
             })
         }
         _ => Err(ApiError::unprocessable(
-            "request_shape",
+            ErrorCode::RequestShape,
             "give either seats, or section with quantity",
         )),
     }
@@ -96,7 +97,7 @@ fn seat_request(
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let raw = headers.get("idempotency-key").ok_or_else(|| {
         ApiError::bad_request(
-            "idempotency_key_missing",
+            ErrorCode::IdempotencyKeyMissing,
             "an Idempotency-Key header is required",
         )
     })?;
@@ -107,7 +108,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
         .filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| {
             ApiError::bad_request(
-                "idempotency_key_invalid",
+                ErrorCode::IdempotencyKeyInvalid,
                 "the Idempotency-Key must be 1 to 200 visible ASCII characters",
             )
         })?;
@@ -126,7 +127,7 @@ fn admission(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
             ApiError::unauthorized(
-                "admission_missing",
+                ErrorCode::AdmissionMissing,
                 "an Admission-Token header from the waiting room is required",
             )
         })?;
@@ -136,22 +137,23 @@ fn admission(
         .check_admission(token.trim())
         .map_err(|e| match e {
             TokenError::Expired => ApiError::gone(
-                "admission_expired",
+                ErrorCode::AdmissionExpired,
                 "the admission has expired; join the queue again",
             ),
-            TokenError::Invalid => {
-                ApiError::unauthorized("admission_invalid", "the admission token is not valid")
-            }
+            TokenError::Invalid => ApiError::unauthorized(
+                ErrorCode::AdmissionInvalid,
+                "the admission token is not valid",
+            ),
         })?;
     if claims.sub != buyer {
         return Err(ApiError::forbidden(
-            "admission_not_yours",
+            ErrorCode::AdmissionNotYours,
             "this admission belongs to another buyer",
         ));
     }
     if claims.evt != event {
         return Err(ApiError::forbidden(
-            "admission_wrong_event",
+            ErrorCode::AdmissionWrongEvent,
             "this admission is for another event",
         ));
     }
@@ -202,7 +204,10 @@ pub async fn place(
         .room
         .read(id, |b| b.and_then(|b| b.control().map(|(_, c)| c.phase)));
     if phase == Some(Phase::Closed) || event.closed_at(chrono::Utc::now()) {
-        return Err(ApiError::conflict("sale_closed", "the sale is over"));
+        return Err(ApiError::conflict(
+            ErrorCode::SaleClosed,
+            "the sale is over",
+        ));
     }
     let request_hash = sha256_hex(&serde_json::to_vec(&(id, &request)).unwrap_or_default());
     let key_hash = sha256_hex(key.as_bytes());
@@ -234,7 +239,7 @@ pub async fn place(
         metrics::counter!("boxoffice_orders_refused_total", "reason" => "seats_taken").increment(1);
         let list: Vec<String> = taken.iter().map(ToString::to_string).collect();
         return Err(ApiError::conflict(
-            "seats_taken",
+            ErrorCode::SeatsTaken,
             format!(
                 "{} already taken; choose other seats (the admission is still yours)",
                 list.join(", ")
@@ -257,7 +262,7 @@ pub async fn place(
             metrics::counter!("boxoffice_orders_refused_total", "reason" => "admission_used")
                 .increment(1);
             return Err(ApiError::conflict(
-                "admission_used",
+                ErrorCode::AdmissionUsed,
                 "this admission was already used for another order",
             ));
         }
@@ -306,7 +311,7 @@ async fn claimed_by(
             metrics::counter!("boxoffice_orders_refused_total", "reason" => "admission_used")
                 .increment(1);
             Err(ApiError::conflict(
-                "admission_used",
+                ErrorCode::AdmissionUsed,
                 "this admission was already used for another order",
             ))
         }
@@ -355,7 +360,7 @@ async fn replay(
         metrics::counter!("boxoffice_orders_refused_total", "reason" => "idempotency_key_reused")
             .increment(1);
         return Err(ApiError::unprocessable(
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was already used for another order (keys are per buyer, across events); send a new key for a new order",
         ));
     }
