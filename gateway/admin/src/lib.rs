@@ -1,5 +1,5 @@
-//! `boxoffice-admin`: the organizer side of the gateway: the admin UI (server-rendered pages under `/admin`) and the admin JSON
-//! API beside it (`/admin/api/v1`), brief section 6.
+//! `boxoffice-admin`: the organizer side of the gateway: the admin UI (server-rendered pages
+//! under `/admin`) and the admin JSON API beside it (`/admin/api/v1`), brief section 6.
 //!
 //! Both sit behind one server-side session (an `HttpOnly`, `SameSite=Strict` cookie whose
 //! secret is stored only as a SHA-256 in PostgreSQL, so logout ends it at once) and one CSRF
@@ -13,9 +13,10 @@
 //!
 //! The gateway mounts [`router`] with an [`AdminState`] it builds from its own connections
 //! and views; this crate opens none. Its SQL lives in `boxoffice_workflows::store` (events,
-//! inventory, audit, admin orders, sessions, runs), which answers in `StoreError` and domain
-//! types; the one conversion to the JSON error is `boxoffice_http::error`. Start at [`api`]
-//! for the JSON API and [`pages`] for the UI.
+//! inventory, audit, admin orders, sessions, runs, event stats), which answers in `StoreError`
+//! and domain types (`OrderState`, `SaleStatus`); the one conversion to the JSON error is
+//! `boxoffice_http::error`, and the order workflow is reached through `OrderClient`. Start at
+//! [`api`] for the JSON API and [`pages`] for the UI.
 
 pub mod api;
 pub mod auth;
