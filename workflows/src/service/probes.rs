@@ -50,8 +50,8 @@ impl Check {
         Self::new("postgres", move || {
             let pool = pool.clone();
             async move {
-                sqlx::query("select 1")
-                    .execute(&pool)
+                sqlx::query_scalar!("select 1 as one")
+                    .fetch_one(&pool)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())

@@ -156,26 +156,24 @@ pub async fn find_by_email(
     .await
     .map_err(|e| StoreError::classify(e, "account", &email))?;
     Ok(row.and_then(|r| {
-        Some((
-            Account {
-                id: r.organizer_id,
-                email: r.email,
-                display_name: r.display_name,
-                role: Role::parse(&r.role)?,
-            },
-            r.password_hash,
-        ))
+        let account = account_of(r.organizer_id, r.email, r.display_name, &r.role)?;
+        Some((account, r.password_hash))
     }))
 }
 
-/// The account in a row of `organizers` (`None`: a role this code does not know).
-pub(super) fn account_of(r: &sqlx::postgres::PgRow) -> Option<Account> {
-    use sqlx::Row;
+/// The account in the columns of a row of `organizers` (`None`: a role this code does not
+/// know).
+pub(super) fn account_of(
+    id: Uuid,
+    email: String,
+    display_name: String,
+    role: &str,
+) -> Option<Account> {
     Some(Account {
-        id: r.get("organizer_id"),
-        email: r.get("email"),
-        display_name: r.get("display_name"),
-        role: Role::parse(r.get("role"))?,
+        id,
+        email,
+        display_name,
+        role: Role::parse(role)?,
     })
 }
 

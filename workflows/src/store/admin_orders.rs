@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Row, postgres::PgRow};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{StoreError, parse_stored};
@@ -64,32 +64,16 @@ fn state_of(stored: &str) -> Result<OrderState, StoreError> {
     parse_stored("order state", stored, OrderState::parse)
 }
 
-fn order_row(r: &PgRow) -> Result<OrderRow, StoreError> {
-    Ok(OrderRow {
-        order_id: r.get("order_id"),
-        event_id: r.get("event_id"),
-        event_name: r.get("event_name"),
-        buyer_id: r.get("buyer_id"),
-        state: state_of(r.get("state"))?,
-        reason: r.get("reason"),
-        amount_cents: r.get("amount_cents"),
-        currency: r.get::<String, _>("currency").trim().to_owned(),
-        seats: r.get("seats"),
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
-    })
-}
-
 /// The orders matching `q`.
 pub async fn find_orders(pool: &PgPool, q: &OrderQuery) -> Result<Vec<OrderRow>, StoreError> {
     // One statement for every use: a null filter matches everything, a null limit is no limit,
     // and the first sort key is null for every row unless the oldest come first.
-    let rows = sqlx::query(
-        "select o.order_id, o.event_id, e.name as event_name, o.buyer_id, o.state,
+    let rows = sqlx::query!(
+        r#"select o.order_id, o.event_id, e.name as event_name, o.buyer_id, o.state,
                 o.reason, o.amount_cents, o.currency, o.created_at, o.updated_at,
                 coalesce((select array_agg(s.code || ':' || os.label order by s.code, os.label)
                           from order_seats os join sections s using (section_id)
-                          where os.order_id = o.order_id), '{}') as seats
+                          where os.order_id = o.order_id), '{}') as "seats!"
          from orders o join events e using (event_id)
          where ($1::uuid is null or e.organizer_id = $1)
            and ($2::uuid is null or o.order_id = $2)
@@ -99,21 +83,37 @@ pub async fn find_orders(pool: &PgPool, q: &OrderQuery) -> Result<Vec<OrderRow>,
            and ($6::timestamptz is null or o.created_at >= $6)
            and ($7::timestamptz is null or o.created_at < $7)
          order by case when $9 then o.created_at end, o.created_at desc
-         limit $8",
+         limit $8"#,
+        q.scope,
+        q.order,
+        q.event,
+        q.buyer,
+        q.state.map(OrderState::as_str),
+        q.from,
+        q.to,
+        q.limit,
+        q.oldest_first,
     )
-    .bind(q.scope)
-    .bind(q.order)
-    .bind(q.event)
-    .bind(q.buyer)
-    .bind(q.state.map(OrderState::as_str))
-    .bind(q.from)
-    .bind(q.to)
-    .bind(q.limit)
-    .bind(q.oldest_first)
     .fetch_all(pool)
     .await
     .map_err(|e| StoreError::classify(e, "order", q.order.unwrap_or_default()))?;
-    rows.iter().map(order_row).collect()
+    rows.into_iter()
+        .map(|r| {
+            Ok(OrderRow {
+                order_id: r.order_id,
+                event_id: r.event_id,
+                event_name: r.event_name,
+                buyer_id: r.buyer_id,
+                state: state_of(&r.state)?,
+                reason: r.reason,
+                amount_cents: r.amount_cents,
+                currency: r.currency.trim().to_owned(),
+                seats: r.seats,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            })
+        })
+        .collect()
 }
 
 /// A payment of an order.
@@ -193,62 +193,44 @@ pub async fn order_record(
 }
 
 async fn payments(pool: &PgPool, order: Uuid) -> Result<Vec<PaymentRow>, StoreError> {
-    Ok(sqlx::query(
+    sqlx::query_as!(
+        PaymentRow,
         "select provider_intent_id, state, amount_cents, captured_cents, refunded_cents, updated_at
          from payments where order_id = $1 order by created_at",
+        order,
     )
-    .bind(order)
     .fetch_all(pool)
     .await
-    .map_err(|e| StoreError::classify(e, "order", order))?
-    .iter()
-    .map(|p| PaymentRow {
-        provider_intent_id: p.get("provider_intent_id"),
-        state: p.get("state"),
-        amount_cents: p.get("amount_cents"),
-        captured_cents: p.get("captured_cents"),
-        refunded_cents: p.get("refunded_cents"),
-        updated_at: p.get("updated_at"),
-    })
-    .collect())
+    .map_err(|e| StoreError::classify(e, "order", order))
 }
 
 async fn tickets(pool: &PgPool, order: Uuid) -> Result<Vec<TicketRow>, StoreError> {
-    Ok(sqlx::query(
-        "select s.code || ':' || t.label as seat, t.code, t.state, t.issued_at
-         from tickets t join sections s using (section_id) where t.order_id = $1 order by seat",
+    // Sorted by position: the seat's alias carries the non-null assertion.
+    sqlx::query_as!(
+        TicketRow,
+        r#"select s.code || ':' || t.label as "seat!", t.code, t.state, t.issued_at
+         from tickets t join sections s using (section_id) where t.order_id = $1 order by 1"#,
+        order,
     )
-    .bind(order)
     .fetch_all(pool)
     .await
-    .map_err(|e| StoreError::classify(e, "order", order))?
-    .iter()
-    .map(|t| TicketRow {
-        seat: t.get("seat"),
-        code: t.get("code"),
-        state: t.get("state"),
-        issued_at: t.get("issued_at"),
-    })
-    .collect())
+    .map_err(|e| StoreError::classify(e, "order", order))
 }
 
 async fn transitions(pool: &PgPool, order: Uuid) -> Result<Vec<TransitionRow>, StoreError> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "select from_state, to_state, at from order_transitions where order_id = $1 order by seq",
+        order,
     )
-    .bind(order)
     .fetch_all(pool)
     .await
     .map_err(|e| StoreError::classify(e, "order", order))?;
-    rows.iter()
+    rows.into_iter()
         .map(|t| {
             Ok(TransitionRow {
-                from: t
-                    .get::<Option<String>, _>("from_state")
-                    .map(|s| state_of(&s))
-                    .transpose()?,
-                to: state_of(t.get("to_state"))?,
-                at: t.get("at"),
+                from: t.from_state.as_deref().map(state_of).transpose()?,
+                to: state_of(&t.to_state)?,
+                at: t.at,
             })
         })
         .collect()
@@ -281,29 +263,29 @@ pub struct Attendee {
 
 /// The event's issued tickets, by section and seat.
 pub async fn attendees(pool: &PgPool, event: Uuid) -> Result<Vec<Attendee>, StoreError> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "select t.ticket_id, s.code, s.name, t.label, st.row_label, st.seat_number, t.code as ticket_code,
                 t.order_id, o.buyer_id, t.issued_at
          from tickets t join sections s using (section_id) join orders o using (order_id)
          left join seats st on st.section_id = t.section_id and st.label = t.label
          where t.event_id = $1 and t.state = 'issued' order by s.sort_order, s.code, t.label",
+        event,
     )
-    .bind(event)
     .fetch_all(pool)
     .await
     .map_err(|e| StoreError::classify(e, "event", event))?
-    .iter()
+    .into_iter()
     .map(|r| Attendee {
-        ticket_id: r.get("ticket_id"),
-        section: r.get("code"),
-        section_name: r.get("name"),
-        seat: r.get("label"),
-        row: r.get("row_label"),
-        number: r.get("seat_number"),
-        ticket_code: r.get("ticket_code"),
-        order_id: r.get("order_id"),
-        buyer_id: r.get("buyer_id"),
-        issued_at: r.get("issued_at"),
+        ticket_id: r.ticket_id,
+        section: r.code,
+        section_name: r.name,
+        seat: r.label,
+        row: r.row_label,
+        number: r.seat_number,
+        ticket_code: r.ticket_code,
+        order_id: r.order_id,
+        buyer_id: r.buyer_id,
+        issued_at: r.issued_at,
     })
     .collect())
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -33,14 +33,14 @@ pub async fn write(
     action: &str,
     detail: serde_json::Value,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "insert into admin_audit (audit_id, organizer_id, event_id, action, detail) values ($1, $2, $3, $4, $5)",
+        Uuid::now_v7(),
+        who,
+        event,
+        action,
+        detail,
     )
-    .bind(Uuid::now_v7())
-    .bind(who)
-    .bind(event)
-    .bind(action)
-    .bind(detail)
     .execute(&mut **tx)
     .await
     .map_err(classify)?;
@@ -62,21 +62,21 @@ pub async fn record(
 
 /// The event's latest `limit` audit lines, newest first.
 pub async fn trail(pool: &PgPool, event: Uuid, limit: i64) -> Result<Vec<AuditLine>, StoreError> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "select a.at, o.email, a.action, a.detail from admin_audit a
          join organizers o using (organizer_id) where a.event_id = $1 order by a.at desc limit $2",
+        event,
+        limit,
     )
-    .bind(event)
-    .bind(limit)
     .fetch_all(pool)
     .await
     .map_err(classify)?
-    .iter()
+    .into_iter()
     .map(|r| AuditLine {
-        at: r.get("at"),
-        who: r.get("email"),
-        action: r.get("action"),
-        detail: r.get("detail"),
+        at: r.at,
+        who: r.email,
+        action: r.action,
+        detail: r.detail,
     })
     .collect())
 }

@@ -1,7 +1,7 @@
 //! The figures of an event's sale that only PostgreSQL has (the live dashboard's once-a-second
 //! read): its status, orders by state, revenue, and tickets issued per 10 s lately.
 
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{StoreError, parse_stored};
@@ -23,44 +23,41 @@ pub struct SaleFigures {
 /// The event's figures: four small indexed queries.
 pub async fn sale_figures(pool: &PgPool, event: Uuid) -> Result<SaleFigures, StoreError> {
     let classify = |e| StoreError::classify(e, "event", event);
-    let status: String = sqlx::query_scalar("select status from events where event_id = $1")
-        .bind(event)
+    let status = sqlx::query_scalar!("select status from events where event_id = $1", event)
         .fetch_one(pool)
         .await
         .map_err(classify)?;
     let status = parse_stored("sale status", &status, SaleStatus::parse)?;
-    let orders = sqlx::query(
-        "select state, count(*) as n from orders where event_id = $1 group by state order by state",
+    let orders = sqlx::query!(
+        r#"select state, count(*) as "n!" from orders where event_id = $1 group by state order by state"#,
+        event,
     )
-    .bind(event)
     .fetch_all(pool)
     .await
     .map_err(classify)?
-    .iter()
-    .map(|r| {
-        let state = parse_stored("order state", r.get("state"), OrderState::parse)?;
-        Ok((state, r.get::<i64, _>("n")))
-    })
+    .into_iter()
+    .map(|r| Ok((parse_stored("order state", &r.state, OrderState::parse)?, r.n)))
     .collect::<Result<_, StoreError>>()?;
-    let revenue_cents: i64 = sqlx::query_scalar(
-        "select coalesce(sum(p.captured_cents - p.refunded_cents), 0)::bigint
-         from payments p join orders o using (order_id) where o.event_id = $1",
+    let revenue_cents = sqlx::query_scalar!(
+        r#"select coalesce(sum(p.captured_cents - p.refunded_cents), 0)::bigint as "revenue!"
+         from payments p join orders o using (order_id) where o.event_id = $1"#,
+        event,
     )
-    .bind(event)
     .fetch_one(pool)
     .await
     .map_err(classify)?;
-    let sales = sqlx::query(
-        "select (floor(extract(epoch from issued_at) / 10) * 10000)::bigint as b, count(*) as n
+    // Grouped and sorted by position: the bucket's alias carries the non-null assertion.
+    let sales = sqlx::query!(
+        r#"select (floor(extract(epoch from issued_at) / 10) * 10000)::bigint as "b!", count(*) as "n!"
          from tickets where event_id = $1 and issued_at > now() - interval '30 minutes'
-         group by b order by b",
+         group by 1 order by 1"#,
+        event,
     )
-    .bind(event)
     .fetch_all(pool)
     .await
     .map_err(classify)?
-    .iter()
-    .map(|r| (r.get::<i64, _>("b"), r.get::<i64, _>("n")))
+    .into_iter()
+    .map(|r| (r.b, r.n))
     .collect();
     Ok(SaleFigures {
         status,

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Row, postgres::PgRow};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
@@ -75,41 +75,62 @@ impl EventDetail {
     }
 }
 
+/// A row of [`event_rows`]: an event with its venue, owner and counts, as stored.
+struct EventRecord {
+    event_id: Uuid,
+    name: String,
+    venue: String,
+    city: Option<String>,
+    status: String,
+    starts_at: DateTime<Utc>,
+    opens_at: Option<DateTime<Utc>>,
+    closes_at: Option<DateTime<Utc>>,
+    timezone: String,
+    organizer_id: Uuid,
+    organizer: String,
+    max_tickets_per_buyer: i32,
+    hold_seconds: i32,
+    admission_rate_per_s: Option<i32>,
+    capacity: i64,
+    sold: i64,
+}
+
 /// The rows of the events `scope` may see, soonest first; with `event`, of that one only.
 async fn event_rows(
     pool: &PgPool,
     scope: Option<Uuid>,
     event: Option<Uuid>,
-) -> Result<Vec<PgRow>, StoreError> {
-    sqlx::query(
-        "select e.event_id, e.name, v.name as venue, v.city, e.status, e.starts_at,
+) -> Result<Vec<EventRecord>, StoreError> {
+    sqlx::query_as!(
+        EventRecord,
+        r#"select e.event_id, e.name, v.name as venue, v.city, e.status, e.starts_at,
                 e.opens_at, e.closes_at, e.timezone, e.organizer_id, o.email as organizer,
                 e.max_tickets_per_buyer, e.hold_seconds, e.admission_rate_per_s,
-                coalesce((select sum(capacity) from sections s where s.event_id = e.event_id), 0)::bigint as capacity,
-                (select count(*) from tickets t where t.event_id = e.event_id and t.state = 'issued') as sold
+                coalesce((select sum(capacity) from sections s where s.event_id = e.event_id), 0)::bigint as "capacity!",
+                (select count(*) from tickets t where t.event_id = e.event_id and t.state = 'issued') as "sold!"
          from events e join venues v using (venue_id) join organizers o on o.organizer_id = e.organizer_id
          where ($1::uuid is null or e.organizer_id = $1) and ($2::uuid is null or e.event_id = $2)
-         order by e.starts_at, e.name",
+         order by e.starts_at, e.name"#,
+        scope,
+        event,
     )
-    .bind(scope)
-    .bind(event)
     .fetch_all(pool)
     .await
     .map_err(|e| StoreError::classify(e, "event", event.unwrap_or_default()))
 }
 
-fn summary(r: &PgRow) -> Result<EventSummary, StoreError> {
+fn summary(r: &EventRecord) -> Result<EventSummary, StoreError> {
     Ok(EventSummary {
-        id: r.get("event_id"),
-        name: r.get("name"),
-        venue: r.get("venue"),
-        status: parse_stored("sale status", r.get("status"), SaleStatus::parse)?,
-        starts_at: r.get("starts_at"),
-        opens_at: r.get("opens_at"),
-        closes_at: r.get("closes_at"),
-        organizer: r.get("organizer"),
-        capacity: r.get("capacity"),
-        sold: r.get("sold"),
+        id: r.event_id,
+        name: r.name.clone(),
+        venue: r.venue.clone(),
+        status: parse_stored("sale status", &r.status, SaleStatus::parse)?,
+        starts_at: r.starts_at,
+        opens_at: r.opens_at,
+        closes_at: r.closes_at,
+        organizer: r.organizer.clone(),
+        capacity: r.capacity,
+        sold: r.sold,
     })
 }
 
@@ -136,12 +157,12 @@ pub async fn get_event(
     };
     Ok(Some(EventDetail {
         summary: summary(&r)?,
-        organizer_id: r.get("organizer_id"),
-        city: r.get("city"),
-        timezone: r.get("timezone"),
-        max_tickets_per_buyer: r.get("max_tickets_per_buyer"),
-        hold_seconds: r.get("hold_seconds"),
-        admission_rate_per_s: r.get("admission_rate_per_s"),
+        organizer_id: r.organizer_id,
+        city: r.city,
+        timezone: r.timezone,
+        max_tickets_per_buyer: r.max_tickets_per_buyer,
+        hold_seconds: r.hold_seconds,
+        admission_rate_per_s: r.admission_rate_per_s,
         sections: inventory::sections(pool, event).await?,
         allocations: inventory::allocations(pool, event).await?,
     }))
@@ -167,25 +188,27 @@ pub async fn create_draft(pool: &PgPool, who: Uuid, ev: &DraftEvent) -> Result<U
     let (event, venue) = (Uuid::now_v7(), Uuid::now_v7());
     let classify = |e| organizer_write(e, "event", event);
     let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
-    sqlx::query("insert into venues (venue_id, organizer_id, name, city, timezone) values ($1, $2, $3, $4, $5)")
-        .bind(venue)
-        .bind(who)
-        .bind(&ev.venue)
-        .bind(&ev.city)
-        .bind(&ev.timezone)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-    sqlx::query(
+    sqlx::query!(
+        "insert into venues (venue_id, organizer_id, name, city, timezone) values ($1, $2, $3, $4, $5)",
+        venue,
+        who,
+        ev.venue,
+        ev.city.as_deref(),
+        ev.timezone,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(classify)?;
+    sqlx::query!(
         "insert into events (event_id, organizer_id, venue_id, name, starts_at, timezone, status)
          values ($1, $2, $3, $4, $5, $6, 'draft')",
+        event,
+        who,
+        venue,
+        ev.name,
+        ev.starts_at,
+        ev.timezone,
     )
-    .bind(event)
-    .bind(who)
-    .bind(venue)
-    .bind(&ev.name)
-    .bind(ev.starts_at)
-    .bind(&ev.timezone)
     .execute(&mut *tx)
     .await
     .map_err(classify)?;
@@ -227,7 +250,7 @@ pub async fn update_event(
     action: &str,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
-    sqlx::query(
+    sqlx::query!(
         "update events set
             name = coalesce($2, name),
             starts_at = coalesce($3, starts_at),
@@ -239,19 +262,19 @@ pub async fn update_event(
             admission_rate_per_s = case when $10 then $11 else admission_rate_per_s end,
             status = coalesce($12, status)
          where event_id = $1",
+        event,
+        changes.name.as_deref(),
+        changes.starts_at,
+        changes.timezone.as_deref(),
+        changes.opens_at,
+        changes.closes_at.is_some(),
+        changes.closes_at.flatten(),
+        changes.max_tickets_per_buyer,
+        changes.hold_seconds,
+        changes.admission_rate_per_s.is_some(),
+        changes.admission_rate_per_s.flatten(),
+        changes.status.map(SaleStatus::as_str),
     )
-    .bind(event)
-    .bind(&changes.name)
-    .bind(changes.starts_at)
-    .bind(&changes.timezone)
-    .bind(changes.opens_at)
-    .bind(changes.closes_at.is_some())
-    .bind(changes.closes_at.flatten())
-    .bind(changes.max_tickets_per_buyer)
-    .bind(changes.hold_seconds)
-    .bind(changes.admission_rate_per_s.is_some())
-    .bind(changes.admission_rate_per_s.flatten())
-    .bind(changes.status.map(SaleStatus::as_str))
     .execute(&mut *tx)
     .await
     .map_err(|e| organizer_write(e, "event", event))?;

@@ -6,7 +6,7 @@
 use boxoffice_nats::UnitLabel;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{
@@ -208,23 +208,23 @@ fn classify(event: Uuid) -> impl Fn(sqlx::Error) -> StoreError {
 
 /// The event's sections in display order.
 pub async fn sections(pool: &PgPool, event: Uuid) -> Result<Vec<SectionRow>, StoreError> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "select code, name, kind, capacity, price_cents, currency from sections
          where event_id = $1 order by sort_order, code",
+        event,
     )
-    .bind(event)
     .fetch_all(pool)
     .await
     .map_err(classify(event))?;
-    rows.iter()
+    rows.into_iter()
         .map(|s| {
             Ok(SectionRow {
-                code: s.get("code"),
-                name: s.get("name"),
-                kind: parse_stored("section kind", s.get("kind"), SectionKind::parse)?,
-                capacity: s.get("capacity"),
-                price_cents: s.get("price_cents"),
-                currency: s.get::<String, _>("currency").trim().to_owned(),
+                kind: parse_stored("section kind", &s.kind, SectionKind::parse)?,
+                code: s.code,
+                name: s.name,
+                capacity: s.capacity,
+                price_cents: s.price_cents,
+                currency: s.currency.trim().to_owned(),
             })
         })
         .collect()
@@ -232,25 +232,25 @@ pub async fn sections(pool: &PgPool, event: Uuid) -> Result<Vec<SectionRow>, Sto
 
 /// The event's allocations, newest first.
 pub async fn allocations(pool: &PgPool, event: Uuid) -> Result<Vec<AllocationRow>, StoreError> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "select a.allocation_id, s.code, a.kind, a.labels, a.quantity, a.note, a.released_at
          from allocations a join sections s using (section_id)
          where a.event_id = $1 order by a.created_at desc",
+        event,
     )
-    .bind(event)
     .fetch_all(pool)
     .await
     .map_err(classify(event))?;
-    rows.iter()
+    rows.into_iter()
         .map(|a| {
             Ok(AllocationRow {
-                id: a.get("allocation_id"),
-                section: a.get("code"),
-                kind: parse_stored("allocation kind", a.get("kind"), AllocationKind::parse)?,
-                labels: a.get("labels"),
-                quantity: a.get("quantity"),
-                note: a.get("note"),
-                released_at: a.get("released_at"),
+                id: a.allocation_id,
+                section: a.code,
+                kind: parse_stored("allocation kind", &a.kind, AllocationKind::parse)?,
+                labels: a.labels,
+                quantity: a.quantity,
+                note: a.note,
+                released_at: a.released_at,
             })
         })
         .collect()
@@ -258,21 +258,21 @@ pub async fn allocations(pool: &PgPool, event: Uuid) -> Result<Vec<AllocationRow
 
 /// Every seat of the event's seated sections, section by section and row by row.
 pub async fn seats(pool: &PgPool, event: Uuid) -> Result<Vec<SeatRow>, StoreError> {
-    Ok(sqlx::query(
-        "select s.code, st.label, coalesce(st.row_label, '') as row_label, coalesce(st.seat_number, 0) as seat_number
+    Ok(sqlx::query!(
+        r#"select s.code, st.label, coalesce(st.row_label, '') as "row_label!", coalesce(st.seat_number, 0) as "seat_number!"
          from seats st join sections s using (section_id)
-         where st.event_id = $1 order by s.sort_order, s.code, st.row_label, st.seat_number, st.label",
+         where st.event_id = $1 order by s.sort_order, s.code, st.row_label, st.seat_number, st.label"#,
+        event,
     )
-    .bind(event)
     .fetch_all(pool)
     .await
     .map_err(classify(event))?
-    .iter()
+    .into_iter()
     .map(|r| SeatRow {
-        section: r.get("code"),
-        label: r.get("label"),
-        row: r.get("row_label"),
-        number: r.get("seat_number"),
+        section: r.code,
+        label: r.label,
+        row: r.row_label,
+        number: r.seat_number,
     })
     .collect())
 }
@@ -290,20 +290,20 @@ pub(super) async fn insert_section(
     let (kind, units) = section.layout.shape();
     let capacity = i32::try_from(units)
         .map_err(|_| StoreError::Invalid(format!("section {} is too large", section.code)))?;
-    sqlx::query(
+    sqlx::query!(
         "insert into sections (section_id, event_id, code, name, kind, capacity, price_cents, currency, sort_order)
          values ($1, $2, $3, $4, $5, $6, $7, $8,
                  coalesce($9::int, (select coalesce(max(sort_order) + 1, 0) from sections where event_id = $2)))",
+        id,
+        event,
+        section.code,
+        section.name,
+        kind.as_str(),
+        capacity,
+        section.price_cents,
+        section.currency,
+        sort_order,
     )
-    .bind(id)
-    .bind(event)
-    .bind(&section.code)
-    .bind(&section.name)
-    .bind(kind.as_str())
-    .bind(capacity)
-    .bind(section.price_cents)
-    .bind(&section.currency)
-    .bind(sort_order)
     .execute(&mut **tx)
     .await
     .map_err(classify(event))?;
@@ -327,15 +327,15 @@ async fn insert_seats(
     }
     let rows: Vec<&str> = seats.iter().map(|s| s.row.as_str()).collect();
     let numbers: Vec<i32> = seats.iter().map(|s| s.number as i32).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into seats (event_id, section_id, label, row_label, seat_number)
          select $1, $2, l, r, n from unnest($3::text[], $4::text[], $5::int[]) as t(l, r, n)",
+        event,
+        section,
+        &labels,
+        &rows[..] as &[&str],
+        &numbers,
     )
-    .bind(event)
-    .bind(section)
-    .bind(&labels)
-    .bind(&rows)
-    .bind(&numbers)
     .execute(&mut **tx)
     .await
     .map_err(classify(event))?;
@@ -366,9 +366,11 @@ pub async fn delete_section(
     event: Uuid,
     code: &str,
 ) -> Result<bool, StoreError> {
-    let statement = sqlx::query("delete from sections where event_id = $1 and code = $2")
-        .bind(event)
-        .bind(code);
+    let statement = sqlx::query!(
+        "delete from sections where event_id = $1 and code = $2",
+        event,
+        code,
+    );
     let detail = serde_json::json!({ "code": code });
     change_audited(pool, who, event, statement, "section.delete", detail).await
 }
@@ -407,20 +409,20 @@ pub async fn add_allocation(
 ) -> Result<Uuid, StoreError> {
     let mut tx = pool.begin().await.map_err(StoreError::Unavailable)?;
     let code = draft.section.as_str();
-    let Some(section) = sqlx::query(
+    let Some(section) = sqlx::query!(
         "select section_id, kind, capacity from sections where event_id = $1 and code = $2 for update",
+        event,
+        code,
     )
-    .bind(event)
-    .bind(code)
     .fetch_optional(&mut *tx)
     .await
     .map_err(classify(event))?
     else {
         return Err(Refusal::UnknownSection(code.to_owned()).into());
     };
-    let section_id: Uuid = section.get("section_id");
-    let seated = parse_stored("section kind", section.get("kind"), SectionKind::parse)?
-        == SectionKind::Seated;
+    let section_id = section.section_id;
+    let seated =
+        parse_stored("section kind", &section.kind, SectionKind::parse)? == SectionKind::Seated;
     let (labels, quantity) = match &draft.withheld {
         Withheld::Seats(_) if !seated => return Err(Refusal::SeatsInStandingSection.into()),
         Withheld::Units(_) if seated => return Err(Refusal::UnitsInSeatedSection.into()),
@@ -429,23 +431,23 @@ pub async fn add_allocation(
             (labels.clone(), None)
         }
         Withheld::Units(n) => {
-            check_units(&mut tx, section_id, code, section.get("capacity"), *n).await?;
+            check_units(&mut tx, section_id, code, section.capacity, *n).await?;
             (Vec::new(), Some(*n))
         }
     };
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "insert into allocations (allocation_id, event_id, section_id, kind, labels, quantity, access_code_hash, note)
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        id,
+        event,
+        section_id,
+        draft.kind.as_str(),
+        &labels,
+        quantity,
+        draft.access_code_hash.as_deref(),
+        draft.note.as_deref(),
     )
-    .bind(id)
-    .bind(event)
-    .bind(section_id)
-    .bind(draft.kind.as_str())
-    .bind(&labels)
-    .bind(quantity)
-    .bind(&draft.access_code_hash)
-    .bind(&draft.note)
     .execute(&mut *tx)
     .await
     .map_err(classify(event))?;
@@ -464,12 +466,12 @@ async fn check_seats(
     code: &str,
     labels: &[String],
 ) -> Result<(), StoreError> {
-    let unknown: Vec<String> = sqlx::query_scalar(
-        "select l from unnest($2::text[]) l where not exists
-           (select 1 from seats where section_id = $1 and label = l)",
+    let unknown = sqlx::query_scalar!(
+        r#"select l as "l!" from unnest($2::text[]) l where not exists
+           (select 1 from seats where section_id = $1 and label = l)"#,
+        section,
+        labels,
     )
-    .bind(section)
-    .bind(labels)
     .fetch_all(&mut **tx)
     .await
     .map_err(classify(section))?;
@@ -480,12 +482,12 @@ async fn check_seats(
         }
         .into());
     }
-    let taken: Vec<String> = sqlx::query_scalar(
-        "select distinct l from allocations a, unnest(a.labels) l
-         where a.section_id = $1 and a.released_at is null and l = any($2)",
+    let taken = sqlx::query_scalar!(
+        r#"select distinct l as "l!" from allocations a, unnest(a.labels) l
+         where a.section_id = $1 and a.released_at is null and l = any($2)"#,
+        section,
+        labels,
     )
-    .bind(section)
-    .bind(labels)
     .fetch_all(&mut **tx)
     .await
     .map_err(classify(section))?;
@@ -503,10 +505,10 @@ async fn check_units(
     capacity: i32,
     units: i32,
 ) -> Result<(), StoreError> {
-    let blocked: i64 = sqlx::query_scalar(
-        "select coalesce(sum(quantity), 0) from allocations where section_id = $1 and released_at is null",
+    let blocked = sqlx::query_scalar!(
+        r#"select coalesce(sum(quantity), 0) as "blocked!" from allocations where section_id = $1 and released_at is null"#,
+        section,
     )
-    .bind(section)
     .fetch_one(&mut **tx)
     .await
     .map_err(classify(section))?;
@@ -528,12 +530,12 @@ pub async fn release_allocation(
     event: Uuid,
     id: Uuid,
 ) -> Result<bool, StoreError> {
-    let statement = sqlx::query(
+    let statement = sqlx::query!(
         "update allocations set released_at = now()
          where allocation_id = $1 and event_id = $2 and released_at is null and kind <> 'kill'",
-    )
-    .bind(id)
-    .bind(event);
+        id,
+        event,
+    );
     let detail = serde_json::json!({ "id": id });
     change_audited(pool, who, event, statement, "allocation.release", detail).await
 }
@@ -545,10 +547,11 @@ pub async fn delete_allocation(
     event: Uuid,
     id: Uuid,
 ) -> Result<bool, StoreError> {
-    let statement =
-        sqlx::query("delete from allocations where allocation_id = $1 and event_id = $2")
-            .bind(id)
-            .bind(event);
+    let statement = sqlx::query!(
+        "delete from allocations where allocation_id = $1 and event_id = $2",
+        id,
+        event,
+    );
     let detail = serde_json::json!({ "id": id });
     change_audited(pool, who, event, statement, "allocation.delete", detail).await
 }

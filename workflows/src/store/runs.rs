@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::StoreError;
@@ -40,7 +40,7 @@ fn classify(e: sqlx::Error) -> StoreError {
 /// The latest 50 runs. With `scope` (an organizer), each run keeps only the findings about
 /// that organizer's orders; the counts stay the run's own.
 pub async fn recent_runs(pool: &PgPool, scope: Option<Uuid>) -> Result<Vec<RunRow>, StoreError> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "select run_id, trigger, status, started_at, finished_at, checked_seats, repaired,
                 unresolved, findings from reconciliation_runs order by started_at desc limit 50",
     )
@@ -50,10 +50,10 @@ pub async fn recent_runs(pool: &PgPool, scope: Option<Uuid>) -> Result<Vec<RunRo
     let mine: Option<HashSet<String>> = match scope {
         None => None,
         Some(organizer) => Some(
-            sqlx::query_scalar::<_, Uuid>(
+            sqlx::query_scalar!(
                 "select o.order_id from orders o join events e using (event_id) where e.organizer_id = $1",
+                organizer,
             )
-            .bind(organizer)
             .fetch_all(pool)
             .await
             .map_err(classify)?
@@ -70,26 +70,24 @@ pub async fn recent_runs(pool: &PgPool, scope: Option<Uuid>) -> Result<Vec<RunRo
         })
     };
     Ok(rows
-        .iter()
-        .map(|r| {
-            let findings: serde_json::Value = r.get("findings");
-            RunRow {
-                run_id: r.get("run_id"),
-                trigger: r.get("trigger"),
-                status: r.get("status"),
-                started_at: r.get("started_at"),
-                finished_at: r.get("finished_at"),
-                checked_seats: r.get("checked_seats"),
-                repaired: r.get("repaired"),
-                unresolved: r.get("unresolved"),
-                findings: findings
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|f| visible(f))
-                    .cloned()
-                    .collect(),
-            }
+        .into_iter()
+        .map(|r| RunRow {
+            run_id: r.run_id,
+            trigger: r.trigger,
+            status: r.status,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            checked_seats: r.checked_seats,
+            repaired: r.repaired,
+            unresolved: r.unresolved,
+            findings: r
+                .findings
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| visible(f))
+                .cloned()
+                .collect(),
         })
         .collect())
 }
