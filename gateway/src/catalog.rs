@@ -8,6 +8,7 @@ use std::{
 };
 
 use boxoffice_nats::EventId;
+use boxoffice_workflows::service::Background;
 use boxoffice_workflows::store::StoreError;
 use sqlx::PgPool;
 
@@ -54,10 +55,11 @@ impl Catalog {
         Ok(())
     }
 
-    /// Refreshes every `every` until the process ends; failures keep the last good copy.
-    pub fn spawn_refresher(&self, db: PgPool, every: Duration) {
+    /// Refreshes every `every` in `background` until it stops; failures keep the last good
+    /// copy.
+    pub fn spawn_refresher(&self, db: PgPool, every: Duration, background: &Background) {
         let catalog = self.clone();
-        tokio::spawn(async move {
+        background.spawn(async move {
             loop {
                 if let Err(e) = catalog.refresh(&db).await {
                     tracing::warn!(error = %e, "catalog refresh failed; serving the last copy");

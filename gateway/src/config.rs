@@ -1,10 +1,8 @@
 //! The gateway's configuration: flags or `BOXOFFICE_*` environment variables (`--help`).
 
-use boxoffice_nats::NatsConfig;
 use boxoffice_workflows::{
     payments::DEV_WEBHOOK_SECRET,
-    service::{DevMode, LogConfig, SecretError, SecretSetting, SecretString, TemporalConfig},
-    store::PgConfig,
+    service::{SecretSetting, SecretString, ServiceConfig, Settings},
 };
 
 /// The development signing key: the default, accepted only in development mode.
@@ -38,13 +36,6 @@ pub struct GatewayConfig {
         default_value = "127.0.0.1:8080"
     )]
     pub http_addr: std::net::SocketAddr,
-    /// Name of the payment provider, recorded with each callback.
-    #[arg(
-        long = "payments-provider",
-        env = "BOXOFFICE_PAYMENTS_PROVIDER",
-        default_value = "sandbox"
-    )]
-    pub payments_provider: String,
     /// Secret the provider signs its callbacks with. Its default, the sandbox's secret, is
     /// accepted only in development mode.
     #[arg(
@@ -128,46 +119,37 @@ pub struct GatewayConfig {
     /// The waiting room's pacer.
     #[command(flatten)]
     pub pacer: crate::pacer::PacerConfig,
-    /// NATS.
+    /// NATS, PostgreSQL, Temporal (signals to order workflows: payment callbacks, cancels),
+    /// the payment provider's name, logging and development mode.
     #[command(flatten)]
-    pub nats: NatsConfig,
-    /// PostgreSQL.
-    #[command(flatten)]
-    pub pg: PgConfig,
-    /// Temporal (signals to order workflows: payment callbacks, cancels).
-    #[command(flatten)]
-    pub temporal: TemporalConfig,
-    /// Logging.
-    #[command(flatten)]
-    pub log: LogConfig,
+    pub service: ServiceConfig,
     /// The organizer side.
     #[command(flatten)]
     pub admin: crate::admin::AdminConfig,
     /// Per-client limits (sessions per address, order streams, trusted proxies).
     #[command(flatten)]
     pub clients: crate::limits::ClientLimitsConfig,
-    /// Development mode (development secrets allowed).
-    #[command(flatten)]
-    pub dev: DevMode,
 }
 
-impl GatewayConfig {
-    /// The start-up check of invariant 8: outside development mode, the first secret that is
-    /// unset, empty or a development value; in development mode, the settings running on
-    /// development values (for a warning). Reads nothing but the config.
-    pub fn check_secrets(&self) -> Result<Vec<&'static str>, SecretError> {
-        self.dev.check(&[
+impl Settings for GatewayConfig {
+    fn service(&self) -> &ServiceConfig {
+        &self.service
+    }
+
+    fn secrets(&self) -> Vec<(SecretSetting, &[SecretString])> {
+        vec![
             (TOKEN_KEYS, &self.token_keys),
             (
                 WEBHOOK_SECRET,
                 std::slice::from_ref(&self.payments_webhook_secret),
             ),
-        ])
+        ]
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use boxoffice_workflows::service::{Settings, testing::secrets_are_guarded};
     use clap::Parser;
 
     use super::GatewayConfig;
@@ -180,67 +162,37 @@ mod tests {
 
     const OWN_KEY: &str = "k1:own-signing-secret-0123456789abcdef0123";
     const OWN_WEBHOOK_SECRET: &str = "whsec_own-0123456789abcdef";
-    const DB_URL: &str = "postgres://boxoffice:db-password-42@127.0.0.1/boxoffice";
+
+    #[test]
+    fn every_secret_is_guarded() {
+        assert_eq!(
+            secrets_are_guarded::<GatewayConfig>(&[
+                ("--token-keys", OWN_KEY),
+                ("--payments-webhook-secret", OWN_WEBHOOK_SECRET),
+            ]),
+            Ok(())
+        );
+    }
 
     fn parse(extra: &[&str]) -> GatewayConfig {
-        let base = ["boxoffice-gateway", "--database-url", DB_URL];
+        let base = ["boxoffice-gateway", "--database-url", "postgres://db"];
         GatewayConfig::try_parse_from(base.iter().chain(extra)).unwrap()
     }
 
     #[test]
-    fn debug_output_never_shows_a_secret() {
-        let config = parse(&[
+    fn a_key_is_hidden_whole_and_a_rotation_through_the_development_key_is_refused() {
+        let printed = format!("{:?}", parse(&["--token-keys", OWN_KEY]));
+        assert!(!printed.contains("own-signing-secret"), "{printed}");
+        let rotating = format!("{OWN_KEY},{}", super::DEV_TOKEN_KEY);
+        let mut config = parse(&[
             "--token-keys",
-            OWN_KEY,
+            &rotating,
             "--payments-webhook-secret",
             OWN_WEBHOOK_SECRET,
         ]);
-        let printed = format!("{config:?}");
-        for secret in [
-            OWN_KEY,
-            "own-signing-secret",
-            OWN_WEBHOOK_SECRET,
-            "db-password-42",
-        ] {
-            assert!(!printed.contains(secret), "{secret} in {printed}");
-        }
-        // The development values are secrets of a kind too.
-        let printed = format!("{:?}", parse(&["--dev-mode"]));
-        assert!(!printed.contains(super::DEV_TOKEN_KEY), "{printed}");
-        assert!(!printed.contains(super::DEV_WEBHOOK_SECRET), "{printed}");
-    }
-
-    #[test]
-    fn every_secret_must_be_set_outside_development_mode() {
-        let own = [
-            "--token-keys",
-            OWN_KEY,
-            "--payments-webhook-secret",
-            OWN_WEBHOOK_SECRET,
-        ];
-        let check = |args: &[&str]| {
-            let mut config = parse(args);
-            // Pinned off: ops/test.sh sets BOXOFFICE_DEV_MODE for every test.
-            config.dev.enabled = false;
-            config.check_secrets().map_err(|e| e.to_string())
-        };
-        assert_eq!(check(&own), Ok(vec![]));
-        let e = check(&own[2..]).unwrap_err();
-        assert!(
-            e.starts_with("BOXOFFICE_TOKEN_KEYS is unset or the development key"),
-            "{e}"
-        );
-        let e = check(&own[..2]).unwrap_err();
-        assert!(e.starts_with("BOXOFFICE_PAYMENTS_WEBHOOK_SECRET "), "{e}");
-        let rotating = format!("{OWN_KEY},{}", super::DEV_TOKEN_KEY);
-        let e = check(&["--token-keys", &rotating, own[2], own[3]]).unwrap_err();
+        // Pinned off: ops/test.sh sets BOXOFFICE_DEV_MODE for every test.
+        config.service.dev.enabled = false;
+        let e = config.check_secrets().unwrap_err().to_string();
         assert!(e.starts_with("BOXOFFICE_TOKEN_KEYS "), "{e}");
-        assert_eq!(
-            parse(&["--dev-mode"]).check_secrets(),
-            Ok(vec![
-                "BOXOFFICE_TOKEN_KEYS",
-                "BOXOFFICE_PAYMENTS_WEBHOOK_SECRET"
-            ])
-        );
     }
 }

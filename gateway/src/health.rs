@@ -9,6 +9,7 @@ use std::{
 };
 
 use boxoffice_nats::{Namespace, health::IntakeHealth, seat::UnixMillis};
+use boxoffice_workflows::service::Background;
 use futures::StreamExt;
 
 /// What the pacer sees.
@@ -43,13 +44,13 @@ const FRESH_MS: i64 = 5_000;
 const PACE_SMOOTHING: f64 = 0.7;
 
 impl CoreHealth {
-    /// Starts collecting in the background.
-    pub fn start(client: async_nats::Client, ns: Namespace) -> Self {
+    /// Starts collecting in `background` (until it stops).
+    pub fn start(client: async_nats::Client, ns: Namespace, background: &Background) -> Self {
         let health = Self::default();
         let reports = health.reports.clone();
         let subject = ns.intake_health_subject();
         let sub_client = client.clone();
-        tokio::spawn(async move {
+        background.spawn(async move {
             loop {
                 match sub_client.subscribe(subject.clone()).await {
                     Ok(mut sub) => {
@@ -73,7 +74,7 @@ impl CoreHealth {
         });
         let consumer = health.consumer.clone();
         let js = async_nats::jetstream::new(client);
-        tokio::spawn(async move {
+        background.spawn(async move {
             // One handle, its info refreshed each second; looked up again only after a failure.
             let mut handle = None;
             loop {

@@ -29,7 +29,7 @@ use axum::Router;
 use boxoffice_nats::{SeatStore, Topology, queue::WaitingRoom, seat::SeatStoreOptions};
 use boxoffice_workflows::{
     order::StatusBoard,
-    service::{Check, ExposeSecret, Probes, SecretError, SecretString},
+    service::{ExposeSecret, Foundation, Probes, SecretString, StartupError},
 };
 
 pub use config::GatewayConfig;
@@ -105,64 +105,51 @@ async fn record_request(
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GatewayError {
-    /// A secret is unset or a development value outside development mode.
+    /// The start every service shares failed (secrets, NATS, topology, PostgreSQL).
     #[error(transparent)]
-    Secrets(#[from] SecretError),
-    /// The NATS prefix is not a valid token.
+    Start(#[from] StartupError),
+    /// A configuration value is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
     /// A JetStream resource the buyer API needs could not be opened or replayed.
     #[error("cannot start: {0}")]
     Startup(String),
-    /// NATS could not be reached at start-up.
-    #[error("cannot connect to NATS")]
-    Nats(#[source] async_nats::ConnectError),
-    /// JetStream resources could not be provisioned.
-    #[error(transparent)]
-    Topology(#[from] boxoffice_nats::TopologyError),
-    /// PostgreSQL settings are unusable.
-    #[error(transparent)]
-    Store(#[from] boxoffice_workflows::store::StoreError),
     /// Serving failed.
     #[error("http server failed")]
     Serve(#[source] std::io::Error),
 }
 
-/// Checks the secrets ([`GatewayConfig::check_secrets`]), connects to NATS and PostgreSQL,
-/// provisions the JetStream topology, and serves until `shutdown` resolves; in-flight requests
-/// then get up to 10 s to finish.
+/// Starts the gateway ([`Foundation::start`]: secrets, NATS, topology, PostgreSQL) and serves
+/// until `shutdown` resolves; in-flight requests then get up to 10 s to finish, and every
+/// background loop (catalog refresher, pacer, reporters, followers) is stopped and waited for
+/// before it returns.
 pub async fn run(
     config: GatewayConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
-    let development = config.check_secrets()?;
-    if !development.is_empty() {
-        tracing::warn!(
-            settings = ?development,
-            "development mode: running on development secrets; never deploy like this"
-        );
-    }
-    let ns = config
-        .nats
-        .namespace()
-        .map_err(|e| GatewayError::Config(e.to_string()))?;
-    let nats = config
-        .nats
-        .connect("boxoffice-gateway")
-        .await
-        .map_err(GatewayError::Nats)?;
-    let topology = Topology::provision(
-        async_nats::jetstream::new(nats.clone()),
-        ns,
-        config.nats.replicas,
-    )
-    .await?;
-    let db = boxoffice_workflows::store::connect(&config.pg)?;
-    let probes = Probes::new(
-        "gateway",
-        vec![Check::nats(nats.clone()), Check::postgres(db.clone())],
-    );
+    Foundation::run("gateway", &config, async |foundation| {
+        serve(&config, foundation, listener, shutdown).await
+    })
+    .await
+}
+
+/// Builds the gateway's state on `foundation` and serves until `shutdown` resolves. Every loop
+/// it starts runs in the foundation's background set.
+async fn serve(
+    config: &GatewayConfig,
+    foundation: &Foundation,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    let Foundation {
+        nats,
+        topology,
+        db,
+        background,
+        ..
+    } = foundation;
+    let probes = foundation.probes([]);
     let ns = topology.ns.clone();
     let tokens = {
         let keys: Vec<String> = (config.token_keys.iter())
@@ -175,29 +162,29 @@ pub async fn run(
         .await
         .map_err(|e| GatewayError::Startup(e.to_string()))?;
     let catalog = catalog::Catalog::default();
-    if let Err(e) = catalog.refresh(&db).await {
+    if let Err(e) = catalog.refresh(db).await {
         tracing::warn!(error = %e, "catalog not loaded yet; retrying in the background");
     }
-    catalog.spawn_refresher(db.clone(), Duration::from_secs(2));
-    let availability = availability::Availability::new(SeatStore::new(
-        topology.seats.clone(),
-        SeatStoreOptions::default(),
-    ));
+    catalog.spawn_refresher(db.clone(), Duration::from_secs(2), background);
+    let availability = availability::Availability::new(
+        SeatStore::new(topology.seats.clone(), SeatStoreOptions::default()),
+        background.clone(),
+    );
     let records = records::Records::open(nats.clone(), ns.clone())
         .await
         .map_err(GatewayError::Startup)?;
     let board = StatusBoard::new(topology.js.clone(), ns.clone())
         .await
         .map_err(|e| GatewayError::Startup(e.to_string()))?;
-    let core = health::CoreHealth::start(nats.clone(), ns.clone());
-    tokio::spawn(pacer::run(
+    let core = health::CoreHealth::start(nats.clone(), ns.clone(), background);
+    background.spawn(pacer::run(
         room.clone(),
         catalog.clone(),
         availability.clone(),
         core,
         config.pacer.clone(),
     ));
-    tokio::spawn(protect::report_queues(room.clone(), catalog.clone()));
+    background.spawn(protect::report_queues(room.clone(), catalog.clone()));
     let buyer = Arc::new(api::BuyerState {
         tokens,
         room,
@@ -220,12 +207,16 @@ pub async fn run(
         max_header_bytes: config.max_header_bytes,
     };
     let webhooks = WebhookSettings {
-        provider: config.payments_provider.clone(),
+        provider: config.service.payments_provider.clone(),
         secret: config.payments_webhook_secret.clone(),
         tolerance_s: config.payments_webhook_tolerance_s,
     };
     let temporal = Arc::new(tokio::sync::OnceCell::new());
-    tokio::spawn(connect_temporal(config.temporal.clone(), temporal.clone()));
+    background.spawn(connect_temporal(
+        config.service.temporal.clone(),
+        foundation.identity(),
+        temporal.clone(),
+    ));
     let clients = limits::Clients::new(&config.clients);
     let admin = admin::AdminState {
         db: db.clone(),
@@ -233,12 +224,12 @@ pub async fn run(
         seats: buyer.availability.clone(),
         room: buyer.room.clone(),
         trusted_proxies: clients.trusted_proxies.clone(),
-        own: admin::Own::new(config.admin.clone(), &config.temporal),
+        own: admin::Own::new(config.admin.clone(), &config.service.temporal),
     };
     let app = router(
         AppState {
-            topology,
-            db,
+            topology: topology.clone(),
+            db: db.clone(),
             webhooks,
             temporal,
             buyer,
@@ -262,11 +253,12 @@ pub async fn run(
 /// Connects to Temporal in the background, retrying, so the gateway never waits for it.
 async fn connect_temporal(
     config: boxoffice_workflows::service::TemporalConfig,
+    identity: String,
     cell: Arc<tokio::sync::OnceCell<temporalio_client::Client>>,
 ) {
     let mut delay = Duration::from_millis(200);
     loop {
-        match config.connect("boxoffice-gateway").await {
+        match config.connect(&identity).await {
             Ok((_, client)) => {
                 let _ = cell.set(client);
                 tracing::info!("gateway connected to Temporal");

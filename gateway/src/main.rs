@@ -1,6 +1,7 @@
 //! Run with `cargo run -p boxoffice-gateway` (configuration: `--help`).
 
 use anyhow::Context;
+use boxoffice_workflows::service::Settings;
 use clap::Parser;
 
 #[tokio::main]
@@ -12,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("error: {e}");
         std::process::exit(2);
     }
-    boxoffice_workflows::service::init_telemetry(&config.log);
+    boxoffice_workflows::service::init_telemetry(&config.service.log);
     let listener = listen(config.http_addr, LISTEN_BACKLOG)
         .with_context(|| format!("cannot listen on {}", config.http_addr))?;
     boxoffice_gateway::run(config, listener, boxoffice_workflows::service::signal())

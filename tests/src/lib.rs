@@ -50,6 +50,28 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Runs the future `make` builds on a new two-thread runtime on a thread of its own, as a
+/// service's binary would (the worker's future is not `Send`, so it is driven by `block_on`,
+/// never spawned); answers with its output.
+pub fn on_own_runtime<F, T>(
+    make: impl FnOnce() -> F + Send + 'static,
+) -> tokio::sync::oneshot::Receiver<T>
+where
+    F: std::future::Future<Output = T>,
+    T: Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = tx.send(rt.block_on(make()));
+    });
+    rx
+}
+
 /// The folder holding the workspace's binaries (`target/debug`), which `ops/test.sh` builds
 /// before the tests: integration tests run from `target/debug/deps`.
 pub fn bin_dir() -> std::path::PathBuf {

@@ -253,9 +253,10 @@ impl Platform {
         url
     }
 
-    /// Starts a worker (intake + Temporal worker) on a runtime of its own.
-    pub fn start_worker(&self) -> WorkerHandle {
-        let config = boxoffice_workers::WorkerConfig::try_parse_from([
+    /// A worker's configuration on this platform (its namespace, database, task queue and
+    /// sandbox).
+    pub fn worker_config(&self) -> boxoffice_workers::WorkerConfig {
+        boxoffice_workers::WorkerConfig::try_parse_from([
             "boxoffice-worker",
             "--dev-mode",
             "--nats-url",
@@ -277,7 +278,12 @@ impl Platform {
             "--reconcile-grace-s",
             &self.opts.reconcile_grace_s.to_string(),
         ])
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Starts a worker (intake + Temporal worker) on a runtime of its own.
+    pub fn start_worker(&self) -> WorkerHandle {
+        let config = self.worker_config();
         let stop = tokio_util::sync::CancellationToken::new();
         let stopped = stop.clone();
         let (kill, killed) = tokio::sync::oneshot::channel::<()>();
@@ -452,6 +458,21 @@ pub fn spawn_gateway(
     extra: &[String],
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
+    let gateway = gateway_config(nats_url, prefix, db_url, extra);
+    tokio::spawn(async move {
+        if let Err(e) = boxoffice_gateway::run(gateway, listener, stop).await {
+            tracing::error!(error = %e, "test gateway failed");
+        }
+    });
+}
+
+/// A gateway's configuration with the test's settings plus `extra` flags.
+pub fn gateway_config(
+    nats_url: &str,
+    prefix: &str,
+    db_url: &str,
+    extra: &[String],
+) -> boxoffice_gateway::GatewayConfig {
     let mut args: Vec<String> = [
         "boxoffice-gateway",
         "--dev-mode",
@@ -478,12 +499,7 @@ pub fn spawn_gateway(
     .map(|s| s.to_string())
     .collect();
     args.extend(extra.iter().cloned());
-    let gateway = boxoffice_gateway::GatewayConfig::try_parse_from(args).unwrap();
-    tokio::spawn(async move {
-        if let Err(e) = boxoffice_gateway::run(gateway, listener, stop).await {
-            tracing::error!(error = %e, "test gateway failed");
-        }
-    });
+    boxoffice_gateway::GatewayConfig::try_parse_from(args).unwrap()
 }
 
 /// Waits until a gateway answers its liveness probe.

@@ -169,28 +169,17 @@ async fn the_worker_refuses_to_start_without_temporal() {
     );
 }
 
-/// Runs `boxoffice_workers::run` the way its binary does: on a runtime of its own (the Temporal
-/// worker's future is not `Send`, so it is driven by `block_on`, never spawned).
+/// Runs `boxoffice_workers::run` the way its binary does: on a runtime of its own.
 fn run_worker(
     config: WorkerConfig,
     listener: std::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> tokio::sync::oneshot::Receiver<Result<(), boxoffice_workers::WorkerError>> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let result = rt.block_on(async move {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            boxoffice_workers::run(config, listener, shutdown).await
-        });
-        let _ = tx.send(result);
-    });
-    rx
+    boxoffice_tests::on_own_runtime(move || async move {
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        boxoffice_workers::run(config, listener, shutdown).await
+    })
 }
 
 /// Runs a platform binary as an operator does, waits for its `/healthz` on `port`, sends SIGTERM

@@ -1,12 +1,10 @@
 //! The worker's configuration: flags or `BOXOFFICE_*` environment variables (`--help`).
 
-use boxoffice_nats::NatsConfig;
 pub use boxoffice_workflows::service::TemporalConfig;
 use boxoffice_workflows::{
     order::tickets::DEV_SEED_HEX,
     payments::http::ProviderConfig,
-    service::{DevMode, LogConfig, SecretError, SecretSetting, SecretString},
-    store::PgConfig,
+    service::{SecretSetting, SecretString, ServiceConfig, Settings},
 };
 
 /// The ticket signing seed, as a secret setting.
@@ -30,25 +28,12 @@ pub struct WorkerConfig {
         default_value = "127.0.0.1:9090"
     )]
     pub admin_addr: std::net::SocketAddr,
-    /// NATS.
+    /// NATS, PostgreSQL, Temporal, the payment provider's name, logging and development mode.
     #[command(flatten)]
-    pub nats: NatsConfig,
-    /// PostgreSQL.
-    #[command(flatten)]
-    pub pg: PgConfig,
-    /// Temporal.
-    #[command(flatten)]
-    pub temporal: TemporalConfig,
+    pub service: ServiceConfig,
     /// The payment provider.
     #[command(flatten)]
     pub payments: ProviderConfig,
-    /// Name the provider's payments are recorded under.
-    #[arg(
-        long = "payments-provider",
-        env = "BOXOFFICE_PAYMENTS_PROVIDER",
-        default_value = "sandbox"
-    )]
-    pub payments_provider: String,
     /// Ed25519 seed (64 hex digits) tickets are signed with; scanners verify with its public key.
     /// Generate one with `openssl rand -hex 32`; the default seed is accepted only in
     /// development mode.
@@ -80,20 +65,15 @@ pub struct WorkerConfig {
     /// Intake tuning.
     #[command(flatten)]
     pub intake: crate::intake::IntakeOptions,
-    /// Logging.
-    #[command(flatten)]
-    pub log: LogConfig,
-    /// Development mode (development secrets allowed).
-    #[command(flatten)]
-    pub dev: DevMode,
 }
 
-impl WorkerConfig {
-    /// The start-up check of invariant 8: outside development mode, the first secret that is
-    /// unset, empty or a development value; in development mode, the settings running on
-    /// development values (for a warning). Reads nothing but the config.
-    pub fn check_secrets(&self) -> Result<Vec<&'static str>, SecretError> {
-        self.dev.check(&[
+impl Settings for WorkerConfig {
+    fn service(&self) -> &ServiceConfig {
+        &self.service
+    }
+
+    fn secrets(&self) -> Vec<(SecretSetting, &[SecretString])> {
+        vec![
             (
                 TICKET_SIGNING_SEED,
                 std::slice::from_ref(&self.ticket_signing_seed),
@@ -102,12 +82,13 @@ impl WorkerConfig {
                 ProviderConfig::API_KEY,
                 std::slice::from_ref(&self.payments.api_key),
             ),
-        ])
+        ]
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use boxoffice_workflows::service::{Settings, testing::secrets_are_guarded};
     use clap::Parser;
 
     use super::WorkerConfig;
@@ -120,65 +101,35 @@ mod tests {
 
     const OWN_SEED: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
     const OWN_API_KEY: &str = "sk_live_own-0123456789abcdef";
-    const DB_URL: &str = "postgres://boxoffice:db-password-42@127.0.0.1/boxoffice";
-
-    fn parse(extra: &[&str]) -> WorkerConfig {
-        let base = ["boxoffice-worker", "--database-url", DB_URL];
-        WorkerConfig::try_parse_from(base.iter().chain(extra)).unwrap()
-    }
 
     #[test]
-    fn debug_output_never_shows_a_secret() {
-        let config = parse(&[
-            "--ticket-signing-seed",
-            OWN_SEED,
-            "--payments-api-key",
-            OWN_API_KEY,
-        ]);
-        let printed = format!("{config:?}");
-        for secret in [OWN_SEED, OWN_API_KEY, "db-password-42"] {
-            assert!(!printed.contains(secret), "{secret} in {printed}");
-        }
-        let printed = format!("{:?}", parse(&["--dev-mode"]));
-        assert!(!printed.contains(super::DEV_SEED_HEX), "{printed}");
-        assert!(
-            !printed.contains(boxoffice_workflows::payments::DEV_API_KEY),
-            "{printed}"
+    fn every_secret_is_guarded() {
+        assert_eq!(
+            secrets_are_guarded::<WorkerConfig>(&[
+                ("--ticket-signing-seed", OWN_SEED),
+                ("--payments-api-key", OWN_API_KEY),
+            ]),
+            Ok(())
         );
     }
 
     #[test]
-    fn every_secret_must_be_set_outside_development_mode() {
-        let own = [
+    fn the_development_seed_in_capitals_is_still_the_development_seed() {
+        let upper = super::DEV_SEED_HEX.to_uppercase();
+        let args = [
+            "boxoffice-worker",
+            "--database-url",
+            "postgres://db",
             "--ticket-signing-seed",
-            OWN_SEED,
+            &upper,
             "--payments-api-key",
             OWN_API_KEY,
         ];
-        let check = |args: &[&str]| {
-            let mut config = parse(args);
-            // Pinned off: ops/test.sh sets BOXOFFICE_DEV_MODE for every test.
-            config.dev.enabled = false;
-            config.check_secrets().map_err(|e| e.to_string())
-        };
-        assert_eq!(check(&own), Ok(vec![]));
-        let e = check(&own[2..]).unwrap_err();
-        assert!(
-            e.starts_with("BOXOFFICE_TICKET_SIGNING_SEED is unset or the development seed"),
-            "{e}"
-        );
-        let e = check(&own[..2]).unwrap_err();
-        assert!(e.starts_with("BOXOFFICE_PAYMENTS_API_KEY "), "{e}");
-        let upper = super::DEV_SEED_HEX.to_uppercase();
-        let e = check(&["--ticket-signing-seed", &upper, own[2], own[3]]).unwrap_err();
+        let mut config = WorkerConfig::try_parse_from(args).unwrap();
+        // Pinned off: ops/test.sh sets BOXOFFICE_DEV_MODE for every test.
+        config.service.dev.enabled = false;
+        let e = config.check_secrets().unwrap_err().to_string();
         assert!(e.starts_with("BOXOFFICE_TICKET_SIGNING_SEED "), "{e}");
-        assert_eq!(
-            parse(&["--dev-mode"]).check_secrets(),
-            Ok(vec![
-                "BOXOFFICE_TICKET_SIGNING_SEED",
-                "BOXOFFICE_PAYMENTS_API_KEY"
-            ])
-        );
     }
 }
 

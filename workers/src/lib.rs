@@ -11,8 +11,7 @@ pub mod intake;
 use std::future::Future;
 
 use axum::Router;
-use boxoffice_nats::Topology;
-use boxoffice_workflows::service::{Check, ExposeSecret, Probes, SecretError};
+use boxoffice_workflows::service::{Check, ExposeSecret, Foundation, StartupError};
 use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
 
 pub use config::{TemporalConfig, WorkerConfig, WorkerTuning};
@@ -21,21 +20,12 @@ pub use config::{TemporalConfig, WorkerConfig, WorkerTuning};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WorkerError {
-    /// A secret is unset or a development value outside development mode.
+    /// The start every service shares failed (secrets, NATS, topology, PostgreSQL).
     #[error(transparent)]
-    Secrets(#[from] SecretError),
+    Start(#[from] StartupError),
     /// A configuration value is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// NATS could not be reached at start-up.
-    #[error("cannot connect to NATS")]
-    Nats(#[source] async_nats::ConnectError),
-    /// JetStream resources could not be provisioned.
-    #[error(transparent)]
-    Topology(#[from] boxoffice_nats::TopologyError),
-    /// PostgreSQL settings are unusable.
-    #[error(transparent)]
-    Store(#[from] boxoffice_workflows::store::StoreError),
     /// The Temporal frontend could not be reached.
     #[error("cannot connect to Temporal at {url}")]
     Temporal {
@@ -50,51 +40,39 @@ pub enum WorkerError {
     Serve(#[source] std::io::Error),
 }
 
-/// Checks the secrets ([`WorkerConfig::check_secrets`]), then runs the worker's connections
-/// and admin endpoints until `shutdown` resolves.
+/// Starts the worker ([`Foundation::start`]: secrets, NATS, topology, PostgreSQL), connects to
+/// Temporal, and runs the Temporal worker, the intake and the admin endpoints until `shutdown`
+/// resolves; each then finishes the work in hand, and the foundation stops before it returns.
 pub async fn run(
     config: WorkerConfig,
     admin: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
-    let development = config.check_secrets()?;
-    if !development.is_empty() {
-        tracing::warn!(
-            settings = ?development,
-            "development mode: running on development secrets; never deploy like this"
-        );
-    }
-    let ns = config
-        .nats
-        .namespace()
-        .map_err(|e| WorkerError::Config(e.to_string()))?;
-    let nats = config
-        .nats
-        .connect("boxoffice-worker")
+    Foundation::run("worker", &config, async |foundation| {
+        work(&config, foundation, admin, shutdown).await
+    })
+    .await
+}
+
+/// Runs the worker's parts on `foundation` until `shutdown` resolves.
+async fn work(
+    config: &WorkerConfig,
+    foundation: &Foundation,
+    admin: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WorkerError> {
+    let Foundation { topology, db, .. } = foundation;
+    let temporal_config = &config.service.temporal;
+    let temporal_error = |e: Box<dyn std::error::Error + Send + Sync>| WorkerError::Temporal {
+        url: temporal_config.url.clone(),
+        source: e,
+    };
+    let (temporal, client) = temporal_config
+        .connect(&foundation.identity())
         .await
-        .map_err(WorkerError::Nats)?;
-    let topology = Topology::provision(
-        async_nats::jetstream::new(nats.clone()),
-        ns,
-        config.nats.replicas,
-    )
-    .await?;
-    let db = boxoffice_workflows::store::connect(&config.pg)?;
-    let (temporal, client) = config
-        .temporal
-        .connect("boxoffice-worker")
-        .await
-        .map_err(|e| WorkerError::Temporal {
-            url: config.temporal.url.clone(),
-            source: e.into(),
-        })?;
-    let namespace = config.temporal.namespace.clone();
-    let runtime = temporalio_sdk::Runtime::from_current_tokio(Default::default()).map_err(|e| {
-        WorkerError::Temporal {
-            url: config.temporal.url.clone(),
-            source: e.into(),
-        }
-    })?;
+        .map_err(|e| temporal_error(e.into()))?;
+    let runtime = temporalio_sdk::Runtime::from_current_tokio(Default::default())
+        .map_err(|e| temporal_error(e.into()))?;
     let seats = boxoffice_nats::SeatStore::new(topology.seats.clone(), Default::default());
     let board =
         boxoffice_workflows::order::StatusBoard::new(topology.js.clone(), topology.ns.clone())
@@ -106,11 +84,12 @@ pub async fn run(
         config.ticket_signing_seed.expose_secret(),
     )
     .map_err(|e| WorkerError::Config(e.to_string()))?;
+    let provider_name = &config.service.payments_provider;
     let reconciler = boxoffice_workflows::reconcile::Reconciler {
         seats: seats.clone(),
         db: db.clone(),
         payments: payments.clone(),
-        provider_name: config.payments_provider.clone(),
+        provider_name: provider_name.clone(),
         tickets: tickets.clone(),
         temporal: client.clone(),
         grace_ms: config.reconcile_grace_s as i64 * 1000,
@@ -120,12 +99,12 @@ pub async fn run(
         seats: seats.clone(),
         db: db.clone(),
         payments,
-        provider_name: config.payments_provider.clone(),
+        provider_name: provider_name.clone(),
         board: board.clone(),
         tickets,
     };
     let options = worker_options(
-        config.temporal.task_queue.clone(),
+        temporal_config.task_queue.clone(),
         &config.tuning,
         activities,
         reconciler,
@@ -133,57 +112,44 @@ pub async fn run(
     if config.reconcile_every_s > 0 {
         boxoffice_workflows::reconcile::workflow::ensure_schedule(
             &client,
-            &config.temporal.task_queue,
+            &temporal_config.task_queue,
             std::time::Duration::from_secs(config.reconcile_every_s),
         )
         .await
-        .map_err(|e| WorkerError::Temporal {
-            url: config.temporal.url.clone(),
-            source: e.into(),
-        })?;
+        .map_err(|e| temporal_error(e.into()))?;
     }
-    let mut worker =
-        temporalio_sdk::Worker::new(&runtime, client.clone(), options).map_err(|e| {
-            WorkerError::Temporal {
-                url: config.temporal.url.clone(),
-                source: e.into(),
-            }
-        })?;
+    let mut worker = temporalio_sdk::Worker::new(&runtime, client.clone(), options)
+        .map_err(|e| temporal_error(e.into()))?;
     let intake = intake::Intake {
         topology: topology.clone(),
         seats,
         board,
         client,
-        task_queue: config.temporal.task_queue.clone(),
+        task_queue: temporal_config.task_queue.clone(),
         db: db.clone(),
         opts: config.intake.clone(),
     };
-    let probes = Probes::new(
-        "worker",
-        vec![
-            Check::nats(nats),
-            Check::postgres(db),
-            Check::new("temporal", move || {
-                let mut svc = temporal.workflow_service();
-                async move {
-                    svc.get_system_info(tonic_request(GetSystemInfoRequest::default()))
-                        .await
-                        .map(|_| ())
-                        .map_err(|s| s.message().to_owned())
-                }
-            }),
-        ],
-    );
+    let connection = temporal.clone();
+    let probes = foundation.probes([Check::new("temporal", move || {
+        let mut svc = temporal.workflow_service();
+        async move {
+            svc.get_system_info(tonic_request(GetSystemInfoRequest::default()))
+                .await
+                .map(|_| ())
+                .map_err(|s| s.message().to_owned())
+        }
+    })]);
     tracing::info!(
         admin = ?admin.local_addr().ok(),
-        temporal_namespace = %namespace,
-        task_queue = %config.temporal.task_queue,
+        temporal_namespace = %temporal_config.namespace,
+        task_queue = %temporal_config.task_queue,
         "worker running the order workflow"
     );
-    // One shutdown signal stops both: the admin server drains, and the Temporal worker stops
-    // polling and finishes the tasks in hand.
-    let stop = tokio_util::sync::CancellationToken::new();
+    // One shutdown signal stops them all: the admin server drains, the intake finishes the
+    // intents in hand, and the Temporal worker stops polling and finishes the tasks in hand.
+    let stop = foundation.background.token();
     let stop_worker = worker.shutdown_handle();
+    let worker_key = worker.worker_instance_key();
     let notifier = stop.clone();
     let admin_stopped = stop.clone();
     let app: Router = probes.router();
@@ -193,10 +159,9 @@ pub async fn run(
             .await
             .map_err(WorkerError::Serve)
     };
-    let intake_stop = stop.clone();
     let consume = async move {
         intake
-            .run(intake_stop)
+            .run(stop)
             .await
             .map_err(|e| WorkerError::Config(format!("intake: {e}")))
     };
@@ -205,13 +170,14 @@ pub async fn run(
         notifier.cancel();
         stop_worker();
     };
-    let work = async {
-        worker.run().await.map_err(|e| WorkerError::Temporal {
-            url: config.temporal.url.clone(),
-            source: e.into(),
-        })
-    };
+    let work = async { worker.run().await.map_err(|e| temporal_error(e.into())) };
     let ((), served, worked, consumed) = tokio::join!(signal, serve, work, consume);
+    // The SDK's `run` shuts the core worker down but leaves it registered with the connection,
+    // whose worker-heartbeat loop then keeps running (and the connection open) for as long as
+    // the process lives. Unregistering is the last step of the core's own shutdown.
+    if let Err(e) = connection.workers().finalize_unregister(worker_key) {
+        tracing::debug!(error = %e, "Temporal worker not unregistered");
+    }
     served.and(worked).and(consumed)
 }
 

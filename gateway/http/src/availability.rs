@@ -12,6 +12,7 @@ use boxoffice_nats::{
     EventId, SeatId, SeatStore, SectionCode,
     seat::{Availability as SeatAvailability, SeatState, UnixMillis},
 };
+use boxoffice_workflows::service::Background;
 use futures::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -82,15 +83,18 @@ pub struct Availability {
     /// Every change of every followed event, for live dashboards (a slow reader lags and
     /// resynchronises from a snapshot; the watch never waits for it).
     changes: tokio::sync::broadcast::Sender<SeatChange>,
+    /// Where the followers run (they stop with it).
+    background: Background,
 }
 
 impl Availability {
-    /// A tracker over `store`; events are followed from their first use.
-    pub fn new(store: SeatStore) -> Self {
+    /// A tracker over `store`; events are followed from their first use, in `background`.
+    pub fn new(store: SeatStore, background: Background) -> Self {
         Self {
             store,
             events: Arc::default(),
             changes: tokio::sync::broadcast::channel(8_192).0,
+            background,
         }
     }
 
@@ -137,7 +141,7 @@ impl Availability {
             events.insert(event, seats.clone());
         }
         let tracker = self.clone();
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             tracker.follow(event, seats).await;
             // Ended (not loaded yet, or the watch broke): forget it so the next use retries.
             tokio::time::sleep(Duration::from_secs(1)).await;

@@ -85,6 +85,9 @@ struct Inner {
     stream: stream::Stream,
     books: RwLock<HashMap<EventId, Book>>,
     applied: tokio::sync::watch::Sender<u64>,
+    /// Never sent on: dropped with the room, which stops its follower at once (it would
+    /// otherwise notice only at the next message, holding the connection open till then).
+    dropped: tokio::sync::watch::Sender<()>,
 }
 
 impl WaitingRoom {
@@ -113,6 +116,7 @@ impl WaitingRoom {
                 stream,
                 books: RwLock::new(HashMap::new()),
                 applied,
+                dropped: tokio::sync::watch::channel(()).0,
             }),
         };
         let consumer = room
@@ -130,7 +134,11 @@ impl WaitingRoom {
             .messages()
             .await
             .map_err(|e| QueueError::new("following the queue", e))?;
-        tokio::spawn(follow(Arc::downgrade(&room.inner), messages));
+        tokio::spawn(follow(
+            Arc::downgrade(&room.inner),
+            messages,
+            room.inner.dropped.subscribe(),
+        ));
         tokio::spawn(batch_joins(Arc::downgrade(&room.inner), pending));
         if !room.caught_up_to(last, Duration::from_secs(60)).await {
             return Err(QueueError("replaying the queue timed out".into()));
@@ -306,8 +314,17 @@ fn decode(prefix: &str, subject: &str, payload: &[u8]) -> Option<Message> {
 async fn follow(
     room: std::sync::Weak<Inner>,
     mut messages: async_nats::jetstream::consumer::push::Ordered,
+    mut dropped: tokio::sync::watch::Receiver<()>,
 ) {
-    while let Some(msg) = messages.next().await {
+    loop {
+        let msg = tokio::select! {
+            // Nothing is ever sent: this resolves when the room is dropped.
+            _ = dropped.changed() => return,
+            msg = messages.next() => match msg {
+                Some(msg) => msg,
+                None => break,
+            },
+        };
         let Some(inner) = room.upgrade() else { return };
         let msg = match msg {
             Ok(m) => m,

@@ -182,6 +182,9 @@ struct Inner {
     /// Last known `(revision, ledger)` per buyer key; a hypothesis like `cache`.
     ledgers: DashMap<String, (u64, BuyerLedger)>,
     trackers: DashMap<String, Arc<tokio::sync::OnceCell<()>>>,
+    /// Never sent on: dropped with the store, which stops its trackers at once (they would
+    /// otherwise notice only at the next change, holding the connection open till then).
+    dropped: tokio::sync::watch::Sender<()>,
     /// Seated sections' layouts for best-available picks, built from the live view.
     layouts: DashMap<(EventId, SectionCode), Arc<best::Layout>>,
 }
@@ -249,6 +252,7 @@ impl SeatStore {
                 events: DashMap::new(),
                 ledgers: DashMap::new(),
                 trackers: DashMap::new(),
+                dropped: tokio::sync::watch::channel(()).0,
                 layouts: DashMap::new(),
             }),
         }

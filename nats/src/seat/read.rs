@@ -177,8 +177,17 @@ impl SeatStore {
                 .map_err(|_| SeatError::Unavailable("seat snapshot timed out".into()))??;
             // The follower holds only a weak reference, so dropping the store stops it.
             let weak = Arc::downgrade(&self.inner);
+            let mut dropped = self.inner.dropped.subscribe();
             tokio::spawn(async move {
-                while let Some(entry) = watch.next().await {
+                loop {
+                    let entry = tokio::select! {
+                        // Nothing is ever sent: this resolves when the store is dropped.
+                        _ = dropped.changed() => return,
+                        entry = watch.next() => match entry {
+                            Some(entry) => entry,
+                            None => break,
+                        },
+                    };
                     let Some(inner) = weak.upgrade() else { return };
                     let store = SeatStore { inner };
                     match entry {
