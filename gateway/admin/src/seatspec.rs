@@ -274,8 +274,10 @@ mod tests {
         let started = std::time::Instant::now();
         let e = parse(input).unwrap_err();
         let took = started.elapsed();
+        // Not a speed test: a refusal that expanded the ranges first would take minutes (or run
+        // out of memory), and this bound only tells the two apart, even on a loaded machine.
         assert!(
-            took < std::time::Duration::from_millis(200),
+            took < std::time::Duration::from_secs(5),
             "took {took:?} to refuse"
         );
         assert!(e.0.contains(says), "{e}");
