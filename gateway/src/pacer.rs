@@ -49,11 +49,10 @@ pub struct PacerConfig {
         default_value_t = 500
     )]
     pub backlog_high: u64,
-    /// Intents in the intake's hands above which admission slows. Each waits for a staged
-    /// place, then is held until its workflow opens the payment, which runs at 20-80 per
-    /// second on one dev server here: 300 is ten seconds or less of that. More in hand only
-    /// means buyers waiting longer for their hold (the 200,000-buyer simulation showed
-    /// thousands, and buyers who gave up before their order was held).
+    /// Intents in the intake's hands above which admission slows. Intake holds each at the
+    /// seat store's pace and hands its workflow start to the starts queue
+    /// (docs/adr/0021-held-at-seat-store-speed.md), so hundreds in hand means the seat store
+    /// itself is behind, and buyers would wait longer for their hold.
     #[arg(
         long = "pacer-in-flight-high",
         env = "BOXOFFICE_PACER_IN_FLIGHT_HIGH",
@@ -63,11 +62,13 @@ pub struct PacerConfig {
     /// Admissions per second allowed before the core has shown its pace, and the least the
     /// pace ceiling allows. Past it, the rate may reach [`PACE_HEADROOM`] times the pace at
     /// which the intake settles intents, never more (until nobody reports: then only the cap
-    /// and the overload signals apply, so a lost health signal cannot stop a sale).
+    /// and the overload signals apply, so a lost health signal cannot stop a sale). Intake
+    /// settles at the seat store's pace (about 2,500 single-seat holds a second on one node
+    /// here), no longer at Temporal's, so the opening may admit this many at once.
     #[arg(
         long = "pacer-probe-rate",
         env = "BOXOFFICE_PACER_PROBE_RATE",
-        default_value_t = 20.0
+        default_value_t = 500.0
     )]
     pub probe_rate: f64,
     /// Hold p99 above which admission slows, ms (the buyer-facing budget is 800).
@@ -94,7 +95,7 @@ impl Default for PacerConfig {
             min_rate: 1.0,
             backlog_high: 500,
             in_flight_high: 300,
-            probe_rate: 20.0,
+            probe_rate: 500.0,
             hold_p99_budget_ms: 500,
             admission_ttl_s: 300,
         }
@@ -157,7 +158,11 @@ pub fn step(current: &Control, input: &Inputs, cfg: &PacerConfig, seed: &str) ->
             seed: seed.to_owned(),
             at: input.now,
         });
-        next.rate_per_s = (input.cap_per_s / 2.0)
+        // The opening admits at the cap at once, within what the core has shown it settles:
+        // intake answers at the seat store's pace, so the first buyers need not wait for a
+        // ramp (docs/adr/0021-held-at-seat-store-speed.md).
+        next.rate_per_s = input
+            .cap_per_s
             .min(pace_ceiling(&input.load, cfg))
             .max(cfg.min_rate);
     }
@@ -392,10 +397,14 @@ mod tests {
 
     #[test]
     fn admissions_follow_the_pace_the_core_shows_and_find_a_faster_one() {
-        let cfg = PacerConfig::default();
+        // A low probe rate, to watch the ceiling follow the pace from below.
+        let cfg = PacerConfig {
+            probe_rate: 20.0,
+            ..PacerConfig::default()
+        };
         let mut load = inputs(0, 100_000);
         load.cap_per_s = 500.0;
-        // The opening, before any intent is settled: the probe rate, not half the cap.
+        // The opening, before any intent is settled: the probe rate.
         load.load.served_per_s = Some(0.0);
         let mut c = step(&Control::initial(500.0, 300, 0), &load, &cfg, "s").unwrap();
         assert_eq!(c.rate_per_s, cfg.probe_rate);
@@ -418,7 +427,20 @@ mod tests {
         let mut silent = inputs(0, 100_000);
         silent.cap_per_s = 500.0;
         let c = step(&Control::initial(500.0, 300, 0), &silent, &cfg, "s").unwrap();
-        assert_eq!(c.rate_per_s, 250.0);
+        assert_eq!(c.rate_per_s, 500.0);
+    }
+
+    #[test]
+    fn an_opening_admits_at_the_cap_at_once_since_intake_holds_at_the_seat_stores_pace() {
+        let cfg = PacerConfig::default();
+        let mut load = inputs(0, 100_000);
+        load.cap_per_s = 500.0;
+        load.load.served_per_s = Some(0.0);
+        let c = step(&Control::initial(500.0, 300, 0), &load, &cfg, "s").unwrap();
+        assert_eq!((c.rate_per_s, c.reason.as_str()), (500.0, "cap"));
+        // One second in, 500 buyers are admitted (not a ramp's 50).
+        let c = run(c, load, 1, &cfg);
+        assert!(c.admitted_through >= 450, "{}", c.admitted_through);
     }
 
     #[test]

@@ -54,6 +54,16 @@ impl Namespace {
         format!("{}.intent.{event}", self.prefix)
     }
 
+    /// The stream of held orders whose workflow is yet to start.
+    pub fn starts_stream(&self) -> String {
+        format!("{}_STARTS", self.prefix.to_uppercase())
+    }
+
+    /// Subject of an event's workflow start requests.
+    pub fn start_subject(&self, event: EventId) -> String {
+        format!("{}.start.{event}", self.prefix)
+    }
+
     /// The stream holding every event's waiting room (joins and control messages).
     pub fn queue_stream(&self) -> String {
         format!("{}_QUEUE", self.prefix.to_uppercase())

@@ -61,6 +61,7 @@ impl Topology {
             .map_err(|source| TopologyError::Bucket { bucket, source })?;
         for config in [
             intents_stream_config(&ns, replicas),
+            starts_stream_config(&ns, replicas),
             order_events_stream_config(&ns, replicas),
             queue_stream_config(&ns, replicas),
             order_keys_stream_config(&ns, replicas),
@@ -110,6 +111,28 @@ pub fn intents_stream_config(ns: &Namespace, replicas: usize) -> stream::Config 
         duplicate_window: Duration::from_secs(600),
         max_age: Duration::from_secs(24 * 3600),
         discard: stream::DiscardPolicy::New,
+        ..Default::default()
+    }
+}
+
+/// The durable consumer through which workers start the workflows of held orders.
+pub const STARTER_CONSUMER: &str = "starter";
+
+/// Held orders waiting for their workflow to start: the intake hands each one over here once
+/// its buyer has been told `held`, and the starters take them at the pace Temporal starts
+/// workflows (docs/adr/0021-held-at-seat-store-speed.md). Retained until a starter
+/// acknowledges (work queue); deduplicated by `Nats-Msg-Id` (the order id) for 10 minutes,
+/// and a start is refused by Temporal for an order whose workflow exists anyway.
+pub fn starts_stream_config(ns: &Namespace, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: ns.starts_stream(),
+        description: Some("held orders whose workflow is yet to start".into()),
+        subjects: vec![format!("{}.start.>", ns.prefix())],
+        retention: stream::RetentionPolicy::WorkQueue,
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        duplicate_window: Duration::from_secs(600),
+        max_age: Duration::from_secs(24 * 3600),
         ..Default::default()
     }
 }

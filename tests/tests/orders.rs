@@ -601,17 +601,19 @@ async fn a_workflow_started_too_late_for_its_hold_expires_and_gives_the_seat_bac
     let p = Platform::start(PlatformOptions::default()).await;
     let _w = p.start_worker();
     let seat = p.seat(19);
-    let intent = p.intent(vec![seat.clone()], 3);
-    // Intake's start was delayed until the hold had almost run out.
+    let intent = p.intent(vec![seat.clone()], 60);
+    // Intake's hold (its allowance for the start included) ran out before the workflow
+    // started: the workflow cannot renew it, so the checkout never opens.
     let hold = p
         .seats
         .hold(
             &intent.order_ref(),
             std::slice::from_ref(&seat),
-            Duration::from_secs(3),
+            Duration::from_secs(1),
         )
         .await
         .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     p.client
         .start_workflow(
             OrderWorkflow::run,
@@ -647,7 +649,7 @@ async fn a_redelivered_best_available_intent_keeps_the_hold_its_first_delivery_t
     );
     // The first delivery took the hold and died before telling the buyer or starting the
     // workflow; the intent comes round again.
-    let first = take_hold(&p.seats, &intent).await.unwrap();
+    let first = take_hold(&p.seats, &intent, Duration::ZERO).await.unwrap();
     p.submit(&intent).await;
     let open = p
         .wait_state(intent.order_id, OrderState::AwaitingPayment, MINUTE)
@@ -834,4 +836,99 @@ async fn five_hundred_orders_for_a_hundred_seats_sell_exactly_what_was_captured(
             .1;
         assert_eq!(c.amount_captured, 4_500 * seats.len() as i64);
     }
+}
+
+/// ADR 0021: intake holds at the seat store's pace and never waits for Temporal. With no
+/// workflow starting at all for longer than the buyers' hold time (the slowest starts can be),
+/// every order is still held at once and told so with an estimate; when the starts come, each
+/// checkout opens with the buyer's full hold time counted from its opening, and no hold has
+/// lapsed meanwhile (ADR 0016's guarantee, kept).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_held_while_workflow_starts_lag_keep_their_seats_and_get_their_full_time_to_pay() {
+    use boxoffice_workers::{
+        intake::{Intake, IntakeOptions},
+        starter::StartPace,
+    };
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Opts {
+        #[command(flatten)]
+        intake: IntakeOptions,
+    }
+    let p = Platform::start(PlatformOptions::default()).await;
+    // Intake alone: no starter and no workflow worker yet.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let intake = Intake {
+        topology: p.topology.clone(),
+        seats: p.seats.clone(),
+        board: p.board.clone(),
+        starts: boxoffice_workflows::order::StartQueue::new(
+            p.topology.js.clone(),
+            p.topology.ns.clone(),
+        ),
+        pace: StartPace::default(),
+        db: p.db.clone(),
+        opts: Opts::parse_from(["intake"]).intake,
+    };
+    let holds = std::sync::Arc::new(tokio::sync::Semaphore::new(256));
+    let intake_done = tokio::spawn(intake.run(holds, stop.clone()));
+
+    // The checkout closes 5 s before the hold lapses (the least lead): 8 s leaves 3 to pay.
+    const HOLD_S: u32 = 8;
+    let seats: Vec<SeatId> = (11..=20).map(|n| p.seat(n)).collect();
+    let intents: Vec<_> = seats
+        .iter()
+        .map(|s| p.intent(vec![s.clone()], HOLD_S))
+        .collect();
+    for i in &intents {
+        p.submit(i).await;
+    }
+    for i in &intents {
+        let held = p.wait_state(i.order_id, OrderState::Held, MINUTE).await;
+        assert!(
+            held.hold_expires_at.is_none(),
+            "the buyer's clock has not started"
+        );
+        let eta = held.checkout_opens_at.expect("an estimate of the opening");
+        assert!(eta >= held.at, "{eta} before {}", held.at);
+    }
+    // Longer than the hold time, with no workflow started: still held, none lapsed.
+    tokio::time::sleep(Duration::from_secs(u64::from(HOLD_S) + 2)).await;
+    let now = p.seats.now();
+    for (i, seat) in intents.iter().zip(&seats) {
+        assert_eq!(p.status(i.order_id).await.unwrap().state, OrderState::Held);
+        match seat_state(&p, seat).await {
+            SeatState::Held {
+                order, expires_at, ..
+            } => {
+                assert_eq!(order, i.order_id);
+                assert!(
+                    expires_at > now + 60_000,
+                    "held for the start allowance too"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    stop.cancel();
+    intake_done.await.unwrap().unwrap();
+
+    // The starts come: every checkout opens with the whole hold time ahead of it.
+    let _w = p.start_worker();
+    for i in &intents {
+        let open = p
+            .wait_state(i.order_id, OrderState::AwaitingPayment, MINUTE)
+            .await;
+        let left = open.hold_expires_at.unwrap() - open.at;
+        assert!(
+            left > i64::from(HOLD_S) * 1000 - 2_000,
+            "the time to pay counts from the opening: {left} ms left"
+        );
+        assert!(open.checkout_opens_at.is_none());
+    }
+    let first = p.status(intents[0].order_id).await.unwrap();
+    assert_eq!(p.pay(&payment_id(&first), "succeed").await, 200);
+    p.wait_state(intents[0].order_id, OrderState::Issued, MINUTE)
+        .await;
 }

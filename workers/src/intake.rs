@@ -2,12 +2,12 @@
 //!
 //! A durable pull consumer on the intents stream hands each admitted intent to a task that
 //! settles it ([`settle`]): takes the hold at once by compare-and-swap, tells the buyer (`held`,
-//! or `rejected` with the reason) on the status board, and starts the order's workflow with that
-//! hold; the message is acknowledged only once the start is durable. Holds are settled at the
-//! speed of the KV store (thousands per second) while workflow starts run at the speed of
-//! Temporal (tens to a hundred per second here), so the two stages have separate concurrency
-//! limits and the hold never waits behind a start. Bounded ack-pending is the back-pressure:
-//! when starts lag, the server stops delivering.
+//! or `rejected` with the reason) on the status board, and queues the start of the order's
+//! workflow with that hold; the message is acknowledged once the start is queued. Holds are
+//! settled at the speed of the KV store (thousands per second) while workflow starts run at the
+//! speed of Temporal (tens to a hundred per second here), so intake never waits for Temporal:
+//! the starters ([`crate::starter`]) take the queue at Temporal's pace, and the workflow
+//! renews the hold when it opens the checkout (docs/adr/0021-held-at-seat-store-speed.md).
 //!
 //! Redelivery is safe, and why is in `boxoffice_workflows::order::intake`, with every rule of
 //! settling: this file holds the consumer loop, the concurrency limits, the workflow start and
@@ -16,21 +16,18 @@
 use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
-use boxoffice_nats::{SeatStore, Topology, seat::Hold};
+use boxoffice_nats::{SeatStore, Topology, seat::UnixMillis};
 use boxoffice_workflows::{
-    domain::{OrderState, PurchaseIntent},
+    domain::PurchaseIntent,
     order::{
-        OrderInput, OrderWorkflow, StatusBoard,
+        StartQueue, StatusBoard,
         intake::{self, Stores, settle},
-        workflow_id,
     },
 };
 use futures::StreamExt;
-use temporalio_client::{
-    Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
-    errors::WorkflowStartError,
-};
 use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::starter::StartPace;
 use tokio_util::sync::CancellationToken;
 
 /// Name of the intake's durable consumer.
@@ -53,37 +50,27 @@ pub struct IntakeOptions {
         default_value_t = 256
     )]
     pub holds: usize,
-    /// Workflow starts in flight. Few is faster: 16 gave the same orders per second as 64 with
-    /// half the hold and issue latency, since a flood of starts starves the server's other
-    /// work (docs/adr/0009-order-throughput-tuning.md).
+    /// Workflow starts in flight, per worker. Few is faster: 16 gave the same orders per
+    /// second as 64 with half the hold and issue latency, since a flood of starts starves the
+    /// server's other work (docs/adr/0009-order-throughput-tuning.md).
     #[arg(
         long = "intake-starts",
         env = "BOXOFFICE_INTAKE_STARTS",
         default_value_t = 16
     )]
     pub starts: usize,
-    /// Orders held whose payment is not open yet, at most. A hold is taken only when one of
-    /// these places is free, and the place is given back when the workflow has opened the
-    /// payment (or after `--intake-staged-wait-s`), so the intake never holds more seats than
-    /// the workflows open payments for in a few seconds: past that, held orders wait until
-    /// their hold lapses before the buyer can pay (the 200,000-buyer simulation ended 6,106
-    /// orders `expired` for 185 issued with the stage unbounded). Intents beyond it wait in
-    /// the stream, unheld, their seats still free, and the waiting room's pacer sees the
-    /// intake's hands full and slows.
+    /// Longest a held order may wait for its workflow to open the checkout, seconds. Intake
+    /// holds the seats this much longer than the buyer's hold time; the workflow renews the
+    /// hold to the full hold time when the checkout opens, so the buyer's time to pay starts
+    /// then, and no hold lapses while its order waits its turn behind Temporal's starts
+    /// (docs/adr/0021-held-at-seat-store-speed.md). A start later than this finds its hold
+    /// lapsed and the order ends `expired`.
     #[arg(
-        long = "intake-staged",
-        env = "BOXOFFICE_INTAKE_STAGED",
-        default_value_t = 128
+        long = "intake-open-within-s",
+        env = "BOXOFFICE_INTAKE_OPEN_WITHIN_S",
+        default_value_t = 1800
     )]
-    pub staged: usize,
-    /// Longest wait for a started order's payment to open before its staged place is given
-    /// back anyway, seconds (a workflow that stalls must not shrink the stage for good).
-    #[arg(
-        long = "intake-staged-wait-s",
-        env = "BOXOFFICE_INTAKE_STAGED_WAIT_S",
-        default_value_t = 15
-    )]
-    pub staged_wait_s: u64,
+    pub open_within_s: u64,
     /// How long an issued order stays open for an organizer's refund, in seconds.
     #[arg(long = "refund-window-s", env = "BOXOFFICE_REFUND_WINDOW_S", default_value_t = 7 * 24 * 3600)]
     pub refund_window_s: u64,
@@ -97,10 +84,10 @@ pub struct Intake {
     pub seats: SeatStore,
     /// Buyer-visible status.
     pub board: StatusBoard,
-    /// Temporal.
-    pub client: Client,
-    /// Task queue of the order workflows.
-    pub task_queue: String,
+    /// Held orders waiting for their workflow.
+    pub starts: StartQueue,
+    /// The pace of the starts behind intake (for the buyer's estimate).
+    pub pace: StartPace,
     /// PostgreSQL (rejected orders are recorded here).
     pub db: sqlx::PgPool,
     /// Tuning.
@@ -109,10 +96,7 @@ pub struct Intake {
 
 struct Stages {
     intake: Intake,
-    holds: Semaphore,
-    starts: Semaphore,
-    /// Places between "held" and "workflow started" ([`IntakeOptions::staged`]).
-    staged: Semaphore,
+    holds: Arc<Semaphore>,
     /// Hold latencies (ms) since the last health report.
     window: std::sync::Mutex<Vec<u32>>,
 }
@@ -143,8 +127,7 @@ impl Stages {
             let report = boxoffice_nats::health::IntakeHealth {
                 worker: worker.clone(),
                 holds_in_flight: (self.intake.opts.holds - self.holds.available_permits()) as u32,
-                starts_in_flight: (self.intake.opts.starts - self.starts.available_permits())
-                    as u32,
+                starts_in_flight: self.intake.pace.in_flight(),
                 holds: samples.len() as u32,
                 hold_p50_ms: pct(0.5),
                 hold_p99_ms: pct(0.99),
@@ -159,11 +142,11 @@ impl Stages {
 }
 
 /// The consumer's configuration: explicit acks, bounded pending, redelivery after a minute
-/// without progress (a task waiting on a slow start reports progress meanwhile).
+/// without progress.
 pub fn consumer_config(max_pending: usize) -> pull::Config {
     pull::Config {
         durable_name: Some(CONSUMER.into()),
-        description: Some("order intake: hold, tell the buyer, start the workflow".into()),
+        description: Some("order intake: hold, tell the buyer, queue the workflow's start".into()),
         ack_policy: jetstream::consumer::AckPolicy::Explicit,
         ack_wait: Duration::from_secs(60),
         max_ack_pending: max_pending as i64,
@@ -173,8 +156,14 @@ pub fn consumer_config(max_pending: usize) -> pull::Config {
 }
 
 impl Intake {
-    /// Consumes intents until `stop` is cancelled; in-flight intents finish first.
-    pub async fn run(self, stop: CancellationToken) -> Result<(), async_nats::Error> {
+    /// Consumes intents until `stop` is cancelled; in-flight intents finish first. `holds` is
+    /// the hold stage's semaphore (`--intake-holds` permits), shared with the starter, which
+    /// steps aside while it is full.
+    pub async fn run(
+        self,
+        holds: Arc<Semaphore>,
+        stop: CancellationToken,
+    ) -> Result<(), async_nats::Error> {
         let stream = self
             .topology
             .js
@@ -184,9 +173,7 @@ impl Intake {
             .get_or_create_consumer(CONSUMER, consumer_config(self.opts.max_pending))
             .await?;
         let stages = Arc::new(Stages {
-            holds: Semaphore::new(self.opts.holds),
-            starts: Semaphore::new(self.opts.starts),
-            staged: Semaphore::new(self.opts.staged.max(1)),
+            holds,
             window: std::sync::Mutex::new(Vec::new()),
             intake: self,
         });
@@ -235,19 +222,10 @@ impl Stages {
         let at = Stores {
             seats: &i.seats,
             board: &i.board,
+            starts: &i.starts,
             db: &i.db,
         };
-        let work = settle(at, self, &msg.payload, redelivered);
-        tokio::pin!(work);
-        // A start can wait behind many others: keep the message ours while it does.
-        let mut progress = tokio::time::interval(Duration::from_secs(20));
-        progress.tick().await;
-        let result = loop {
-            tokio::select! {
-                r = &mut work => break r,
-                _ = progress.tick() => { let _ = msg.ack_with(AckKind::Progress).await; }
-            }
-        };
+        let result = settle(at, self, &msg.payload, redelivered).await;
         let outcome = match &result {
             Ok(settled) => settled.label(),
             Err(e) => e.label(),
@@ -276,14 +254,10 @@ impl Stages {
     }
 }
 
-/// The worker's side of [`settle`]: its places, its latency report and the workflow start.
+/// The worker's side of [`settle`]: its hold places, its latency report and its estimate.
 impl intake::Stages for Stages {
     /// `None` only if the semaphore were closed, which it never is.
     type Place<'a> = Option<SemaphorePermit<'a>>;
-
-    async fn staged(&self) -> Self::Place<'_> {
-        self.staged.acquire().await.ok()
-    }
 
     async fn holding(&self) -> Self::Place<'_> {
         self.holds.acquire().await.ok()
@@ -298,50 +272,11 @@ impl intake::Stages for Stages {
             .push(ms.min(u32::MAX as i64) as u32);
     }
 
-    async fn start(&self, intent: &PurchaseIntent, hold: Hold) -> Result<(), WorkflowStartError> {
-        // Holds first: while the hold stage is saturated (a burst), starts step aside for up to
-        // a second, so the Temporal server's CPU does not delay the seat-lock answers. A
-        // steady, paced stream never saturates it and never waits here.
-        for _ in 0..50 {
-            if self.holds.available_permits() > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let _permit = self.starts.acquire().await;
-        let i = &self.intake;
-        let options = WorkflowStartOptions::new(i.task_queue.clone(), workflow_id(intent.order_id))
-            .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
-            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-            .build();
-        let input = OrderInput {
-            intent: intent.clone(),
-            hold: Some(hold),
-            refund_window_s: i.opts.refund_window_s,
-        };
-        i.client
-            .start_workflow(OrderWorkflow::run, input, options)
-            .await
-            .map(|_| ())
+    fn open_within(&self) -> Duration {
+        Duration::from_secs(self.intake.opts.open_within_s)
     }
 
-    /// Bounded by `--intake-staged-wait-s`. Only pacing depends on this: a failed wait just
-    /// gives the place back early.
-    async fn until_payment_opens(&self, intent: &PurchaseIntent) {
-        let i = &self.intake;
-        let within = Duration::from_secs(i.opts.staged_wait_s);
-        let outcome = match i
-            .board
-            .wait_past(intent.event_id, intent.order_id, OrderState::Held, within)
-            .await
-        {
-            Ok(Some(_)) => "moved",
-            Ok(None) => "timed_out",
-            Err(e) => {
-                tracing::debug!(error = %e, "waiting for the payment to open");
-                "unobserved"
-            }
-        };
-        metrics::counter!("boxoffice_intake_staged_waits_total", "outcome" => outcome).increment(1);
+    fn checkout_eta(&self, now: UnixMillis) -> Option<UnixMillis> {
+        self.intake.pace.eta(now)
     }
 }

@@ -7,8 +7,9 @@
 
 pub mod config;
 pub mod intake;
+pub mod starter;
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
 use axum::Router;
 use boxoffice_workflows::service::{Check, ExposeSecret, Foundation, StartupError};
@@ -120,15 +121,28 @@ async fn work(
     }
     let mut worker = temporalio_sdk::Worker::new(&runtime, client.clone(), options)
         .map_err(|e| temporal_error(e.into()))?;
+    let pace = starter::StartPace::default();
+    let starter = starter::Starter {
+        topology: topology.clone(),
+        client,
+        task_queue: temporal_config.task_queue.clone(),
+        starts: config.intake.starts,
+        refund_window_s: config.intake.refund_window_s,
+        pace: pace.clone(),
+    };
     let intake = intake::Intake {
         topology: topology.clone(),
         seats,
         board,
-        client,
-        task_queue: temporal_config.task_queue.clone(),
+        starts: boxoffice_workflows::order::StartQueue::new(
+            topology.js.clone(),
+            topology.ns.clone(),
+        ),
+        pace,
         db: db.clone(),
         opts: config.intake.clone(),
     };
+    let holds = Arc::new(tokio::sync::Semaphore::new(config.intake.holds.max(1)));
     let connection = temporal.clone();
     let probes = foundation.probes([Check::new("temporal", move || {
         let mut svc = temporal.workflow_service();
@@ -159,11 +173,15 @@ async fn work(
             .await
             .map_err(WorkerError::Serve)
     };
+    let stop_starter = stop.clone();
+    let starter_holds = holds.clone();
     let consume = async move {
-        intake
-            .run(stop)
-            .await
-            .map_err(|e| WorkerError::Config(format!("intake: {e}")))
+        let (taken, started) = tokio::join!(
+            intake.run(holds, stop),
+            starter.run(starter_holds, stop_starter)
+        );
+        taken.map_err(|e| WorkerError::Config(format!("intake: {e}")))?;
+        started.map_err(|e| WorkerError::Config(format!("starter: {e}")))
     };
     let signal = async move {
         shutdown.await;

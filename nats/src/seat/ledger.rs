@@ -225,6 +225,27 @@ impl SeatStore {
         .await
     }
 
+    /// Moves the expiry of the order's held entry to `expires_at` (a renewed hold). Fails with
+    /// `Lapsed` when the entry is gone, i.e. the hold lapsed and the ledger dropped it.
+    pub(super) async fn extend_entry(
+        &self,
+        order: &OrderRef,
+        expires_at: UnixMillis,
+    ) -> Result<(), SeatError> {
+        self.edit_ledger(order, |ledger, _| {
+            match ledger.orders.get_mut(&order.order) {
+                Some(e) if e.expires_at == Some(expires_at) => Ok(Edit::Unchanged),
+                Some(e) if e.expires_at.is_some() => {
+                    e.expires_at = Some(expires_at);
+                    Ok(Edit::Write)
+                }
+                Some(_) => Ok(Edit::Unchanged),
+                None => Err(SeatError::Lapsed { seats: Vec::new() }),
+            }
+        })
+        .await
+    }
+
     /// Takes `gone` (seats no longer owned by the order: released, refunded, or lost to a
     /// lapse) out of the order's entry, dropping the entry when it is empty. Idempotent.
     pub(super) async fn give_back_allowance(

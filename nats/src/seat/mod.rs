@@ -21,6 +21,7 @@ mod claim;
 mod error;
 mod ledger;
 mod read;
+mod renew;
 mod repair;
 mod state;
 

@@ -49,8 +49,13 @@ pub struct OrderStatus {
     pub version: u32,
     /// The seats held or sold (empty when rejected).
     pub seats: Vec<SeatId>,
-    /// When the hold lapses (Unix ms), while there is one.
+    /// When the hold lapses (Unix ms), once the checkout is open: the buyer's time to pay
+    /// counts from the checkout's opening, never from the hold. `None` while `held`.
     pub hold_expires_at: Option<UnixMillis>,
+    /// While `held`: when the checkout is expected to open (Unix ms), estimated by intake from
+    /// the orders ahead of this one waiting for their workflow and the pace workflows start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_opens_at: Option<UnixMillis>,
     /// Total in minor units, once known.
     pub amount_cents: Option<i64>,
     /// ISO currency, once known.

@@ -2,7 +2,7 @@
 //! provider and the status board. Business outcomes come back as values; only "a dependency is
 //! unavailable" is an error, which Temporal retries with backoff until it is back.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use boxoffice_nats::{SeatError, SeatStore};
 use serde::{Deserialize, Serialize};
@@ -113,6 +113,17 @@ impl OrderActivities {
     }
 }
 
+/// Input of [`OrderActivities::renew_hold`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewHold {
+    /// What the buyer asked for (the order, and its row if it cannot open).
+    pub intent: PurchaseIntent,
+    /// Its seats.
+    pub seats: Vec<boxoffice_nats::SeatId>,
+    /// The buyer's hold time, seconds, from the checkout's opening.
+    pub hold_seconds: u32,
+}
+
 /// A status change to write to PostgreSQL and publish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateChange {
@@ -171,7 +182,7 @@ impl OrderActivities {
         intent: PurchaseIntent,
     ) -> Result<HoldOutcome, ActivityError> {
         timed("hold_seats", async move {
-            match super::intake::take_hold(&self.seats, &intent).await {
+            match super::intake::take_hold(&self.seats, &intent, Duration::ZERO).await {
                 Ok(hold) => Ok(HoldOutcome::Held(hold)),
                 Err(e) => {
                     let reason = rejection(e)?;
@@ -185,6 +196,33 @@ impl OrderActivities {
                     .await
                     .map_err(retry)?;
                     Ok(HoldOutcome::Rejected(reason))
+                }
+            }
+        })
+        .await
+    }
+
+    /// Renews the hold intake took to the full hold time from now, as the checkout opens: the
+    /// buyer's time to pay starts here, however long the order waited for its workflow.
+    /// `None`: the hold lapsed first (the wait outlasted intake's allowance) and the order
+    /// cannot open.
+    #[activity]
+    pub async fn renew_hold(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        req: RenewHold,
+    ) -> Result<Option<Hold>, ActivityError> {
+        timed("renew_hold", async move {
+            let hold_for = Duration::from_secs(req.hold_seconds.into());
+            let order = req.intent.order_ref();
+            match self.seats.renew(&order, &req.seats, hold_for).await {
+                Ok(hold) => Ok(Some(hold)),
+                Err(e @ SeatError::Unavailable(_)) => Err(retry(e)),
+                Err(e) => {
+                    tracing::warn!(order = %order.order, error = %e, "hold lapsed before its checkout opened");
+                    self.close_unopened(&req.intent, OrderState::Expired, "hold_lapsed")
+                        .await?;
+                    Ok(None)
                 }
             }
         })

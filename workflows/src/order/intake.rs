@@ -4,8 +4,10 @@
 //! The worker calls [`settle`] once per delivered message and answers JetStream from its
 //! result: [`Settled`] is acknowledged, a [`SettleError`] is retried later unless it
 //! [is poison](SettleError::is_poison). What is not a rule stays with the worker, behind
-//! [`Stages`]: how many intents may hold or start at once, the hold latency it reports, and the
-//! Temporal start itself.
+//! [`Stages`]: how many intents may hold at once, the hold latency it reports, and its
+//! estimate of when a checkout opens. Settling never waits for Temporal: a held order's start
+//! is queued ([`super::starts`]) and the intent acknowledged, so holds go at the seat store's
+//! pace however far workflow starts lag (docs/adr/0021-held-at-seat-store-speed.md).
 //!
 //! Nothing here takes a lock. "Exactly once" rests on three keys, all derived from the order id
 //! (which the gateway derives from the buyer's idempotency key, so every copy of an intent, a
@@ -17,40 +19,39 @@
 //! - **The first status is a claim.** An order's first status (`held` or `rejected`) is
 //!   published only onto its empty status subject, so of two deliveries exactly one tells the
 //!   buyer, and the other finds that answer and follows it.
-//! - **The workflow id is the order's.** `order-<order id>`, which Temporal starts once.
+//! - **The start is the order's.** Its request is queued under the order id (a copy within
+//!   the stream's window is dropped) and its workflow id is `order-<order id>`, which Temporal
+//!   starts once.
 //!
 //! The rows follow the same keys: an order refused before it opened is recorded keyed by order
 //! id and `(buyer, idempotency key)`, and recording it again writes nothing.
 
-use std::future::Future;
+use std::{future::Future, time::Duration};
 
-use boxoffice_nats::{
-    SeatError, SeatStore,
-    seat::{Hold, UnixMillis},
-};
-use temporalio_client::errors::WorkflowStartError;
-
-use super::{StatusBoard, StatusError, workflow_id};
+use super::{StartQueue, StartQueueError, StartRequest, StatusBoard, StatusError, workflow_id};
 use crate::{
     domain::{OrderState, OrderStatus, PurchaseIntent, SeatRequest},
     store::{self, StoreError},
+};
+use boxoffice_nats::{
+    SeatError, SeatStore,
+    seat::{Hold, UnixMillis},
 };
 
 /// What settling one delivery came to; the message is acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
-    /// This delivery held the seats, told the buyer `held`, and started the order's workflow.
+    /// This delivery held the seats, told the buyer `held`, and queued the workflow's start.
     Held,
     /// Another delivery (earlier, or concurrent) held and told the buyer `held`; this one
-    /// started the workflow with that hold, or found it started.
+    /// queued the workflow's start with that hold (again: a copy is harmless).
     Resumed,
     /// The seat store refused the hold; the buyer reads `rejected` with this reason (a stable
     /// [`SeatError::code`]).
     Rejected(String),
     /// A redelivery of an order already refused with this reason; its row is written.
     AlreadyRejected(String),
-    /// The order's workflow already runs: Temporal refused the start, or the order's status
-    /// has moved past `held`.
+    /// The order's workflow already runs: the order's status has moved past `held`.
     AlreadyStarted,
     /// This delivery lost the claim to one whose order was refused or has ended since; the
     /// hold it had just taken is given back.
@@ -88,9 +89,9 @@ pub enum SettleError {
     /// Telling the buyer `rejected` failed. Retry.
     #[error(transparent)]
     Reject(#[from] RejectError),
-    /// Temporal did not start the workflow (for another reason than "already started"). Retry.
-    #[error("starting the workflow: {0}")]
-    Start(WorkflowStartError),
+    /// The starts stream did not take the workflow's start. Retry.
+    #[error(transparent)]
+    Start(#[from] StartQueueError),
 }
 
 impl SettleError {
@@ -118,17 +119,13 @@ impl SettleError {
     }
 }
 
-/// The worker's side of settling: its concurrency limits, its hold-latency report, and the
-/// workflow start. [`settle`] decides when each is used; the worker decides how.
+/// The worker's side of settling: its concurrency limit, its hold-latency report, and its
+/// view of the start queue. [`settle`] decides when each is used; the worker decides how.
 pub trait Stages: Sync {
     /// A place in one of the worker's stages, given back when dropped.
     type Place<'a>: Send
     where
         Self: 'a;
-
-    /// Waits for a place between "held" and "payment open", taken before any seat is, so the
-    /// intake never holds more orders than the workflows open payments for promptly.
-    fn staged(&self) -> impl Future<Output = Self::Place<'_>> + Send;
 
     /// Waits for a place among the holds in flight (kept until the buyer has been told).
     fn holding(&self) -> impl Future<Output = Self::Place<'_>> + Send;
@@ -136,43 +133,43 @@ pub trait Stages: Sync {
     /// The intent's hold has been answered, held or refused (the buyer's seat-lock latency).
     fn answered(&self, intent: &PurchaseIntent);
 
-    /// Starts the order's workflow with `hold`, under the id [`workflow_id`] with no reuse, so a
-    /// second start fails with [`WorkflowStartError::AlreadyStarted`].
-    fn start(
-        &self,
-        intent: &PurchaseIntent,
-        hold: Hold,
-    ) -> impl Future<Output = Result<(), WorkflowStartError>> + Send;
+    /// How much longer than the intent's own hold time the seats are held when taken: the
+    /// longest the platform may take to open the checkout, after which the workflow renews
+    /// the hold to the full hold time from the opening.
+    fn open_within(&self) -> Duration;
 
-    /// Returns once the order this delivery started has left `held` (its payment is open) or a
-    /// bound has passed; the caller's staged place is kept meanwhile. Pacing only.
-    fn until_payment_opens(&self, intent: &PurchaseIntent) -> impl Future<Output = ()> + Send;
+    /// When the checkout of an order held at `now` is expected to open (Unix ms), from the
+    /// starts waiting ahead of it and the pace workflows start; `None` while unknown.
+    fn checkout_eta(&self, now: UnixMillis) -> Option<UnixMillis>;
 }
 
-/// Where an intent is settled: the seats, the buyer-visible status, and the order rows.
+/// Where an intent is settled: the seats, the buyer-visible status, the start queue, and the
+/// order rows.
 #[derive(Clone, Copy)]
 pub struct Stores<'a> {
     /// Seat ownership.
     pub seats: &'a SeatStore,
     /// The buyer-visible status.
     pub board: &'a StatusBoard,
+    /// Held orders waiting for their workflow.
+    pub starts: &'a StartQueue,
     /// PostgreSQL (orders refused before they opened).
     pub db: &'a sqlx::PgPool,
 }
 
-/// Settles one delivery of a purchase intent: holds its seats, tells the buyer, and starts its
-/// workflow, or finishes what an earlier delivery of it started. Records the order on the
-/// current span's `order` field.
+/// Settles one delivery of a purchase intent: holds its seats, tells the buyer, and queues its
+/// workflow's start, or finishes what an earlier delivery of it started. Records the order on
+/// the current span's `order` field.
 ///
 /// - A redelivery reads the order's status first: an order that has one is never held again
 ///   (`after_redelivery` below). A first delivery skips that read, since its order is almost
 ///   always new; if it is not, the claim below says so.
-/// - The staged place is taken before any seat is, and kept until the payment opens, so held
-///   orders never pile up ahead of the workflows that open their payments.
+/// - The seats are held for the intent's hold time plus [`Stages::open_within`]: the buyer's
+///   clock starts when the checkout opens, which the workflow marks by renewing the hold.
 /// - A refusal is an answer, not an error: the buyer reads `rejected` with the reason. An
 ///   unreachable seat store is an error, retried.
-/// - The hold's place is given back once the buyer has been told, before the start, so a hold
-///   never waits behind a workflow start.
+/// - The hold's place is given back once the buyer has been told, and nothing here waits for
+///   Temporal: the start is queued.
 /// - A delivery whose claim fails follows the claim's owner (`after_lost_claim` below).
 pub async fn settle<S: Stages>(
     at: Stores<'_>,
@@ -184,11 +181,10 @@ pub async fn settle<S: Stages>(
         serde_json::from_slice(payload).map_err(SettleError::Unreadable)?;
     tracing::Span::current().record("order", tracing::field::display(intent.order_id));
     if redelivered && let Some(status) = at.board.latest(intent.event_id, intent.order_id).await? {
-        return follow(at, stages, &intent, after_redelivery(&status)).await;
+        return follow(at, &intent, after_redelivery(&status)).await;
     }
-    let _staged = stages.staged().await;
     let holding = stages.holding().await;
-    let hold = match take_hold(at.seats, &intent).await {
+    let hold = match take_hold(at.seats, &intent, stages.open_within()).await {
         Ok(hold) => hold,
         Err(e @ SeatError::Unavailable(_)) => return Err(e.into()),
         Err(refusal) => {
@@ -199,27 +195,24 @@ pub async fn settle<S: Stages>(
             return Ok(Settled::Rejected(reason.to_owned()));
         }
     };
-    let claimed = at
-        .board
-        .publish_first(&held_status(&intent, &hold, at.seats.now()))
-        .await?;
+    let now = at.seats.now();
+    let mut told = held_status(&intent, &hold, now);
+    told.checkout_opens_at = stages.checkout_eta(now);
+    let claimed = at.board.publish_first(&told).await?;
     drop(holding);
     stages.answered(&intent);
     if !claimed {
         let latest = at.board.latest(intent.event_id, intent.order_id).await?;
-        return follow(at, stages, &intent, after_lost_claim(latest.as_ref(), hold)).await;
+        return follow(at, &intent, after_lost_claim(latest.as_ref(), hold)).await;
     }
-    if !start(stages, &intent, hold).await? {
-        return Ok(Settled::AlreadyStarted);
-    }
-    stages.until_payment_opens(&intent).await;
+    queue_start(at, &intent, hold).await?;
     Ok(Settled::Held)
 }
 
 /// What a delivery does for an order that already has a status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Next {
-    /// The order is `held` and may have no workflow yet: start it with this hold.
+    /// The order is `held` and may have no workflow yet: queue its start with this hold.
     Start(Hold),
     /// The order was refused: make sure its row is written.
     Record(String),
@@ -230,8 +223,8 @@ enum Next {
 }
 
 /// A redelivered intent whose order has a status finishes what the earlier delivery started
-/// and never holds again. `held` with its hold: the earlier delivery may have died before the
-/// start, so start with that very hold (the seats the buyer was told). `rejected`: it may have
+/// and never holds again. `held` with its hold: the earlier delivery may have died before
+/// queueing the start, so queue it with that very hold (the seats the buyer was told). `rejected`: it may have
 /// died between telling the buyer and writing the row, so write the row. Anything else (or a
 /// `held` without the hold, which only the workflow publishes): the workflow runs.
 fn after_redelivery(status: &OrderStatus) -> Next {
@@ -245,8 +238,8 @@ fn after_redelivery(status: &OrderStatus) -> Next {
 }
 
 /// A delivery that held but lost the claim to another delivery's first status (`ours` is the
-/// hold it just took). `held`: start with the claim's hold (the seat store handed both the same
-/// one), which may not be started yet. An order that owns no seats (refused, or ended and its
+/// hold it just took). `held`: queue the start with the claim's hold (the seat store handed
+/// both the same one), which may not be queued yet. An order that owns no seats (refused, or ended and its
 /// seats given back): the hold just taken is this delivery's alone, so give it back. An order
 /// that owns seats past `held`: the store handed this delivery the order's existing hold, which
 /// the workflow owns.
@@ -258,18 +251,16 @@ fn after_lost_claim(latest: Option<&OrderStatus>, ours: Hold) -> Next {
     }
 }
 
-async fn follow<S: Stages>(
+async fn follow(
     at: Stores<'_>,
-    stages: &S,
     intent: &PurchaseIntent,
     next: Next,
 ) -> Result<Settled, SettleError> {
     match next {
-        Next::Start(hold) => Ok(if start(stages, intent, hold).await? {
-            Settled::Resumed
-        } else {
-            Settled::AlreadyStarted
-        }),
+        Next::Start(hold) => {
+            queue_start(at, intent, hold).await?;
+            Ok(Settled::Resumed)
+        }
         Next::Record(reason) => {
             record_unopened(at.db, intent, OrderState::Rejected, &reason).await?;
             Ok(Settled::AlreadyRejected(reason))
@@ -284,28 +275,35 @@ async fn follow<S: Stages>(
     }
 }
 
-/// Starts the order's workflow with `hold`: `true` if this call started it, `false` if Temporal
-/// already has it (another delivery started it: the id is the order's, so that is no error).
-async fn start<S: Stages>(
-    stages: &S,
+/// Queues the start of the order's workflow with `hold` (a copy is dropped by the stream or
+/// refused by Temporal: the keys are the order's).
+async fn queue_start(
+    at: Stores<'_>,
     intent: &PurchaseIntent,
     hold: Hold,
-) -> Result<bool, SettleError> {
-    match stages.start(intent, hold).await {
-        Ok(()) => Ok(true),
-        Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(false),
-        Err(e) => Err(SettleError::Start(e)),
-    }
+) -> Result<(), SettleError> {
+    let request = StartRequest {
+        intent: intent.clone(),
+        hold,
+    };
+    at.starts.enqueue(&request).await?;
+    Ok(())
 }
 
 /// Takes the hold an intent asks for: its named seats, or the best available seats of a
 /// section (side by side where they can be; any units of a general-admission section), for
-/// the intent's hold time. Intake and the workflow (when started without a hold) both hold
-/// through here. Taking the hold again for the same intent (a redelivery, a retried activity)
-/// returns the hold already taken, picked seats included.
-pub async fn take_hold(seats: &SeatStore, intent: &PurchaseIntent) -> Result<Hold, SeatError> {
+/// the intent's hold time plus `beyond` (intake's allowance for opening the checkout; zero
+/// when the workflow holds itself, its checkout opening at once). Intake and the workflow
+/// (when started without a hold) both hold through here. Taking the hold again for the same
+/// intent (a redelivery, a retried activity) returns the hold already taken, picked seats
+/// included.
+pub async fn take_hold(
+    seats: &SeatStore,
+    intent: &PurchaseIntent,
+    beyond: Duration,
+) -> Result<Hold, SeatError> {
     let order = intent.order_ref();
-    let hold_for = std::time::Duration::from_secs(intent.hold_seconds.into());
+    let hold_for = Duration::from_secs(intent.hold_seconds.into()) + beyond;
     match &intent.request {
         SeatRequest::Seats(list) => seats.hold(&order, list, hold_for).await,
         SeatRequest::BestAvailable { section, quantity } => {
@@ -317,7 +315,8 @@ pub async fn take_hold(seats: &SeatStore, intent: &PurchaseIntent) -> Result<Hol
 }
 
 /// The first status of an order intake held. It carries the hold, revisions included, so a
-/// delivery that finds it starts the workflow with the very seats the buyer was told.
+/// delivery that finds it starts the workflow with the very seats the buyer was told. The
+/// buyer's clock has not started (`hold_expires_at` is set when the checkout opens).
 pub fn held_status(intent: &PurchaseIntent, hold: &Hold, at: UnixMillis) -> OrderStatus {
     OrderStatus {
         order_id: intent.order_id,
@@ -326,7 +325,8 @@ pub fn held_status(intent: &PurchaseIntent, hold: &Hold, at: UnixMillis) -> Orde
         state: OrderState::Held,
         version: 1,
         seats: hold.seat_ids(),
-        hold_expires_at: Some(hold.expires_at),
+        hold_expires_at: None,
+        checkout_opens_at: None,
         amount_cents: None,
         currency: None,
         payment: None,
@@ -347,6 +347,7 @@ fn rejected_status(intent: &PurchaseIntent, reason: &str, at: UnixMillis) -> Ord
         version: 1,
         seats: Vec::new(),
         hold_expires_at: None,
+        checkout_opens_at: None,
         amount_cents: None,
         currency: None,
         payment: None,

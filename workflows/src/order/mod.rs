@@ -1,7 +1,9 @@
 //! The order on Temporal: hold → pay → confirm or release → issue, and a refund after.
 //!
 //! Intake settles contention: it takes the hold by compare-and-swap the moment the intent
-//! arrives, tells the buyer, and starts [`OrderWorkflow`] with that hold. Its rules (redelivery,
+//! arrives, tells the buyer, and queues the start of [`OrderWorkflow`] with that hold
+//! ([`starts`]); the workers start workflows off that queue at Temporal's pace, and the
+//! workflow renews the hold when it opens the checkout, so the buyer's time to pay starts then. Its rules (redelivery,
 //! races between deliveries) are in [`intake`]; the worker runs the consumer around them. The
 //! workflow owns the hold from then on: it records the order, opens a payment that closes
 //! before the hold does, waits for the provider's verdict (a signal from the webhook, or its
@@ -12,6 +14,7 @@
 pub mod activities;
 mod client;
 pub mod intake;
+pub mod starts;
 pub mod status;
 pub mod tickets;
 pub mod workflow;
@@ -21,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use activities::OrderActivities;
 pub use client::{HistoryEntry, OrderClient, OrderClientError, RunView};
+pub use starts::{StartQueue, StartQueueError, StartRequest};
 pub use status::{StatusBoard, StatusError};
 pub use tickets::TicketSigner;
 pub use workflow::OrderWorkflow;

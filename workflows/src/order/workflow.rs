@@ -1,7 +1,8 @@
 //! The workflow code: deterministic, touching only `ctx`, the domain and the activities.
 //!
 //! ```text
-//! hold (intake, or here) → open: record + payment intent → wait: payment signal | cancel |
+//! hold (intake, or here) → open: renew the hold + record + payment intent → wait: payment
+//!   signal | cancel |
 //!   active query half-way | final query when the checkout closes
 //!   authorized → confirm seats ─ lapsed → void payment, release → expired
 //!                             └ sold → capture ─ refused → seats back → payment_failed
@@ -23,7 +24,9 @@ use temporalio_sdk::{
 use super::{
     ConfirmOutcome, OrderActivities, OrderInput, PaymentOutcome, PaymentSignal, RefundRequest,
     SeatsRequest,
-    activities::{CaptureOutcome, HoldOutcome, OpenOrder, Opened, PaymentRef, StateChange},
+    activities::{
+        CaptureOutcome, HoldOutcome, OpenOrder, Opened, PaymentRef, RenewHold, StateChange,
+    },
 };
 use crate::{
     domain::{OrderState, OrderStatus},
@@ -39,6 +42,9 @@ const MAX_PAYMENT_LEAD: Duration = Duration::from_secs(120);
 /// After the checkout closes, wait this long for the provider's own expiry before the final
 /// query, so its answer is definitive.
 const SETTLE_GRACE: Duration = Duration::from_millis(1500);
+/// Marks histories whose workflow renews intake's hold as the checkout opens
+/// (docs/adr/0021-held-at-seat-store-speed.md); histories from before it replay without.
+const RENEW_AT_OPEN: &str = "renew-hold-at-checkout-open";
 
 /// One order, from its hold to tickets, or to its seats given back.
 #[workflow]
@@ -251,10 +257,10 @@ impl OrderWorkflow {
         input: OrderInput,
     ) -> WorkflowResult<OrderState> {
         let intent = input.intent;
-        let hold: Hold = match input.hold {
-            Some(h) => h,
+        let (hold, renew): (Hold, bool) = match input.hold {
+            Some(h) => (h, true),
             None => match step(ctx, OrderActivities::hold_seats, intent.clone()).await? {
-                HoldOutcome::Held(h) => h,
+                HoldOutcome::Held(h) => (h, false),
                 HoldOutcome::Rejected(_) => return Ok(OrderState::Rejected),
             },
         };
@@ -266,6 +272,27 @@ impl OrderWorkflow {
             order: hold.order,
             seats: hold.seat_ids(),
         };
+        // Intake held for the hold time plus its allowance for this start; the buyer's time
+        // to pay starts now, as the checkout opens. The renewed expiry is the step's recorded
+        // result, so a retried open below sends the provider the same body.
+        let hold = if renew && ctx.patched(RENEW_AT_OPEN) {
+            let renewal = RenewHold {
+                intent: intent.clone(),
+                seats: seats.seats.clone(),
+                hold_seconds: intent.hold_seconds,
+            };
+            match step(ctx, OrderActivities::renew_hold, renewal).await? {
+                Some(renewed) => renewed,
+                None => {
+                    step(ctx, OrderActivities::release_seats, seats).await?;
+                    enter(ctx, &mut st, OrderState::Expired, Some("hold_lapsed")).await?;
+                    return Ok(OrderState::Expired);
+                }
+            }
+        } else {
+            hold
+        };
+        st.hold_expires_at = Some(hold.expires_at);
 
         // From the order's own facts only, never from the workflow's clock: if the worker dies
         // while the payment is being opened, the task runs again at a later workflow time, and

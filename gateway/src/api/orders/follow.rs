@@ -248,7 +248,7 @@ pub async fn cancel(
         Err(OrderClientError::NotRunning) => {
             return Err(ApiError::conflict(
                 ErrorCode::OrderNotReady,
-                "the order's workflow is starting; retry in a moment",
+                "the order's checkout has not opened yet; retry once it has (checkout_opens_at)",
             ));
         }
         Err(e) => return Err(ApiError::unavailable(e)),

@@ -86,8 +86,13 @@ pub struct OrderView {
     pub amount_cents: Option<i64>,
     /// ISO currency.
     pub currency: Option<String>,
-    /// When the hold lapses, while held.
+    /// When the hold lapses, once the checkout is open (`awaiting_payment`): the time to pay
+    /// is counted from the checkout's opening, never from the hold.
     pub hold_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// While `held`: the seats are the buyer's and the checkout is about to open; this is
+    /// when it is expected to (an estimate from the orders ahead of this one). The buyer
+    /// loses no time to pay while waiting for it.
+    pub checkout_opens_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The payment, once created.
     pub payment: Option<PaymentInfo>,
     /// Tickets, once issued.
@@ -121,6 +126,7 @@ impl From<&OrderStatus> for OrderView {
             amount_cents: s.amount_cents,
             currency: s.currency.clone(),
             hold_expires_at: s.hold_expires_at.and_then(time),
+            checkout_opens_at: s.checkout_opens_at.and_then(time),
             payment: s.payment.as_ref().map(|p| PaymentInfo {
                 state: label(&p.state),
                 checkout_url: p.checkout_url.clone(),
@@ -155,6 +161,7 @@ fn requested_view(order: OrderId, index: &OrderIndex) -> OrderView {
         amount_cents: None,
         currency: None,
         hold_expires_at: None,
+        checkout_opens_at: None,
         payment: None,
         tickets: Vec::new(),
         reason: None,
