@@ -186,6 +186,15 @@ async fn seeded_drift_of_every_kind_is_repaired_or_reported_and_a_second_run_cha
     })
     .await
     .unwrap();
+    // 7. A live hold of an order that has ended: a delivery claimed the seat and died before
+    //    recording it; its redelivery took another, and the order was refused. Intake's holds
+    //    run for the checkout allowance (ADR 0021): it would stay held for half an hour.
+    let ended = order_ref(&p);
+    recorded(&p, &ended, &[p.seat(6)], &[OrderState::Rejected]).await;
+    p.seats
+        .hold(&ended, &[p.seat(5)], Duration::from_secs(1_800))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let first = reconcile(&p).await;
@@ -219,7 +228,12 @@ async fn seeded_drift_of_every_kind_is_repaired_or_reported_and_a_second_run_cha
         1,
         "{first:#?}"
     );
-    assert_eq!((first.repaired, first.unresolved), (5, 1), "{first:#?}");
+    assert_eq!(
+        count(&first, FindingKind::EndedOrderHold, true),
+        1,
+        "{first:#?}"
+    );
+    assert_eq!((first.repaired, first.unresolved), (6, 1), "{first:#?}");
     assert!(first.checked_seats >= 20);
 
     // The repairs are real.
@@ -235,6 +249,15 @@ async fn seeded_drift_of_every_kind_is_repaired_or_reported_and_a_second_run_cha
     assert_eq!(
         p.seats
             .seat(p.event, &p.seat(2))
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        SeatState::Free
+    );
+    assert_eq!(
+        p.seats
+            .seat(p.event, &p.seat(5))
             .await
             .unwrap()
             .unwrap()
@@ -274,6 +297,6 @@ async fn seeded_drift_of_every_kind_is_repaired_or_reported_and_a_second_run_cha
     .collect();
     assert_eq!(
         runs,
-        [("succeeded".into(), 5, 1), ("succeeded".into(), 0, 1)]
+        [("succeeded".into(), 6, 1), ("succeeded".into(), 0, 1)]
     );
 }

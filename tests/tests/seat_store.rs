@@ -1102,3 +1102,67 @@ async fn the_allowance_check_repairs_a_ledger_the_seats_disagree_with_unless_it_
     assert!(!ledger.orders.contains_key(&crashed.order));
     assert!(ledger.orders.contains_key(&meanwhile.order));
 }
+
+/// ADR 0021: the hold intake takes is renewed once, as the checkout opens, to the full hold time
+/// from then; a retry of the renewal (its first result never recorded) returns the first
+/// renewal's expiry, ledger included; nobody else can renew it, and a lapsed one cannot be.
+#[tokio::test]
+async fn a_hold_is_renewed_once_from_the_checkout_opening_and_never_past_a_lapse() {
+    let topo = topology().await;
+    let clock = Clock::manual();
+    let store = store_on(
+        &topo,
+        SeatStoreOptions {
+            clock: clock.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let event = EventId::new();
+    store
+        .load_event(&seated_inventory(event, 2, 8))
+        .await
+        .unwrap();
+    let a = order_for(event, BuyerId::new());
+    let seats = [seat(1), seat(2)];
+    // Intake's hold: the hold time plus its allowance for the start.
+    let taken = store
+        .hold(&a, &seats, Duration::from_secs(1_860))
+        .await
+        .unwrap();
+    // The checkout opens ten minutes later.
+    clock.advance(Duration::from_secs(600));
+    let opened_at = store.now();
+    let renewed = store
+        .renew(&a, &seats, taken.expires_at, HOLD)
+        .await
+        .unwrap();
+    assert_eq!(renewed.expires_at, opened_at + 60_000);
+    for s in &seats {
+        assert!(matches!(
+            store.seat(event, s).await.unwrap().unwrap().state,
+            SeatState::Held { expires_at, order, .. } if expires_at == renewed.expires_at && order == a.order
+        ));
+    }
+    let ledger = store.buyer_ledger(&a).await.unwrap();
+    assert_eq!(ledger.orders[&a.order].expires_at, Some(renewed.expires_at));
+    // A retry later returns the same expiry (the checkout it opens must be the same one).
+    clock.advance(Duration::from_secs(5));
+    let again = store
+        .renew(&a, &seats, taken.expires_at, HOLD)
+        .await
+        .unwrap();
+    assert_eq!(again.expires_at, renewed.expires_at);
+    // Another order cannot renew it.
+    let b = order_for(event, BuyerId::new());
+    assert!(matches!(
+        store.renew(&b, &seats, taken.expires_at, HOLD).await,
+        Err(SeatError::NotOwner { .. })
+    ));
+    // Past the lapse (within the confirm margin already), nothing renews it.
+    clock.advance(Duration::from_secs(54));
+    assert!(matches!(
+        store.renew(&a, &seats, taken.expires_at, HOLD).await,
+        Err(SeatError::Lapsed { .. })
+    ));
+}

@@ -120,6 +120,8 @@ pub struct RenewHold {
     pub intent: PurchaseIntent,
     /// Its seats.
     pub seats: Vec<boxoffice_nats::SeatId>,
+    /// The expiry intake held them until (a seat with another one was renewed already).
+    pub taken_until: UnixMillis,
     /// The buyer's hold time, seconds, from the checkout's opening.
     pub hold_seconds: u32,
 }
@@ -215,7 +217,11 @@ impl OrderActivities {
         timed("renew_hold", async move {
             let hold_for = Duration::from_secs(req.hold_seconds.into());
             let order = req.intent.order_ref();
-            match self.seats.renew(&order, &req.seats, hold_for).await {
+            match self
+                .seats
+                .renew(&order, &req.seats, req.taken_until, hold_for)
+                .await
+            {
                 Ok(hold) => Ok(Some(hold)),
                 Err(e @ SeatError::Unavailable(_)) => Err(retry(e)),
                 Err(e) => {

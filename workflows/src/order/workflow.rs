@@ -279,6 +279,7 @@ impl OrderWorkflow {
             let renewal = RenewHold {
                 intent: intent.clone(),
                 seats: seats.seats.clone(),
+                taken_until: hold.expires_at,
                 hold_seconds: intent.hold_seconds,
             };
             match step(ctx, OrderActivities::renew_hold, renewal).await? {

@@ -42,6 +42,10 @@ use crate::{order::TicketSigner, payments::http::HttpProvider};
 pub enum FindingKind {
     /// A lapsed hold whose order no workflow is driving on hold: released.
     LapsedHold,
+    /// A hold not yet lapsed whose order has ended (a delivery that died between claiming a
+    /// seat and recording it, whose redelivery took others; intake's holds run for the
+    /// checkout allowance, so these would stay for half an hour): released.
+    EndedOrderHold,
     /// A seat sold to an order that has ended and paid nothing: freed.
     SoldWithoutPayment,
     /// A seat sold to an ended (or unknown) order that holds captured money: reported.
@@ -71,6 +75,7 @@ impl FindingKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::LapsedHold => "lapsed_hold",
+            Self::EndedOrderHold => "ended_order_hold",
             Self::SoldWithoutPayment => "sold_without_payment",
             Self::SoldToClosedOrder => "sold_to_closed_order",
             Self::CapturedWithoutTicket => "captured_without_ticket",

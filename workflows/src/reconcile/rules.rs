@@ -28,6 +28,8 @@ const ALLOWANCE_CHECKS: usize = 200;
 #[derive(Debug, Clone)]
 enum Candidate {
     Lapsed(EventId, SeatId),
+    /// Held, not lapsed, by an order that has ended.
+    EndedHold(EventId, SeatId),
     Sold(EventId, SeatId),
     Unissued(OrderId),
     TicketedUnpaid(OrderId),
@@ -49,6 +51,7 @@ impl Candidate {
         let blank = |kind| finding(kind, false, "");
         match self {
             Lapsed(_, seat) => blank(K::LapsedHold).seat(seat),
+            EndedHold(_, seat) => blank(K::EndedOrderHold).seat(seat),
             Sold(_, seat) => blank(K::SoldWithoutPayment).seat(seat),
             Unissued(o) => blank(K::CapturedWithoutTicket).order(*o),
             TicketedUnpaid(o) => blank(K::TicketWithoutCapture).order(*o),
@@ -131,6 +134,7 @@ impl Reconciler {
     async fn settle(&self, c: &Candidate, snap: &Snapshot) -> Verdict {
         match c {
             Candidate::Lapsed(event, seat) => self.lapsed_hold(*event, seat).await,
+            Candidate::EndedHold(event, seat) => self.ended_order_hold(*event, seat).await,
             Candidate::Sold(event, seat) => self.sold_seat(*event, seat, snap).await,
             Candidate::Unissued(o) => self.unissued(*o, &snap.named(*o)).await,
             Candidate::TicketedUnpaid(o) => self.ticketed_unpaid(*o, &snap.named(*o)).await,
@@ -180,6 +184,13 @@ impl Reconciler {
                     match view.state {
                         SeatState::Held { expires_at, .. } if expires_at + self.grace_ms <= now => {
                             seats.push(Candidate::Lapsed(event, view.seat));
+                        }
+                        SeatState::Held { order, .. }
+                            if snap.orders.get(&order).is_some_and(|o| {
+                                o.state.is_terminal() && o.age_ms > self.grace_ms
+                            }) =>
+                        {
+                            seats.push(Candidate::EndedHold(event, view.seat));
                         }
                         SeatState::Sold { order, .. } if paid_states(&order) => {
                             *sold_to.entry(order).or_default() += 1;
@@ -275,6 +286,38 @@ impl Reconciler {
         };
         Ok(self.free(&who, &view).await?.then(|| {
             finding(kind, true, "lapsed hold with no live order released")
+                .order(order)
+                .seat(seat)
+        }))
+    }
+
+    /// A live hold of an order that has ended: freed at the revision read, once fresh facts
+    /// say the order is terminal (terminal states are final, so no workflow will ever sell or
+    /// release this seat for it).
+    async fn ended_order_hold(&self, event: EventId, seat: &SeatId) -> Verdict {
+        let kind = FindingKind::EndedOrderHold;
+        self.at(Checkpoint::Candidate(kind)).await;
+        let Some(view) = self.seats.seat(event, seat).await.map_err(fail)? else {
+            return Ok(None);
+        };
+        let SeatState::Held { order, buyer, .. } = view.state.clone() else {
+            return Ok(None);
+        };
+        let ended = self
+            .order_now(order)
+            .await?
+            .is_some_and(|o| o.state.is_terminal());
+        if !ended {
+            return Ok(None);
+        }
+        self.at(Checkpoint::Decided(kind)).await;
+        let who = OrderRef {
+            event,
+            order,
+            buyer,
+        };
+        Ok(self.free(&who, &view).await?.then(|| {
+            finding(kind, true, "hold of an ended order released")
                 .order(order)
                 .seat(seat)
         }))
