@@ -37,7 +37,7 @@ use self::{
 
 /// Outcomes that mean the platform left a buyer without an answer (every other outcome is an
 /// answer: bought, declined, rejected with a reason, told sold out or closed, ...).
-const UNANSWERED: [&str; 9] = [
+const UNANSWERED: [&str; 10] = [
     "no_session",
     "join_failed",
     "poll_failed",
@@ -45,6 +45,7 @@ const UNANSWERED: [&str; 9] = [
     "no_admission_token",
     "order_failed",
     "order_lost",
+    "checkout_never_opened",
     "cancel_lost",
     "cancel_unseen",
 ];

@@ -271,12 +271,13 @@ pub fn write(out: &Path, report: &Report) -> anyhow::Result<()> {
     let get = |s: Series| report.series.get(&name(&s)).cloned().unwrap_or_default();
     lines(
         &charts.join("flow.svg"),
-        "Per second: arrivals, admissions, orders, holds, tickets",
+        "Per second: arrivals, admissions, orders, held, checkouts open, tickets",
         &[
             ("arrivals", get(Series::Arrivals)),
             ("admissions", get(Series::Admissions)),
             ("orders", get(Series::Orders)),
-            ("holds", get(Series::Holds)),
+            ("held", get(Series::Held)),
+            ("checkouts open", get(Series::Checkouts)),
             ("tickets", get(Series::Tickets)),
         ],
     )
