@@ -79,6 +79,14 @@ pub struct SimArgs {
     /// (default: twice the hold time plus two minutes).
     #[arg(long)]
     pub settle_s: Option<u64>,
+    /// Bare workflows per second measured on the same Temporal server in this run, for the
+    /// report's comparisons (`ops/bench onsale` and `contended` measure and pass it).
+    #[arg(long)]
+    pub bare_workflows_per_s: Option<f64>,
+    /// Issued orders whose Temporal history is read after the run (history events and
+    /// workflow tasks per order); 0 reads none.
+    #[arg(long, default_value_t = 20)]
+    pub history_sample: usize,
     /// Buyer behaviour.
     #[command(flatten)]
     pub behaviour: buyer::Behaviour,

@@ -13,6 +13,8 @@ mod args;
 pub mod audit;
 pub mod buyer;
 mod drills;
+pub mod history;
+pub mod pace;
 pub mod procs;
 pub mod report;
 pub mod setup;
@@ -404,6 +406,18 @@ async fn drive(
             c.detail
         );
     }
-    let report = report::Report::new(args, &event, &tally, audit, drills_done);
+    let sample = tally.issued_sample(args.history_sample);
+    let history = if sample.is_empty() {
+        None
+    } else {
+        history::sample(&args.temporal_url, &sample).await
+    };
+    if let Some(h) = &history {
+        eprintln!(
+            "[sim] Temporal's work per issued order ({} sampled, medians): {} history events, {} workflow tasks",
+            h.sampled, h.events, h.workflow_tasks
+        );
+    }
+    let report = report::Report::new(args, &event, &tally, audit, drills_done, history);
     Ok((report, event.id))
 }
