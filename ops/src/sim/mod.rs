@@ -30,7 +30,7 @@ use boxoffice_nats::{EventId, Namespace, SectionCode, Topology};
 use rand::{Rng, SeedableRng};
 use tokio::sync::Mutex;
 
-pub use self::args::{Drills, ProviderFaults, SimArgs};
+pub use self::args::{Drills, ProviderFaults, SimArgs, Venue};
 use self::{
     drills::{reconcile_on_demand, run_drills, watch_claimed_out},
     procs::Procs,
@@ -141,7 +141,14 @@ pub async fn run(args: &SimArgs) -> anyhow::Result<report::Report> {
     let sandbox_url = procs.sandbox_url.clone();
     let procs = Arc::new(Mutex::new(procs));
 
-    let result = drive(args, &db, &seats, &nats, &ns, &gateways, procs.clone()).await;
+    let driven = drive(args, &db, &seats, &nats, &ns, &gateways, procs.clone());
+    let result = match args.deadline_s {
+        // Dropping the drive aborts every task it started (see `Aborting`).
+        Some(s) => tokio::time::timeout(Duration::from_secs(s), driven)
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the run did not finish within {s} s"))),
+        None => driven.await,
+    };
     let mut p = procs.lock().await;
     p.stop_all().await;
     let (mut report, event) = result?;
@@ -168,7 +175,7 @@ async fn drive(
     let org = setup::Organizer::sign_up(db, &gateways[0]).await?;
     let event = setup::create_event(
         &org,
-        args.seats,
+        setup::sections(args.venue, args.seats),
         args.max_per_buyer,
         args.hold_s.max(30),
         args.admission_rate,
@@ -239,12 +246,12 @@ async fn drive(
         .collect();
     arrivals.sort_by(f64::total_cmp);
 
-    let drills = tokio::spawn(run_drills(
+    let drills = Aborting(tokio::spawn(run_drills(
         args.drills.clone(),
         args.workers,
         opened,
         procs.clone(),
-    ));
+    )));
     let bar = indicatif::ProgressBar::new(args.buyers);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -272,15 +279,16 @@ async fn drive(
         }
     };
     // When the live counts first show nothing left to buy.
-    let watcher = tokio::spawn(watch_claimed_out(world.clone(), opened));
-    let on_demand = tokio::spawn(reconcile_on_demand(
+    let watcher = Aborting(tokio::spawn(watch_claimed_out(world.clone(), opened)));
+    let on_demand = Aborting(tokio::spawn(reconcile_on_demand(
         args.temporal_url.clone(),
         format!("orders-{}", ns.prefix()),
         opened,
         Duration::from_secs(args.reconcile_on_demand_s.max(1)),
-    ));
+    )));
     // Spawn everyone (the spawner sleeps between arrivals), then wait for every visit.
-    let mut visits = tokio::spawn(spawner).await?;
+    let mut spawning = Aborting(tokio::spawn(spawner));
+    let mut visits = (&mut spawning.0).await?;
     let mut done = 0u64;
     while let Some(r) = visits.join_next().await {
         if r.is_err() {
@@ -297,8 +305,9 @@ async fn drive(
         }
     }
     bar.finish();
-    watcher.abort();
-    let drills_done = drills.await??;
+    drop(watcher);
+    let mut drills = drills;
+    let drills_done = (&mut drills.0).await??;
     procs.lock().await.check()?;
 
     // Every order ends: abandoned holds lapse, late webhooks arrive (each workflow ends its own
@@ -326,7 +335,7 @@ async fn drive(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    on_demand.abort();
+    drop(on_demand);
     eprintln!(
         "[sim] settled in {:.1} s ({open_orders} orders still open)",
         settle_start.elapsed().as_secs_f64()
@@ -420,4 +429,14 @@ async fn drive(
     }
     let report = report::Report::new(args, &event, &tally, audit, drills_done, history);
     Ok((report, event.id))
+}
+
+/// A task that is aborted when its handle is dropped: a run that fails or passes its
+/// deadline leaves nothing of itself running (the benchmark runs several in one process).
+struct Aborting<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for Aborting<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
