@@ -24,6 +24,8 @@
 //! - `sell_out_s`: the opening → buyers had seen every unit issued;
 //! - `history_events_per_order`, `workflow_tasks_per_order`: Temporal's work per issued
 //!   order (a sample of 20 per run, read from the server);
+//! - `cpu_s`, `simulator_cpu_ms_per_buyer`: CPU seconds per process over a run (gateway,
+//!   worker, sandbox, the simulator itself, NATS and Temporal), and the simulator's per buyer;
 //! - `audit_ok` and `audit`: the simulator's invariant audit, per run.
 
 use std::path::PathBuf;
@@ -68,6 +70,12 @@ pub struct ContendedArgs {
     /// Folder for the runs' reports (`run-1`, `run-2`, ...).
     #[arg(long, default_value = "bench-results/contended")]
     pub out: PathBuf,
+    /// Pid file of the NATS server (its CPU over each run is reported).
+    #[arg(long)]
+    pub nats_pid_file: Option<PathBuf>,
+    /// Pid file of the Temporal dev server (its CPU over each run is reported).
+    #[arg(long)]
+    pub temporal_pid_file: Option<PathBuf>,
     /// Worker tuning of the bare pass (the platform's workers use their defaults).
     #[command(flatten)]
     pub tuning: boxoffice_workers::WorkerTuning,
@@ -104,6 +112,8 @@ fn preset(args: &ContendedArgs, run: usize, bare_per_s: f64) -> anyhow::Result<S
     sim.deadline_s = Some(args.deadline_s);
     sim.bare_workflows_per_s = Some(bare_per_s);
     sim.seed = sim.seed.wrapping_add(run as u64);
+    sim.drills.nats_pid_file = args.nats_pid_file.clone();
+    sim.drills.temporal_pid_file = args.temporal_pid_file.clone();
     let b = &mut sim.behaviour;
     (b.decline_share, b.abandon_share, b.cancel_share) = (0.0, 0.0, 0.0);
     (b.double_click_share, b.resubmit_share, b.second_tab_share) = (0.0, 0.0, 0.0);
@@ -185,6 +195,13 @@ pub async fn run(args: &ContendedArgs) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(!runs.is_empty(), "every run failed: {}", failed.join("; "));
     let med = |g: &dyn Fn(&Figures) -> Option<f64>| median_of(runs.iter().map(g));
     let seconds = |ms: Option<f64>| ms.map(|v| v / 1000.0);
+    // CPU seconds per process over a run (median per process).
+    let names: std::collections::BTreeSet<&String> =
+        runs.iter().flat_map(|f| f.report.cpu_s.keys()).collect();
+    let cpu: std::collections::BTreeMap<&String, Option<f64>> = names
+        .into_iter()
+        .map(|n| (n, med(&|f| f.report.cpu_s.get(n).copied())))
+        .collect();
     let audits: Vec<String> = runs
         .iter()
         .enumerate()
@@ -213,6 +230,8 @@ pub async fn run(args: &ContendedArgs) -> anyhow::Result<serde_json::Value> {
         "sold": med(&|f| Some(f.report.sold as f64)),
         "history_events_per_order": med(&|f| f.report.workflow_history.as_ref().map(|h| h.events)),
         "workflow_tasks_per_order": med(&|f| f.report.workflow_history.as_ref().map(|h| h.workflow_tasks)),
+        "simulator_cpu_ms_per_buyer": med(&|f| f.report.simulator_cpu_ms_per_buyer),
+        "cpu_s": cpu,
         "audit_ok": failed.is_empty() && runs.iter().all(|f| f.report.audit_ok),
         "audit": audits.join("; "),
         "report": args.out,

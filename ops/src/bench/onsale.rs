@@ -87,6 +87,8 @@ pub async fn run(args: &OnsaleArgs) -> anyhow::Result<serde_json::Value> {
         "last_ticket_s": report.last_ticket_s,
         "history_events_per_order": history.map(|h| h.events),
         "workflow_tasks_per_order": history.map(|h| h.workflow_tasks),
+        "simulator_cpu_ms_per_buyer": report.simulator_cpu_ms_per_buyer,
+        "cpu_s": report.cpu_s,
         "report": args.sim.out.join("report.md"),
     }))
 }

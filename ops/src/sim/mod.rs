@@ -141,6 +141,9 @@ pub async fn run(args: &SimArgs) -> anyhow::Result<report::Report> {
     let sandbox_url = procs.sandbox_url.clone();
     let procs = Arc::new(Mutex::new(procs));
 
+    // CPU of the shared servers and of this process over the run, to set beside the
+    // platform's own processes' (see `cpu_by_process`).
+    let cpu_before = shared_cpu(args);
     let driven = drive(args, &db, &seats, &nats, &ns, &gateways, procs.clone());
     let result = match args.deadline_s {
         // Dropping the drive aborts every task it started (see `Aborting`).
@@ -150,9 +153,17 @@ pub async fn run(args: &SimArgs) -> anyhow::Result<report::Report> {
         None => driven.await,
     };
     let mut p = procs.lock().await;
+    let mut cpu = p.cpu_seconds();
+    for (name, now) in shared_cpu(args) {
+        cpu.insert(
+            name.clone(),
+            now - cpu_before.get(&name).copied().unwrap_or(0.0),
+        );
+    }
     p.stop_all().await;
     let (mut report, event) = result?;
     report.wall_s = started.elapsed().as_secs_f64();
+    report.set_cpu(cpu);
     report.sandbox_url = sandbox_url;
     report::write(&args.out, &report)?;
     eprintln!(
@@ -429,6 +440,28 @@ async fn drive(
     }
     let report = report::Report::new(args, &event, &tally, audit, drills_done, history);
     Ok((report, event.id))
+}
+
+/// CPU seconds used so far by this simulator and by the NATS and Temporal servers whose pid
+/// files it was given.
+fn shared_cpu(args: &SimArgs) -> std::collections::BTreeMap<String, f64> {
+    let mut cpu = std::collections::BTreeMap::new();
+    if let Some(s) = procs::cpu_seconds(std::process::id()) {
+        cpu.insert("simulator".to_owned(), s);
+    }
+    for (name, file) in [
+        ("nats", &args.drills.nats_pid_file),
+        ("temporal", &args.drills.temporal_pid_file),
+    ] {
+        if let Some(s) = file
+            .as_deref()
+            .and_then(procs::pid_in)
+            .and_then(procs::cpu_seconds)
+        {
+            cpu.insert(name.to_owned(), s);
+        }
+    }
+    cpu
 }
 
 /// A task that is aborted when its handle is dropped: a run that fails or passes its

@@ -74,6 +74,12 @@ pub struct Report {
     pub wall_s: f64,
     /// The payment provider the run used.
     pub sandbox_url: String,
+    /// CPU seconds per process over the run: the platform's processes since they started,
+    /// the simulator and the NATS and Temporal servers (when their pid files were given)
+    /// from the run's start; all measured just before the processes are stopped.
+    pub cpu_s: BTreeMap<String, f64>,
+    /// The simulator's CPU per buyer, ms.
+    pub simulator_cpu_ms_per_buyer: Option<f64>,
 }
 
 fn name<T: Serialize>(v: &T) -> String {
@@ -166,7 +172,18 @@ impl Report {
             event_id: event.id.clone(),
             wall_s: 0.0,
             sandbox_url: String::new(),
+            cpu_s: BTreeMap::new(),
+            simulator_cpu_ms_per_buyer: None,
         }
+    }
+
+    /// Records the CPU each process used over the run.
+    pub fn set_cpu(&mut self, cpu: BTreeMap<String, f64>) {
+        self.simulator_cpu_ms_per_buyer = cpu
+            .get("simulator")
+            .filter(|_| self.buyers > 0)
+            .map(|s| s * 1000.0 / self.buyers as f64);
+        self.cpu_s = cpu;
     }
 
     /// The Markdown summary.
@@ -222,6 +239,33 @@ impl Report {
                 .unwrap_or_default(),
         ) {
             p(&mut md, line);
+        }
+        p(&mut md, String::new());
+        p(&mut md, "## CPU per process".into());
+        p(&mut md, String::new());
+        p(
+            &mut md,
+            format!(
+                "CPU seconds each process used over the run's {:.0} s (the platform's processes since they started, the simulator and the shared servers from the run's start, all read just before the processes stop; a process a drill killed is not counted). The simulator used {} ms per buyer.",
+                self.wall_s,
+                self.simulator_cpu_ms_per_buyer
+                    .map_or("n/a".into(), |v| format!("{v:.2}"))
+            ),
+        );
+        p(&mut md, String::new());
+        p(
+            &mut md,
+            "| process | CPU s | share of the run's wall time |".into(),
+        );
+        p(&mut md, "| --- | ---: | ---: |".into());
+        for (name, s) in &self.cpu_s {
+            p(
+                &mut md,
+                format!(
+                    "| {name} | {s:.1} | {:.0}% |",
+                    100.0 * s / self.wall_s.max(1.0)
+                ),
+            );
         }
         p(&mut md, String::new());
         p(&mut md, "## Temporal's work per issued order".into());
