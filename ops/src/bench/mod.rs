@@ -2,6 +2,7 @@
 //! same run, on the same server, and reports the ratio.
 
 pub mod bare;
+pub mod contended;
 pub mod gateway;
 pub mod holds;
 pub mod onsale;

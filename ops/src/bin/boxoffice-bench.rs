@@ -21,6 +21,9 @@ enum Bench {
     Gateway(boxoffice_ops::bench::gateway::GatewayArgs),
     /// The busiest minute: the on-sale simulator vs bare workflows on the same server.
     Onsale(Box<boxoffice_ops::bench::onsale::OnsaleArgs>),
+    /// One general-admission section, a crowd of single-ticket buyers who all pay: held per
+    /// second, order → held, issued per second against bare workflows.
+    Contended(boxoffice_ops::bench::contended::ContendedArgs),
 }
 
 #[tokio::main]
@@ -34,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Orders(args) => boxoffice_ops::bench::orders::run(&args).await?,
         Bench::Gateway(args) => boxoffice_ops::bench::gateway::run(&args).await?,
         Bench::Onsale(args) => boxoffice_ops::bench::onsale::run(&args).await?,
+        Bench::Contended(args) => boxoffice_ops::bench::contended::run(&args).await?,
     };
     println!("{report}");
     Ok(())

@@ -29,9 +29,13 @@ pub struct SimArgs {
     /// Buyers.
     #[arg(long, default_value_t = 200_000)]
     pub buyers: u64,
-    /// Seats (a fifth of them standing).
+    /// Seats (in the arena, a fifth of them standing).
     #[arg(long, default_value_t = 20_000)]
     pub seats: u32,
+    /// The venue: `arena` (three seated sections and a standing floor, demand skewed to the
+    /// best) or `general-admission` (one standing section of `--seats` units).
+    #[arg(long, value_enum, default_value_t = Venue::Arena)]
+    pub venue: Venue,
     /// Tickets one buyer may hold.
     #[arg(long, default_value_t = 6)]
     pub max_per_buyer: u32,
@@ -79,6 +83,18 @@ pub struct SimArgs {
     /// (default: twice the hold time plus two minutes).
     #[arg(long)]
     pub settle_s: Option<u64>,
+    /// Give up on the run this many seconds after it starts (its processes are stopped and
+    /// it fails): a bound for benchmarks. None by default.
+    #[arg(long)]
+    pub deadline_s: Option<u64>,
+    /// Bare workflows per second measured on the same Temporal server in this run, for the
+    /// report's comparisons (`ops/bench onsale` and `contended` measure and pass it).
+    #[arg(long)]
+    pub bare_workflows_per_s: Option<f64>,
+    /// Issued orders whose Temporal history is read after the run (history events and
+    /// workflow tasks per order); 0 reads none.
+    #[arg(long, default_value_t = 20)]
+    pub history_sample: usize,
     /// Buyer behaviour.
     #[command(flatten)]
     pub behaviour: buyer::Behaviour,
@@ -88,6 +104,15 @@ pub struct SimArgs {
     /// Fault drills.
     #[command(flatten)]
     pub drills: Drills,
+}
+
+/// The simulated venue's layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Venue {
+    /// Three seated sections and a standing floor with a fifth of the capacity.
+    Arena,
+    /// One general-admission section of every unit.
+    GeneralAdmission,
 }
 
 /// Faults of the payment provider (passed to the sandbox).

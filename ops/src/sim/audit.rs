@@ -65,6 +65,22 @@ impl Audit {
     pub fn ok(&self) -> bool {
         self.checks.iter().all(|c| c.ok)
     }
+
+    /// One line: `13/13 checks passed`, or which failed.
+    pub fn summary(&self) -> String {
+        let failed: Vec<&str> = self
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name)
+            .collect();
+        let passed = self.checks.len() - failed.len();
+        let mut line = format!("{passed}/{} checks passed", self.checks.len());
+        if !failed.is_empty() {
+            line.push_str(&format!("; failed: {}", failed.join(", ")));
+        }
+        line
+    }
 }
 
 /// What the audit reads.

@@ -14,6 +14,8 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::Value;
 
 mod checkout;
+mod purchase;
+mod watch;
 
 use super::{
     setup::SimEvent,
@@ -110,13 +112,16 @@ pub async fn visit(world: Arc<World>, n: u64, seed: u64) -> &'static str {
     outcome
 }
 
+/// How long the answer asks the client to wait before retrying (1 s when it does not say;
+/// at most a minute, so a wrong header cannot stall a buyer for good). Buyers wait at least
+/// this long: a crowd that retries sooner than asked is what shedding protects against.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
     let s = headers
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(1);
-    Duration::from_secs(s.clamp(1, 5))
+    Duration::from_secs(s.clamp(1, 60))
 }
 
 impl Visit {

@@ -92,8 +92,6 @@ pub(super) async fn run_drills(
     Ok(done)
 }
 
-/// Samples the event's live counts once a second from the opening and records the first time
-/// no seat was left to buy (every one sold or held by a checkout).
 /// Runs a reconciliation pass on demand every `every` from the opening, as an operator's
 /// `boxofficectl reconcile` would, until aborted. A pass that cannot run (Temporal restarted
 /// by a drill) is said and skipped.
@@ -134,10 +132,13 @@ pub(super) async fn reconcile_on_demand(
     }
 }
 
+/// Samples the event's live counts every 250 ms from the opening and records the first time
+/// no seat was left to buy: none available, every one held (by an order, whether its checkout
+/// is open yet or not) or sold. Counts that are all zero (not loaded yet) do not count.
 pub(super) async fn watch_claimed_out(world: Arc<buyer::World>, opened: Instant) {
     tokio::time::sleep_until(opened.into()).await;
     let url = format!("{}/api/v1/events/{}", world.gateways[0], world.event.id);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tick.tick().await;
         let Ok(r) = world.http.get(&url).send().await else {
@@ -147,7 +148,8 @@ pub(super) async fn watch_claimed_out(world: Arc<buyer::World>, opened: Instant)
             continue;
         };
         let a = &ev["availability"];
-        if a["available"].as_u64() == Some(0) && a["sold"].as_u64().is_some_and(|n| n > 0) {
+        let taken = a["held"].as_u64().unwrap_or(0) + a["sold"].as_u64().unwrap_or(0);
+        if a["available"].as_u64() == Some(0) && taken > 0 {
             let ms = opened.elapsed().as_millis() as u64;
             world
                 .tally

@@ -13,6 +13,8 @@ mod args;
 pub mod audit;
 pub mod buyer;
 mod drills;
+pub mod history;
+pub mod pace;
 pub mod procs;
 pub mod report;
 pub mod setup;
@@ -28,7 +30,7 @@ use boxoffice_nats::{EventId, Namespace, SectionCode, Topology};
 use rand::{Rng, SeedableRng};
 use tokio::sync::Mutex;
 
-pub use self::args::{Drills, ProviderFaults, SimArgs};
+pub use self::args::{Drills, ProviderFaults, SimArgs, Venue};
 use self::{
     drills::{reconcile_on_demand, run_drills, watch_claimed_out},
     procs::Procs,
@@ -37,7 +39,7 @@ use self::{
 
 /// Outcomes that mean the platform left a buyer without an answer (every other outcome is an
 /// answer: bought, declined, rejected with a reason, told sold out or closed, ...).
-const UNANSWERED: [&str; 9] = [
+const UNANSWERED: [&str; 10] = [
     "no_session",
     "join_failed",
     "poll_failed",
@@ -45,6 +47,7 @@ const UNANSWERED: [&str; 9] = [
     "no_admission_token",
     "order_failed",
     "order_lost",
+    "checkout_never_opened",
     "cancel_lost",
     "cancel_unseen",
 ];
@@ -138,11 +141,29 @@ pub async fn run(args: &SimArgs) -> anyhow::Result<report::Report> {
     let sandbox_url = procs.sandbox_url.clone();
     let procs = Arc::new(Mutex::new(procs));
 
-    let result = drive(args, &db, &seats, &nats, &ns, &gateways, procs.clone()).await;
+    // CPU of the shared servers and of this process over the run, to set beside the
+    // platform's own processes' (see `cpu_by_process`).
+    let cpu_before = shared_cpu(args);
+    let driven = drive(args, &db, &seats, &nats, &ns, &gateways, procs.clone());
+    let result = match args.deadline_s {
+        // Dropping the drive aborts every task it started (see `Aborting`).
+        Some(s) => tokio::time::timeout(Duration::from_secs(s), driven)
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the run did not finish within {s} s"))),
+        None => driven.await,
+    };
     let mut p = procs.lock().await;
+    let mut cpu = p.cpu_seconds();
+    for (name, now) in shared_cpu(args) {
+        cpu.insert(
+            name.clone(),
+            now - cpu_before.get(&name).copied().unwrap_or(0.0),
+        );
+    }
     p.stop_all().await;
     let (mut report, event) = result?;
     report.wall_s = started.elapsed().as_secs_f64();
+    report.set_cpu(cpu);
     report.sandbox_url = sandbox_url;
     report::write(&args.out, &report)?;
     eprintln!(
@@ -165,7 +186,7 @@ async fn drive(
     let org = setup::Organizer::sign_up(db, &gateways[0]).await?;
     let event = setup::create_event(
         &org,
-        args.seats,
+        setup::sections(args.venue, args.seats),
         args.max_per_buyer,
         args.hold_s.max(30),
         args.admission_rate,
@@ -236,12 +257,12 @@ async fn drive(
         .collect();
     arrivals.sort_by(f64::total_cmp);
 
-    let drills = tokio::spawn(run_drills(
+    let drills = Aborting(tokio::spawn(run_drills(
         args.drills.clone(),
         args.workers,
         opened,
         procs.clone(),
-    ));
+    )));
     let bar = indicatif::ProgressBar::new(args.buyers);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -269,15 +290,16 @@ async fn drive(
         }
     };
     // When the live counts first show nothing left to buy.
-    let watcher = tokio::spawn(watch_claimed_out(world.clone(), opened));
-    let on_demand = tokio::spawn(reconcile_on_demand(
+    let watcher = Aborting(tokio::spawn(watch_claimed_out(world.clone(), opened)));
+    let on_demand = Aborting(tokio::spawn(reconcile_on_demand(
         args.temporal_url.clone(),
         format!("orders-{}", ns.prefix()),
         opened,
         Duration::from_secs(args.reconcile_on_demand_s.max(1)),
-    ));
+    )));
     // Spawn everyone (the spawner sleeps between arrivals), then wait for every visit.
-    let mut visits = tokio::spawn(spawner).await?;
+    let mut spawning = Aborting(tokio::spawn(spawner));
+    let mut visits = (&mut spawning.0).await?;
     let mut done = 0u64;
     while let Some(r) = visits.join_next().await {
         if r.is_err() {
@@ -294,8 +316,9 @@ async fn drive(
         }
     }
     bar.finish();
-    watcher.abort();
-    let drills_done = drills.await??;
+    drop(watcher);
+    let mut drills = drills;
+    let drills_done = (&mut drills.0).await??;
     procs.lock().await.check()?;
 
     // Every order ends: abandoned holds lapse, late webhooks arrive (each workflow ends its own
@@ -323,7 +346,7 @@ async fn drive(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    on_demand.abort();
+    drop(on_demand);
     eprintln!(
         "[sim] settled in {:.1} s ({open_orders} orders still open)",
         settle_start.elapsed().as_secs_f64()
@@ -403,6 +426,50 @@ async fn drive(
             c.detail
         );
     }
-    let report = report::Report::new(args, &event, &tally, audit, drills_done);
+    let sample = tally.issued_sample(args.history_sample);
+    let history = if sample.is_empty() {
+        None
+    } else {
+        history::sample(&args.temporal_url, &sample).await
+    };
+    if let Some(h) = &history {
+        eprintln!(
+            "[sim] Temporal's work per issued order ({} sampled, medians): {} history events, {} workflow tasks",
+            h.sampled, h.events, h.workflow_tasks
+        );
+    }
+    let report = report::Report::new(args, &event, &tally, audit, drills_done, history);
     Ok((report, event.id))
+}
+
+/// CPU seconds used so far by this simulator and by the NATS and Temporal servers whose pid
+/// files it was given.
+fn shared_cpu(args: &SimArgs) -> std::collections::BTreeMap<String, f64> {
+    let mut cpu = std::collections::BTreeMap::new();
+    if let Some(s) = procs::cpu_seconds(std::process::id()) {
+        cpu.insert("simulator".to_owned(), s);
+    }
+    for (name, file) in [
+        ("nats", &args.drills.nats_pid_file),
+        ("temporal", &args.drills.temporal_pid_file),
+    ] {
+        if let Some(s) = file
+            .as_deref()
+            .and_then(procs::pid_in)
+            .and_then(procs::cpu_seconds)
+        {
+            cpu.insert(name.to_owned(), s);
+        }
+    }
+    cpu
+}
+
+/// A task that is aborted when its handle is dropped: a run that fails or passes its
+/// deadline leaves nothing of itself running (the benchmark runs several in one process).
+struct Aborting<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for Aborting<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

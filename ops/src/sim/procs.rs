@@ -229,6 +229,32 @@ impl Procs {
     pub fn dir(&self) -> &Path {
         &self.wiring.dir
     }
+
+    /// CPU seconds each running process has used since it started (a process killed by a
+    /// drill takes its count with it).
+    pub fn cpu_seconds(&self) -> BTreeMap<String, f64> {
+        self.children
+            .iter()
+            .filter_map(|(name, child)| Some((name.clone(), cpu_seconds(child.id()?)?)))
+            .collect()
+    }
+}
+
+/// CPU seconds (user and system) process `pid` has used, from `/proc/<pid>/stat`, in the
+/// kernel's clock ticks of 1/100 s (`USER_HZ`, 100 on every Linux the project runs on).
+/// `None` when it cannot be read.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: the fields start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime: fields 14 and 15 of the line, 12th and 13th after the name.
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// The pid in a pid file, if it holds one.
+pub fn pid_in(file: &Path) -> Option<u32> {
+    std::fs::read_to_string(file).ok()?.trim().parse().ok()
 }
 
 /// Crashes and restarts a server this program did not start (NATS, the Temporal dev server),

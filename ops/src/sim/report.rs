@@ -10,6 +10,8 @@ use serde::Serialize;
 use super::{
     SimArgs,
     audit::Audit,
+    history::History,
+    pace::{Inputs, Pace},
     setup::SimEvent,
     tally::{Series, Tally},
 };
@@ -40,10 +42,14 @@ pub struct Report {
     pub sold: u64,
     /// Seconds from the opening until buyers had seen every seat issued (`None`: not sold out).
     pub sell_out_s: Option<f64>,
-    /// Seconds from the opening until the live counts first showed no seat left to buy (all
-    /// sold or held by a checkout): the sale's pace without the tail that abandoned
-    /// checkouts add by keeping their seats for the hold time.
+    /// Seconds from the opening until the live counts first showed no seat left to buy (each
+    /// one held or sold): the sale's pace without the tail that abandoned checkouts add by
+    /// keeping their seats for the hold time.
     pub claimed_out_s: Option<f64>,
+    /// How fast seats were held and orders issued, against the bare rate and the ideals.
+    pub pace: Pace,
+    /// History events and workflow tasks per issued order (a sample, read from Temporal).
+    pub workflow_history: Option<History>,
     /// Seconds from the opening to the last ticket a buyer saw issued.
     pub last_ticket_s: f64,
     /// Whether every invariant held.
@@ -68,6 +74,12 @@ pub struct Report {
     pub wall_s: f64,
     /// The payment provider the run used.
     pub sandbox_url: String,
+    /// CPU seconds per process over the run: the platform's processes since they started,
+    /// the simulator and the NATS and Temporal servers (when their pid files were given)
+    /// from the run's start; all measured just before the processes are stopped.
+    pub cpu_s: BTreeMap<String, f64>,
+    /// The simulator's CPU per buyer, ms.
+    pub simulator_cpu_ms_per_buyer: Option<f64>,
 }
 
 fn name<T: Serialize>(v: &T) -> String {
@@ -85,6 +97,7 @@ impl Report {
         tally: &Tally,
         audit: Audit,
         drills: Vec<String>,
+        workflow_history: Option<History>,
     ) -> Self {
         use std::sync::atomic::Ordering::Relaxed;
         let series: BTreeMap<String, Vec<(i64, u64)>> = tally
@@ -114,17 +127,44 @@ impl Report {
             .collect();
         let sold_out = tally.sold_out_ms.load(Relaxed);
         let claimed_out = tally.claimed_out_ms.load(Relaxed);
+        let outcomes = tally.outcomes();
+        let outcome = |k: &str| outcomes.get(k).copied().unwrap_or(0);
+        let total = |s: Series| {
+            series
+                .get(&name(&s))
+                .map_or(0, |v| v.iter().map(|(_, n)| n).sum::<u64>())
+        };
+        let issued = series
+            .get(&name(&Series::Issued))
+            .cloned()
+            .unwrap_or_default();
+        let pace = Pace::new(&Inputs {
+            issued: &issued,
+            issued_orders: tally.issued_orders.load(Relaxed),
+            held_units: tally.held_units.load(Relaxed),
+            last_held_ms: tally.last_held_ms.load(Relaxed),
+            last_issue_ms: tally.last_issue_ms.load(Relaxed),
+            seats: args.seats,
+            sold: audit.tickets,
+            bought: outcome("bought"),
+            checkouts: total(Series::Checkouts),
+            lapsed: outcome("abandoned") + outcome("paid_too_late") + outcome("cancel_overtaken"),
+            hold_s: args.hold_s.max(30),
+            bare_per_s: args.bare_workflows_per_s,
+        });
         Self {
             buyers: args.buyers,
             seats: args.seats,
             sold: audit.tickets,
             sell_out_s: (sold_out != u64::MAX).then(|| sold_out as f64 / 1000.0),
             claimed_out_s: (claimed_out != u64::MAX).then(|| claimed_out as f64 / 1000.0),
+            pace,
+            workflow_history,
             last_ticket_s: tally.last_issue_ms.load(Relaxed) as f64 / 1000.0,
             audit_ok: audit.ok(),
             audit,
             entrance_rps_peak,
-            outcomes: tally.outcomes(),
+            outcomes,
             errors: tally.errors(),
             latency,
             series,
@@ -132,7 +172,18 @@ impl Report {
             event_id: event.id.clone(),
             wall_s: 0.0,
             sandbox_url: String::new(),
+            cpu_s: BTreeMap::new(),
+            simulator_cpu_ms_per_buyer: None,
         }
+    }
+
+    /// Records the CPU each process used over the run.
+    pub fn set_cpu(&mut self, cpu: BTreeMap<String, f64>) {
+        self.simulator_cpu_ms_per_buyer = cpu
+            .get("simulator")
+            .filter(|_| self.buyers > 0)
+            .map(|s| s * 1000.0 / self.buyers as f64);
+        self.cpu_s = cpu;
     }
 
     /// The Markdown summary.
@@ -169,6 +220,77 @@ impl Report {
                 self.entrance_rps_peak, self.wall_s
             ),
         );
+        p(&mut md, String::new());
+        p(
+            &mut md,
+            format!(
+                "`sell_out_s` {}: seconds from the opening until buyers had seen every seat issued. `claimed_out_s` {}: seconds from the opening until the live counts first showed no seat left to buy, each one held or sold (sampled every 250 ms); the gap between the two is the tail that checkouts still open, paying or abandoned, add.",
+                self.sell_out_s.map_or("n/a".into(), |s| format!("{s:.1}")),
+                self.claimed_out_s
+                    .map_or("n/a".into(), |s| format!("{s:.1}")),
+            ),
+        );
+        p(&mut md, String::new());
+        for line in self.pace.markdown(
+            &self
+                .series
+                .get(&name(&Series::Issued))
+                .cloned()
+                .unwrap_or_default(),
+        ) {
+            p(&mut md, line);
+        }
+        p(&mut md, String::new());
+        p(&mut md, "## CPU per process".into());
+        p(&mut md, String::new());
+        p(
+            &mut md,
+            format!(
+                "CPU seconds each process used over the run's {:.0} s (the platform's processes since they started, the simulator and the shared servers from the run's start, all read just before the processes stop; a process a drill killed is not counted). The simulator used {} ms per buyer.",
+                self.wall_s,
+                self.simulator_cpu_ms_per_buyer
+                    .map_or("n/a".into(), |v| format!("{v:.2}"))
+            ),
+        );
+        p(&mut md, String::new());
+        p(
+            &mut md,
+            "| process | CPU s | share of the run's wall time |".into(),
+        );
+        p(&mut md, "| --- | ---: | ---: |".into());
+        for (name, s) in &self.cpu_s {
+            p(
+                &mut md,
+                format!(
+                    "| {name} | {s:.1} | {:.0}% |",
+                    100.0 * s / self.wall_s.max(1.0)
+                ),
+            );
+        }
+        p(&mut md, String::new());
+        p(&mut md, "## Temporal's work per issued order".into());
+        p(&mut md, String::new());
+        match &self.workflow_history {
+            Some(h) => {
+                p(
+                    &mut md,
+                    format!(
+                        "Read from the server after the sale, for {} issued orders spread over the sale (medians): **{} history events** and **{} workflow tasks** (`WORKFLOW_TASK_COMPLETED`: each one a round trip of the worker to the server) per issued order. By kind:",
+                        h.sampled, h.events, h.workflow_tasks
+                    ),
+                );
+                p(&mut md, String::new());
+                p(&mut md, "| event | per issued order (median) |".into());
+                p(&mut md, "| --- | ---: |".into());
+                for (k, n) in &h.by_kind {
+                    p(&mut md, format!("| {k} | {n} |"));
+                }
+            }
+            None => p(
+                &mut md,
+                "Not read (no issued order, or Temporal did not answer).".into(),
+            ),
+        }
         if !self.drills.is_empty() {
             p(&mut md, String::new());
             p(&mut md, "## Fault drills".into());
@@ -255,7 +377,7 @@ impl Report {
         p(&mut md, String::new());
         p(&mut md, "## Charts".into());
         p(&mut md, String::new());
-        for c in ["flow", "queue", "errors", "latency"] {
+        for c in ["flow", "issued", "queue", "errors", "latency"] {
             p(&mut md, format!("![{c}](charts/{c}.svg)"));
         }
         md
@@ -268,29 +390,54 @@ pub fn write(out: &Path, report: &Report) -> anyhow::Result<()> {
     std::fs::write(out.join("report.md"), report.markdown())?;
     let charts = out.join("charts");
     std::fs::create_dir_all(&charts)?;
-    let get = |s: Series| report.series.get(&name(&s)).cloned().unwrap_or_default();
+    let get = |s: Series| float(report.series.get(&name(&s)).cloned().unwrap_or_default());
     lines(
         &charts.join("flow.svg"),
-        "Per second: arrivals, admissions, orders, holds, tickets",
+        "Per second: arrivals, admissions, orders, held, checkouts open, tickets",
         &[
             ("arrivals", get(Series::Arrivals)),
             ("admissions", get(Series::Admissions)),
             ("orders", get(Series::Orders)),
-            ("holds", get(Series::Holds)),
+            ("held", get(Series::Held)),
+            ("checkouts open", get(Series::Checkouts)),
             ("tickets", get(Series::Tickets)),
         ],
     )
     .context("drawing flow.svg")?;
+    // Issued orders per second (a 10 s moving average: one second is too noisy to read)
+    // beside the bare workflow rate of the same run.
+    let issued = get(Series::Issued);
+    let avg: Vec<(i64, f64)> = issued
+        .iter()
+        .enumerate()
+        .map(|(i, (s, _))| {
+            let w = &issued[i.saturating_sub(9)..=i];
+            (*s, w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64)
+        })
+        .collect();
+    let mut with_bare = vec![("issued orders/s (10 s average)", avg)];
+    if let Some(b) = report.pace.bare_workflows_per_s {
+        with_bare.push((
+            "bare workflows/s (same server, same run)",
+            issued.iter().map(|(s, _)| (*s, b)).collect(),
+        ));
+    }
+    lines(
+        &charts.join("issued.svg"),
+        "Issued orders per second against the bare workflow rate",
+        &with_bare,
+    )
+    .context("drawing issued.svg")?;
     // Queue length: joined and not yet admitted, second by second.
     let (joins, admissions) = (get(Series::Joins), get(Series::Admissions));
-    let admitted: BTreeMap<i64, u64> = admissions.into_iter().collect();
-    let (mut j, mut a) = (0i64, 0i64);
-    let queue: Vec<(i64, u64)> = joins
+    let admitted: BTreeMap<i64, f64> = admissions.into_iter().collect();
+    let (mut j, mut a) = (0f64, 0f64);
+    let queue: Vec<(i64, f64)> = joins
         .iter()
         .map(|(s, n)| {
-            j += *n as i64;
-            a += admitted.get(s).copied().unwrap_or(0) as i64;
-            (*s, (j - a).max(0) as u64)
+            j += *n;
+            a += admitted.get(s).copied().unwrap_or(0.0);
+            (*s, (j - a).max(0.0))
         })
         .collect();
     lines(
@@ -321,7 +468,12 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(60, 60, 60),
 ];
 
-fn lines(path: &Path, title: &str, series: &[(&str, Vec<(i64, u64)>)]) -> anyhow::Result<()> {
+/// Per-second counts as chart points.
+fn float(v: Vec<(i64, u64)>) -> Vec<(i64, f64)> {
+    v.into_iter().map(|(s, n)| (s, n as f64)).collect()
+}
+
+fn lines(path: &Path, title: &str, series: &[(&str, Vec<(i64, f64)>)]) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (960, 420)).into_drawing_area();
     root.fill(&WHITE)?;
     let x0 = series
@@ -338,15 +490,13 @@ fn lines(path: &Path, title: &str, series: &[(&str, Vec<(i64, u64)>)]) -> anyhow
     let y1 = series
         .iter()
         .flat_map(|(_, v)| v.iter().map(|p| p.1))
-        .max()
-        .unwrap_or(1)
-        .max(1);
+        .fold(1.0f64, f64::max);
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(60)
-        .build_cartesian_2d(x0..x1, 0u64..(y1 + y1 / 10 + 1))?;
+        .build_cartesian_2d(x0..x1, 0f64..(y1 * 1.1))?;
     chart
         .configure_mesh()
         .x_desc("seconds after the opening")

@@ -47,6 +47,20 @@ pub fn venue(seats: u32) -> Vec<SimSection> {
     .collect()
 }
 
+/// The sections of `venue` for `seats` units.
+pub fn sections(venue: super::Venue, seats: u32) -> Vec<SimSection> {
+    match venue {
+        super::Venue::Arena => self::venue(seats),
+        super::Venue::GeneralAdmission => vec![SimSection {
+            code: "GA".into(),
+            seated: false,
+            units: seats,
+            demand: 1.0,
+            price_cents: 6_500,
+        }],
+    }
+}
+
 /// Seats per row of a seated section of `units` seats.
 pub fn per_row(units: u32) -> u32 {
     if units >= 2_000 { 50 } else { 20 }
@@ -173,7 +187,7 @@ pub struct SimEvent {
 /// Creates and schedules the event through the admin API.
 pub async fn create_event(
     org: &Organizer,
-    seats: u32,
+    sections: Vec<SimSection>,
     max_per_buyer: u32,
     hold_seconds: u32,
     admission_rate: Option<u32>,
@@ -186,14 +200,16 @@ pub async fn create_event(
             Method::POST,
             "/admin/api/v1/events",
             Some(&json!({
-                "name": format!("Simulated on-sale ({seats} seats)"),
+                "name": format!(
+                    "Simulated on-sale ({} seats)",
+                    sections.iter().map(|s| s.units).sum::<u32>()
+                ),
                 "venue": "Simulation Arena", "city": "Berlin",
                 "timezone": "Europe/Berlin", "starts_at": starts,
             })),
         )
         .await?;
     let id = ev["id"].as_str().context("no event id")?.to_owned();
-    let sections = venue(seats);
     for s in &sections {
         let mut body = json!({ "code": s.code, "name": s.code, "price_cents": s.price_cents });
         if s.seated {

@@ -25,8 +25,12 @@ pub enum Series {
     Admissions,
     /// An order was accepted (202).
     Orders,
-    /// An order was seen holding seats (`awaiting_payment` or later).
-    Holds,
+    /// An order was first seen holding its seats (`held` or later).
+    Held,
+    /// An order's checkout was seen open (`awaiting_payment`: the buyer may pay).
+    Checkouts,
+    /// Orders seen `issued`.
+    Issued,
     /// Seats in orders seen `issued`.
     Tickets,
     /// Requests answered 429 or 503, or not answered.
@@ -37,12 +41,14 @@ pub enum Series {
 
 impl Series {
     /// Every series, in chart order.
-    pub const ALL: [Series; 8] = [
+    pub const ALL: [Series; 10] = [
         Series::Arrivals,
         Series::Joins,
         Series::Admissions,
         Series::Orders,
-        Series::Holds,
+        Series::Held,
+        Series::Checkouts,
+        Series::Issued,
         Series::Tickets,
         Series::Errors,
         Series::Requests,
@@ -70,11 +76,24 @@ pub enum Stage {
     QueueWait,
     /// `POST .../orders` round trip.
     Order,
-    /// Order accepted → seats held (`held`: the intake's compare-and-swap is done).
+    /// `POST .../orders` sent → the order first seen `held` or later (the intake's
+    /// compare-and-swap is done and the buyer is told so).
     Held,
-    /// Order accepted → payment open (`awaiting_payment`: the workflow has started, recorded
-    /// the order and opened the payment).
+    /// `POST .../orders` sent → the order first seen decided: held (or later) or refused.
+    Decided,
+    /// Seen `held` → seen `awaiting_payment`: how long the buyer waited for the checkout to
+    /// open behind the platform's own backlog (0 when the first state seen was already
+    /// `awaiting_payment`).
+    CheckoutWait,
+    /// `POST .../orders` sent → payment open (`awaiting_payment`: the workflow has started,
+    /// recorded the order and opened the payment).
     PaymentOpen,
+    /// The sale's opening → the order first seen `held` or later (a buyer's whole wait,
+    /// line included).
+    OpeningToHeld,
+    /// How far the checkout's actual opening was from the `checkout_opens_at` estimate the
+    /// `held` view gave (either way), when the platform gave one.
+    CheckoutEstimateMiss,
     /// Paid at the checkout → `issued` seen.
     Issue,
 }
@@ -84,7 +103,7 @@ pub struct Tally {
     /// When the sale opened (second 0 of the series).
     pub opened: Instant,
     /// One row of counters per second, one counter per series: a record is an atomic add.
-    series: Vec<[AtomicU64; 8]>,
+    series: Vec<[AtomicU64; Series::ALL.len()]>,
     latencies: Mutex<BTreeMap<Stage, Vec<f32>>>,
     errors: Mutex<BTreeMap<String, u64>>,
     outcomes: Mutex<BTreeMap<String, u64>>,
@@ -97,6 +116,15 @@ pub struct Tally {
     pub last_issue_ms: AtomicU64,
     /// Time the seats seen issued first covered `target` (ms after the opening), if it did.
     pub sold_out_ms: AtomicU64,
+    /// Orders seen issued so far.
+    pub issued_orders: AtomicU64,
+    /// Seats in orders seen held (first seen `held` or later), so far.
+    pub held_units: AtomicU64,
+    /// Time of the latest first sight of a hold, ms after the opening.
+    pub last_held_ms: AtomicU64,
+    /// Every order seen issued, in the order seen (a sample of them is looked up in
+    /// Temporal after the run).
+    issued_ids: Mutex<Vec<String>>,
     /// First time the live counts showed no seat left to buy, every one sold or in a
     /// checkout (ms after the opening), if they did: the platform's throughput, without the
     /// time abandoned checkouts keep their seats.
@@ -120,6 +148,10 @@ impl Tally {
             tickets: AtomicU64::new(0),
             last_issue_ms: AtomicU64::new(0),
             sold_out_ms: AtomicU64::new(u64::MAX),
+            issued_orders: AtomicU64::new(0),
+            held_units: AtomicU64::new(0),
+            last_held_ms: AtomicU64::new(0),
+            issued_ids: Mutex::default(),
             claimed_out_ms: AtomicU64::new(u64::MAX),
             target,
         }
@@ -140,10 +172,17 @@ impl Tally {
         self.series[row][series.index()].fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Records a latency.
+    /// Records a latency: `since` until now.
     pub fn latency(&self, stage: Stage, since: Instant) {
-        let ms = since.elapsed().as_secs_f32() * 1000.0;
-        lock(&self.latencies).entry(stage).or_default().push(ms);
+        self.latency_ms(stage, since.elapsed().as_secs_f64() * 1000.0);
+    }
+
+    /// Records a latency given in milliseconds.
+    pub fn latency_ms(&self, stage: Stage, ms: f64) {
+        lock(&self.latencies)
+            .entry(stage)
+            .or_default()
+            .push(ms as f32);
     }
 
     /// Counts an error of `kind` (e.g. `join_503`).
@@ -162,8 +201,20 @@ impl Tally {
         *lock(&self.outcomes).entry(what.to_owned()).or_default() += 1;
     }
 
-    /// `seats` were seen issued now.
-    pub fn issued(&self, seats: u64) {
+    /// An order of `seats` seats was first seen held (or later) now.
+    pub fn held(&self, seats: u64) {
+        self.count(Series::Held, 1);
+        self.latency(Stage::OpeningToHeld, self.opened);
+        self.held_units.fetch_add(seats, Ordering::Relaxed);
+        let ms = self.opened.elapsed().as_millis() as u64;
+        self.last_held_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// `order`, of `seats` seats, was seen issued now.
+    pub fn issued(&self, order: &str, seats: u64) {
+        self.count(Series::Issued, 1);
+        self.issued_orders.fetch_add(1, Ordering::Relaxed);
+        lock(&self.issued_ids).push(order.to_owned());
         self.count(Series::Tickets, seats);
         let ms = self.opened.elapsed().as_millis() as u64;
         self.last_issue_ms.fetch_max(ms, Ordering::Relaxed);
@@ -229,6 +280,16 @@ impl Tally {
     /// Outcomes by kind.
     pub fn outcomes(&self) -> BTreeMap<String, u64> {
         lock(&self.outcomes).clone()
+    }
+
+    /// At most `n` of the orders seen issued, spread evenly from the first to the last (the
+    /// early, busy and late parts of the sale each have their share).
+    pub fn issued_sample(&self, n: usize) -> Vec<String> {
+        let ids = lock(&self.issued_ids);
+        if ids.len() <= n {
+            return ids.clone();
+        }
+        (0..n).map(|i| ids[i * ids.len() / n].clone()).collect()
     }
 }
 
