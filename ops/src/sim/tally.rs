@@ -91,9 +91,9 @@ pub enum Stage {
     /// The sale's opening → the order first seen `held` or later (a buyer's whole wait,
     /// line included).
     OpeningToHeld,
-    /// How far the checkout's actual opening was from the `checkout_opens_at` estimate the
-    /// `held` view gave (either way), when the platform gave one.
-    CheckoutEstimateMiss,
+    /// How much later the checkout opened than the `checkout_opens_at` estimate the `held`
+    /// view gave, when the platform gave one (negative: earlier than estimated).
+    CheckoutLateBy,
     /// Paid at the checkout → `issued` seen.
     Issue,
 }

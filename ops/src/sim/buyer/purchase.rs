@@ -112,8 +112,8 @@ impl Visit {
         }
         tally.latency(Stage::CheckoutWait, held_at);
         if let Some(at) = estimate {
-            let miss = (chrono::Utc::now() - at.with_timezone(&chrono::Utc)).abs();
-            tally.latency_ms(Stage::CheckoutEstimateMiss, miss.num_milliseconds() as f64);
+            let late = chrono::Utc::now() - at.with_timezone(&chrono::Utc);
+            tally.latency_ms(Stage::CheckoutLateBy, late.num_milliseconds() as f64);
         }
         tally.latency(Stage::PaymentOpen, sent);
         tally.count(Series::Checkouts, 1);
