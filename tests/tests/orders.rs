@@ -131,6 +131,15 @@ async fn a_paid_order_is_confirmed_captured_and_issued_with_tickets_a_scanner_ca
         ));
     }
     assert_eq!(issued_tickets(&p, intent.order_id).await, 2);
+    // Two workflow tasks (the start, the payment): the payment wait's timer was cancelled
+    // when the verdict came, so it does not fire later into the open workflow.
+    let run = boxoffice_workflows::order::OrderClient::new(p.client.clone())
+        .run(intent.order_id, MINUTE)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = run.history.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"TIMER_CANCELED"), "{kinds:?}");
+    assert!(!kinds.contains(&"TIMER_FIRED"), "{kinds:?}");
     for s in &seats {
         assert!(
             matches!(seat_state(&p, s).await, SeatState::Sold { order, .. } if order == intent.order_id)

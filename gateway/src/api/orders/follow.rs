@@ -16,10 +16,7 @@ use axum::{
     response::sse::{Event as SseEvent, KeepAlive, Sse},
 };
 use boxoffice_nats::{BuyerId, OrderId};
-use boxoffice_workflows::{
-    domain::{OrderState, OrderStatus},
-    order::OrderClientError,
-};
+use boxoffice_workflows::{domain::OrderState, order::OrderClientError};
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -157,11 +154,26 @@ pub async fn events(
         .map_or_else(|| requested_view(order, &index), OrderView::from);
     let seen = Arc::new(AtomicU32::new(first.version));
     let first_event = sse(&first);
-    let changes = live.filter_map(move |msg| {
-        let seen = seen.clone();
+    // A message on the subject only says "something was published": a copy JetStream dropped
+    // (a replayed workflow's status, deduplicated) or refused (a losing delivery's first
+    // status) reaches plain subscribers too, with content the stream never stored. So each one
+    // is a cue to read the stored latest, and only a newer stored version is sent: the buyer
+    // follows the order's record, never a copy. A read every few seconds besides heals a cue
+    // lost while the connection to NATS was down.
+    let cues = futures::stream::select(
+        live.map(|_| ()),
+        futures::stream::unfold((), |()| async {
+            tokio::time::sleep(RESYNC_EVERY).await;
+            Some(((), ()))
+        }),
+    );
+    let board = state.buyer.board.clone();
+    let event = index.event_id;
+    let changes = cues.filter_map(move |()| {
+        let (seen, board) = (seen.clone(), board.clone());
         async move {
-            let status: OrderStatus = serde_json::from_slice(&msg.payload).ok()?;
-            // Newer only: a redelivered or reordered snapshot never moves the buyer back.
+            let status = board.latest(event, order).await.ok()??;
+            // Newer only: the buyer never moves back.
             (seen.fetch_max(status.version, Ordering::SeqCst) < status.version)
                 .then(|| sse(&OrderView::from(&status)))
         }
@@ -178,6 +190,9 @@ pub async fn events(
     metrics::counter!("boxoffice_order_streams_total").increment(1);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
+
+/// How often an order stream re-reads the stored status without a cue.
+const RESYNC_EVERY: Duration = Duration::from_secs(5);
 
 /// `Retry-After` of a refused order stream: long enough for another stream to end.
 const STREAM_RETRY_S: u32 = 5;
