@@ -158,13 +158,16 @@ pub async fn events(
     // (a replayed workflow's status, deduplicated) or refused (a losing delivery's first
     // status) reaches plain subscribers too, with content the stream never stored. So each one
     // is a cue to read the stored latest, and only a newer stored version is sent: the buyer
-    // follows the order's record, never a copy. A read every few seconds besides heals a cue
-    // lost while the connection to NATS was down.
+    // follows the order's record, never a copy. Reads without a cue besides, soon after the
+    // opening and then every few seconds: a status published just before the subscription
+    // took effect but stored (fsync) just after the first read is in neither, and would
+    // otherwise wait for the order's next change (`ops/bench contended` saw a few percent of
+    // holds reach their buyer only then); a cue lost while NATS was away heals the same way.
     let cues = futures::stream::select(
         live.map(|_| ()),
-        futures::stream::unfold((), |()| async {
-            tokio::time::sleep(RESYNC_EVERY).await;
-            Some(((), ()))
+        futures::stream::unfold(RESYNC_FIRST, |wait| async move {
+            tokio::time::sleep(wait).await;
+            Some(((), (wait * 2).min(RESYNC_EVERY)))
         }),
     );
     let board = state.buyer.board.clone();
@@ -191,7 +194,10 @@ pub async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// How often an order stream re-reads the stored status without a cue.
+/// The first re-read of the stored status without a cue, after the stream opens; each next
+/// one waits twice as long, up to [`RESYNC_EVERY`].
+const RESYNC_FIRST: Duration = Duration::from_millis(100);
+/// How often an order stream re-reads the stored status without a cue, at most.
 const RESYNC_EVERY: Duration = Duration::from_secs(5);
 
 /// `Retry-After` of a refused order stream: long enough for another stream to end.
