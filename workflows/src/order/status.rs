@@ -10,7 +10,7 @@ use async_nats::jetstream::{self, message::PublishMessage, stream};
 use boxoffice_nats::{EventId, Namespace, OrderId};
 use bytes::Bytes;
 
-use crate::domain::{OrderState, OrderStatus};
+use crate::domain::OrderStatus;
 
 /// Publishing or reading a status failed (NATS unreachable or the stream missing). Retryable.
 #[derive(Debug, thiserror::Error)]
@@ -96,45 +96,6 @@ impl StatusBoard {
                 .map_err(|e| StatusError(format!("unreadable status: {e}"))),
             Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
             Err(e) => Err(StatusError(e.to_string())),
-        }
-    }
-
-    /// Waits until the order's status is no longer `state`, for at most `within`, and returns
-    /// the status it moved to (`None`: it did not move in time, or the order has no status).
-    ///
-    /// A plain subscription on the order's subject sees each snapshot as it is published; the
-    /// latest stored one is read after subscribing, so a change made just before is not missed.
-    pub async fn wait_past(
-        &self,
-        event: EventId,
-        order: OrderId,
-        state: OrderState,
-        within: std::time::Duration,
-    ) -> Result<Option<OrderStatus>, StatusError> {
-        use futures::StreamExt;
-        let mut changes = self
-            .js
-            .client()
-            .subscribe(self.ns.order_event_subject(event, order))
-            .await
-            .map_err(|e| StatusError(format!("subscribing: {e}")))?;
-        match self.latest(event, order).await? {
-            Some(s) if s.state != state => return Ok(Some(s)),
-            None => return Ok(None),
-            Some(_) => {}
-        }
-        let until = tokio::time::Instant::now() + within;
-        loop {
-            match tokio::time::timeout_at(until, changes.next()).await {
-                Ok(Some(msg)) => {
-                    if let Ok(s) = serde_json::from_slice::<OrderStatus>(&msg.payload)
-                        && s.state != state
-                    {
-                        return Ok(Some(s));
-                    }
-                }
-                Ok(None) | Err(_) => return Ok(None),
-            }
         }
     }
 }
