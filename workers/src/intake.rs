@@ -24,7 +24,6 @@ use boxoffice_workflows::{
         intake::{self, Stores, settle},
     },
 };
-use futures::StreamExt;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::starter::StartPace;
@@ -144,15 +143,11 @@ impl Stages {
 /// The consumer's configuration: explicit acks, bounded pending, redelivery after a minute
 /// without progress.
 pub fn consumer_config(max_pending: usize) -> pull::Config {
-    pull::Config {
-        durable_name: Some(CONSUMER.into()),
-        description: Some("order intake: hold, tell the buyer, queue the workflow's start".into()),
-        ack_policy: jetstream::consumer::AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(60),
-        max_ack_pending: max_pending as i64,
-        max_deliver: -1,
-        ..Default::default()
-    }
+    crate::consume::durable(
+        CONSUMER,
+        "order intake: hold, tell the buyer, queue the workflow's start",
+        max_pending,
+    )
 }
 
 impl Intake {
@@ -178,36 +173,14 @@ impl Intake {
             intake: self,
         });
         tokio::spawn(stages.clone().report_health(stop.clone()));
-        let mut tasks = tokio::task::JoinSet::new();
-        // The pull batch stays within max_pending, so the server's bound is the only one.
-        let mut messages = consumer
-            .stream()
-            .max_messages_per_batch(stages.intake.opts.max_pending.min(1024))
-            .heartbeat(Duration::from_secs(5))
-            .messages()
-            .await?;
         tracing::info!(consumer = CONSUMER, "intake consuming purchase intents");
-        loop {
-            let next = tokio::select! {
-                _ = stop.cancelled() => break,
-                m = messages.next() => m,
-            };
-            match next {
-                Some(Ok(msg)) => {
-                    let stages = stages.clone();
-                    tasks.spawn(async move { stages.handle(msg).await });
-                }
-                Some(Err(e)) => {
-                    // Heartbeat missed or the server restarting: the stream reconnects itself.
-                    tracing::warn!(error = %e, "intake consumer");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                None => break,
-            }
-            while tasks.try_join_next().is_some() {}
-        }
-        while tasks.join_next().await.is_some() {}
-        Ok(())
+        // The pull batch stays within max_pending, so the server's bound is the only one.
+        let batch = stages.intake.opts.max_pending.min(1024);
+        crate::consume::each_message(&consumer, batch, CONSUMER, None, stop, move |msg| {
+            let stages = stages.clone();
+            async move { stages.handle(msg).await }
+        })
+        .await
     }
 }
 

@@ -6,6 +6,7 @@
 //! them all. Beside it runs the [`intake`] consumer, which takes holds and starts workflows.
 
 pub mod config;
+mod consume;
 pub mod intake;
 pub mod starter;
 

@@ -21,7 +21,6 @@ use std::{
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use boxoffice_nats::{Topology, seat::UnixMillis};
 use boxoffice_workflows::order::{OrderInput, OrderWorkflow, StartRequest, workflow_id};
-use futures::StreamExt;
 use temporalio_client::{
     Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
     errors::WorkflowStartError,
@@ -107,15 +106,11 @@ pub struct Starter {
 /// The consumer's configuration: explicit acks, a few requests per start slot delivered ahead
 /// (the rest wait in the stream, where every worker can take them), redelivery after a minute.
 pub fn consumer_config(starts: usize) -> pull::Config {
-    pull::Config {
-        durable_name: Some(CONSUMER.into()),
-        description: Some("order starters: start the workflow of a held order".into()),
-        ack_policy: jetstream::consumer::AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(60),
-        max_ack_pending: (starts.max(1) * 8) as i64,
-        max_deliver: -1,
-        ..Default::default()
-    }
+    crate::consume::durable(
+        CONSUMER,
+        "order starters: start the workflow of a held order",
+        starts.max(1) * 8,
+    )
 }
 
 impl Starter {
@@ -138,43 +133,16 @@ impl Starter {
         let this = Arc::new(self);
         tokio::spawn(this.clone().measure(consumer.clone(), stop.clone()));
         let slots = Arc::new(Semaphore::new(this.starts.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut messages = consumer
-            .stream()
-            .max_messages_per_batch(this.starts.max(1) * 4)
-            .heartbeat(Duration::from_secs(5))
-            .messages()
-            .await?;
+        let batch = this.starts.max(1) * 4;
         tracing::info!(
             consumer = CONSUMER,
             "starter starting held orders' workflows"
         );
-        loop {
-            let next = tokio::select! {
-                _ = stop.cancelled() => break,
-                m = messages.next() => m,
-            };
-            match next {
-                Some(Ok(msg)) => {
-                    let Ok(slot) = slots.clone().acquire_owned().await else {
-                        break;
-                    };
-                    let (this, holds) = (this.clone(), holds.clone());
-                    tasks.spawn(async move {
-                        this.handle(msg, &holds).await;
-                        drop(slot);
-                    });
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "starter consumer");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                None => break,
-            }
-            while tasks.try_join_next().is_some() {}
-        }
-        while tasks.join_next().await.is_some() {}
-        Ok(())
+        crate::consume::each_message(&consumer, batch, CONSUMER, Some(slots), stop, move |msg| {
+            let (this, holds) = (this.clone(), holds.clone());
+            async move { this.handle(msg, &holds).await }
+        })
+        .await
     }
 
     #[tracing::instrument(name = "starter.start", skip_all, fields(order = tracing::field::Empty, outcome = tracing::field::Empty))]
