@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use boxoffice_nats::{
     BuyerId, EventId, OrderId, SeatError, SeatId,
-    seat::{AllowanceCheck, Freed, OrderRef, SeatState, SeatView},
+    seat::{AllowanceCheck, Freed, OrderRef, SeatState, SeatView, UnixMillis},
 };
 
 use super::{
@@ -257,6 +257,49 @@ impl Reconciler {
     async fn lapsed_hold(&self, event: EventId, seat: &SeatId) -> Verdict {
         let kind = FindingKind::LapsedHold;
         self.at(Checkpoint::Candidate(kind)).await;
+        let Some((view, who, expires_at)) = self.held_now(event, seat).await? else {
+            return Ok(None);
+        };
+        if expires_at + self.grace_ms > self.seats.now() {
+            return Ok(None);
+        }
+        let on_hold = self
+            .order_now(who.order)
+            .await?
+            .is_some_and(|o| o.state.is_on_hold());
+        if on_hold && self.driven(who.order).await? {
+            return Ok(None);
+        }
+        self.release_held(kind, &who, &view, "lapsed hold with no live order released")
+            .await
+    }
+
+    /// A live hold of an order that has ended: freed at the revision read, once fresh facts
+    /// say the order is terminal (terminal states are final, so no workflow will ever sell or
+    /// release this seat for it).
+    async fn ended_order_hold(&self, event: EventId, seat: &SeatId) -> Verdict {
+        let kind = FindingKind::EndedOrderHold;
+        self.at(Checkpoint::Candidate(kind)).await;
+        let Some((view, who, _)) = self.held_now(event, seat).await? else {
+            return Ok(None);
+        };
+        let ended = self
+            .order_now(who.order)
+            .await?
+            .is_some_and(|o| o.state.is_terminal());
+        if !ended {
+            return Ok(None);
+        }
+        self.release_held(kind, &who, &view, "hold of an ended order released")
+            .await
+    }
+
+    /// The seat as it is now, if it is held: its view, the holding order, and the hold's end.
+    async fn held_now(
+        &self,
+        event: EventId,
+        seat: &SeatId,
+    ) -> Result<Option<(SeatView, OrderRef, UnixMillis)>, ReconcileError> {
         let Some(view) = self.seats.seat(event, seat).await.map_err(fail)? else {
             return Ok(None);
         };
@@ -268,59 +311,27 @@ impl Reconciler {
         else {
             return Ok(None);
         };
-        if expires_at + self.grace_ms > self.seats.now() {
-            return Ok(None);
-        }
-        let on_hold = self
-            .order_now(order)
-            .await?
-            .is_some_and(|o| o.state.is_on_hold());
-        if on_hold && self.driven(order).await? {
-            return Ok(None);
-        }
-        self.at(Checkpoint::Decided(kind)).await;
         let who = OrderRef {
             event,
             order,
             buyer,
         };
-        Ok(self.free(&who, &view).await?.then(|| {
-            finding(kind, true, "lapsed hold with no live order released")
-                .order(order)
-                .seat(seat)
-        }))
+        Ok(Some((view, who, expires_at)))
     }
 
-    /// A live hold of an order that has ended: freed at the revision read, once fresh facts
-    /// say the order is terminal (terminal states are final, so no workflow will ever sell or
-    /// release this seat for it).
-    async fn ended_order_hold(&self, event: EventId, seat: &SeatId) -> Verdict {
-        let kind = FindingKind::EndedOrderHold;
-        self.at(Checkpoint::Candidate(kind)).await;
-        let Some(view) = self.seats.seat(event, seat).await.map_err(fail)? else {
-            return Ok(None);
-        };
-        let SeatState::Held { order, buyer, .. } = view.state.clone() else {
-            return Ok(None);
-        };
-        let ended = self
-            .order_now(order)
-            .await?
-            .is_some_and(|o| o.state.is_terminal());
-        if !ended {
-            return Ok(None);
-        }
+    /// Frees a held seat at the revision it was read (`view`), found as `kind`.
+    async fn release_held(
+        &self,
+        kind: FindingKind,
+        who: &OrderRef,
+        view: &SeatView,
+        what: &str,
+    ) -> Verdict {
         self.at(Checkpoint::Decided(kind)).await;
-        let who = OrderRef {
-            event,
-            order,
-            buyer,
-        };
-        Ok(self.free(&who, &view).await?.then(|| {
-            finding(kind, true, "hold of an ended order released")
-                .order(order)
-                .seat(seat)
-        }))
+        Ok(self
+            .free(who, view)
+            .await?
+            .then(|| finding(kind, true, what).order(who.order).seat(&view.seat)))
     }
 
     /// A seat sold to an order that is not (or no longer) in a paid state. Freed only when the
