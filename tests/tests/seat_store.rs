@@ -24,6 +24,27 @@ fn order_for(event: EventId, buyer: BuyerId) -> OrderRef {
 
 const HOLD: Duration = Duration::from_secs(60);
 
+/// One store on a manual clock (holds lapse when the test says), with a seated event of
+/// `seats` seats and a per-buyer limit of `max_per_buyer` loaded.
+async fn manual_store(seats: u32, max_per_buyer: u32) -> (SeatStore, Clock, EventId) {
+    let topo = topology().await;
+    let clock = Clock::manual();
+    let store = store_on(
+        &topo,
+        SeatStoreOptions {
+            clock: clock.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let event = EventId::new();
+    store
+        .load_event(&seated_inventory(event, seats, max_per_buyer))
+        .await
+        .unwrap();
+    (store, clock, event)
+}
+
 /// Four stores on four connections, like four intake processes.
 async fn four_stores() -> (boxoffice_nats::Topology, Vec<SeatStore>) {
     let topo = topology().await;
@@ -207,21 +228,7 @@ async fn a_hold_lapses_with_no_process_alive_and_the_seat_can_be_claimed_again()
 
 #[tokio::test]
 async fn a_confirm_after_the_hold_lapsed_fails_even_when_nobody_took_the_seat() {
-    let topo = topology().await;
-    let clock = Clock::manual();
-    let store = store_on(
-        &topo,
-        SeatStoreOptions {
-            clock: clock.clone(),
-            ..Default::default()
-        },
-    )
-    .await;
-    let event = EventId::new();
-    store
-        .load_event(&seated_inventory(event, 2, 8))
-        .await
-        .unwrap();
+    let (store, clock, event) = manual_store(2, 8).await;
     let a = order_for(event, BuyerId::new());
     store
         .hold(&a, &[seat(1), seat(2)], Duration::from_secs(30))
@@ -1108,21 +1115,7 @@ async fn the_allowance_check_repairs_a_ledger_the_seats_disagree_with_unless_it_
 /// renewal's expiry, ledger included; nobody else can renew it, and a lapsed one cannot be.
 #[tokio::test]
 async fn a_hold_is_renewed_once_from_the_checkout_opening_and_never_past_a_lapse() {
-    let topo = topology().await;
-    let clock = Clock::manual();
-    let store = store_on(
-        &topo,
-        SeatStoreOptions {
-            clock: clock.clone(),
-            ..Default::default()
-        },
-    )
-    .await;
-    let event = EventId::new();
-    store
-        .load_event(&seated_inventory(event, 2, 8))
-        .await
-        .unwrap();
+    let (store, clock, event) = manual_store(2, 8).await;
     let a = order_for(event, BuyerId::new());
     let seats = [seat(1), seat(2)];
     // Intake's hold: the hold time plus its allowance for the start.
