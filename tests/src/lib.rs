@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // harness code: a panic is the failure report a test needs
 
 pub mod admin;
+pub mod browser;
 pub mod buyer;
 pub mod platform;
 

@@ -6,139 +6,19 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::time::Duration;
 
 use boxoffice_tests::{
     admin::account,
+    browser::{Driver, fill, shot, submit, until},
     buyer::Buyer,
     platform::{Platform, PlatformOptions},
 };
 use boxoffice_workflows::store::accounts::Role;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::json;
 
 const MINUTE: Duration = Duration::from_secs(60);
-
-struct Driver {
-    child: tokio::process::Child,
-    url: String,
-    _profile: PathBuf,
-}
-
-impl Driver {
-    async fn start() -> Self {
-        let bin = std::env::var("BOXOFFICE_CHROMEDRIVER_BIN")
-            .unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        assert!(
-            std::path::Path::new(&bin).exists(),
-            "chromedriver not found at {bin}: run the tests through ./ops/test.sh, which installs Debian's chromium and chromium-driver"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = tokio::process::Command::new(bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver starts");
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if reqwest::get(format!("{url}/status")).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let profile =
-            std::env::temp_dir().join(format!("chromium-{}", uuid::Uuid::new_v4().simple()));
-        Self {
-            child,
-            url,
-            _profile: profile,
-        }
-    }
-
-    async fn browser(&self) -> Client {
-        let chromium =
-            std::env::var("BOXOFFICE_CHROMIUM_BIN").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": chromium,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1440,1100",
-                    format!("--user-data-dir={}", self._profile.display()),
-                ]
-            }),
-        );
-        // Plain HTTP to chromedriver on loopback: no TLS stack needed.
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&self.url)
-            .await
-            .expect("a browser session")
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-fn shots() -> PathBuf {
-    let dir = std::env::var("BOXOFFICE_TEST_SCREENSHOTS").map_or_else(
-        |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../artifacts/screenshots"),
-        PathBuf::from,
-    );
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.expect("screenshot");
-    std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
-}
-
-/// Runs `script` until it returns true (or fails the test after `within`).
-async fn until(c: &Client, what: &str, script: &str, within: Duration) {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let v = c.execute(script, vec![]).await.expect("script");
-        if v == json!(true) {
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            shot(c, &format!("failed-{}", what.replace(' ', "-"))).await;
-            panic!("{what}: not within {within:?} (last answer {v})");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn fill(c: &Client, css: &str, value: &str) {
-    let el = c
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|_| panic!("no {css}"));
-    el.clear().await.ok();
-    el.send_keys(value).await.unwrap();
-}
-
-async fn submit(c: &Client, form: &str) {
-    c.find(Locator::Css(&format!("{form} [type=submit]")))
-        .await
-        .unwrap_or_else(|_| panic!("no submit in {form}"))
-        .click()
-        .await
-        .unwrap();
-}
 
 async fn seat_class(c: &Client, seat: &str) -> String {
     c.execute(

@@ -68,6 +68,80 @@ impl TicketSigner {
     }
 }
 
+/// What a ticket's QR code holds: `bxt1.<event>.<section:label>.<code>.<signature hex>`, all a
+/// scanner needs to check the ticket offline with the issuer's public key. No part contains a
+/// dot (event ids are UUIDs; section codes and labels are letters, digits, `_` and `-`; codes
+/// and signatures are hex), so the text splits unambiguously.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanCode {
+    /// The event the ticket admits to.
+    pub event: EventId,
+    /// Its seat or general-admission unit.
+    pub seat: SeatId,
+    /// The ticket's code (how the gateway finds it).
+    pub code: String,
+    /// The issuer's Ed25519 signature over [`payload`], in hex.
+    pub signature: String,
+}
+
+/// Text that is not a ticket's scan code.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("not a Boxoffice ticket code")]
+pub struct NotAScanCode;
+
+impl ScanCode {
+    /// Whether the issuer behind `public_key_hex` signed this ticket.
+    pub fn verify(&self, public_key_hex: &str) -> bool {
+        verify(
+            public_key_hex,
+            self.event,
+            &self.seat,
+            &self.code,
+            &self.signature,
+        )
+    }
+}
+
+impl std::fmt::Display for ScanCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}.{}",
+            payload(self.event, &self.seat, &self.code),
+            self.signature
+        )
+    }
+}
+
+impl std::str::FromStr for ScanCode {
+    type Err = NotAScanCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.trim().split('.');
+        let (Some("bxt1"), Some(event), Some(seat), Some(code), Some(signature), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(NotAScanCode);
+        };
+        let hex_only =
+            |t: &str| !t.is_empty() && t.len() <= 128 && t.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex_only(code) || !hex_only(signature) {
+            return Err(NotAScanCode);
+        }
+        Ok(Self {
+            event: event.parse().map_err(|_| NotAScanCode)?,
+            seat: seat.parse().map_err(|_| NotAScanCode)?,
+            code: code.to_owned(),
+            signature: signature.to_owned(),
+        })
+    }
+}
+
 /// Checks a ticket against the issuer's public key (hex), as a scanner does offline.
 pub fn verify(
     public_key_hex: &str,
@@ -127,5 +201,40 @@ mod tests {
         );
         assert_ne!(signer.issue(event, &seat).code, t.code, "codes are fresh");
         assert!(TicketSigner::from_seed_hex("abc").is_err());
+    }
+
+    #[test]
+    fn a_scan_code_round_trips_and_verifies_and_junk_is_not_one() {
+        let signer = TicketSigner::from_seed_hex(DEV_SEED_HEX).unwrap();
+        let event = EventId::new();
+        let seat: SeatId = "FLOOR:u12".parse().unwrap();
+        let t = signer.issue(event, &seat);
+        let scan = ScanCode {
+            event,
+            seat: seat.clone(),
+            code: t.code.clone(),
+            signature: t.signature.clone(),
+        };
+        let text = scan.to_string();
+        let back: ScanCode = text.parse().unwrap();
+        assert_eq!(back, scan);
+        assert!(back.verify(&signer.public_key_hex()));
+        let mut forged = back.clone();
+        forged.seat = "FLOOR:u13".parse().unwrap();
+        assert!(
+            !forged.verify(&signer.public_key_hex()),
+            "moved to another unit"
+        );
+        for junk in [
+            "",
+            "bxt1",
+            "bxt2.x.y.z.w",
+            &text.replacen("bxt1", "bxt2", 1),
+            &format!("{text}.extra"),
+            &text.replace(&t.code, "not-hex"),
+            &text.replace(&event.to_string(), "not-an-event"),
+        ] {
+            assert!(junk.parse::<ScanCode>().is_err(), "{junk:?} parsed");
+        }
     }
 }
