@@ -96,6 +96,8 @@ codes! {
     OrderNotFound = "order_not_found",
     /// 404: no such waiting-room ticket for this buyer.
     QueueTicketNotFound = "queue_ticket_not_found",
+    /// 404: the order has no issued ticket with this code.
+    TicketNotFound = "ticket_not_found",
     /// 410: the admission has expired.
     AdmissionExpired = "admission_expired",
     /// 410: a later join replaced this waiting-room ticket.
