@@ -121,7 +121,7 @@ fn event_body(e: &Event, brand: Option<&Branding>) -> Markup {
             p #opening aria-live="polite" {}
             ul.sections #sections aria-live="polite" { li { "Loading prices and availability…" } }
             p.limit { "Up to " (e.max_tickets_per_buyer) " tickets per buyer." }
-            p { a.button.primary #join href="queue" { "Join the queue" } }
+            p { a.button.primary #join href={(e.event_id) "/queue"} { "Join the queue" } }
             p.muted { "The queue keeps your place if you reload or open a second tab." }
         }
         section.card aria-labelledby="presale-h" {
