@@ -258,8 +258,8 @@
           show(actions, el('button', { class: 'primary', type: 'button', onclick: () => run(true) }, 'Join the queue again'));
           break;
         case 'sold_out':
-          state.textContent = 'Sold out. Every ticket has been sold while you waited.';
-          $('#queue-help').textContent = 'Tickets returned by other buyers go back on sale; check the event page later.';
+          state.textContent = 'Sold out. Every ticket has been sold or is held by buyers ahead of you.';
+          $('#queue-help').textContent = 'If tickets come back (a hold lapses or an order is canceled), you keep your place and this page moves on by itself.';
           show(actions, el('a', { class: 'button', href: href('events/' + eventId) }, 'Back to the event'));
           break;
         case 'closed':
@@ -286,7 +286,8 @@
           location.assign(href('events/' + eventId + '/pick'));
           return;
         }
-        if (s.state !== 'waiting') return;
+        // Sold out may not be final: returned seats readmit the line in order.
+        if (s.state !== 'waiting' && s.state !== 'sold_out') return;
         await sleep(Math.max(250, s.poll_after_ms || 1000));
         try {
           s = await call('queue/' + encodeURIComponent(ticket));
