@@ -1,6 +1,7 @@
-//! The buyer's pages: server-rendered shells (maud) with one small script
-//! (`assets/buyer.js`) that reads and writes everything through the public buyer API, as any
-//! other client would (docs/adr/0024-buyer-pages-on-the-public-api.md).
+//! The buyer's pages: server-rendered shells (maud) with a little script (`assets/core.js`
+//! shared, `buyer.js` up to the order, `order.js` the order and tickets) that reads and writes
+//! everything through the public buyer API, as any other client would
+//! (docs/adr/0024-buyer-pages-on-the-public-api.md).
 //!
 //! A shell holds no buyer's data, only the event's (name, venue, branding), so each event's
 //! shells are rendered once per catalog change and served from memory with an `ETag`
@@ -28,14 +29,16 @@ use views::Kind;
 use crate::AppState;
 
 const CSS: &str = include_str!("assets/buyer.css");
-const JS: &str = include_str!("assets/buyer.js");
+const CORE_JS: &str = include_str!("assets/core.js");
+const BUYER_JS: &str = include_str!("assets/buyer.js");
+const ORDER_JS: &str = include_str!("assets/order.js");
 
 /// The pages' content security policy: scripts and styles only from this origin (no inline
 /// script or style anywhere), images also from `https:` (organizers' logos) and `blob:` (the
 /// tickets' QR codes, fetched with the session), requests only to this origin, never framed.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// The routes (the buyer pages and their two assets).
+/// The routes (the buyer pages and their assets).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
@@ -46,7 +49,15 @@ pub fn router() -> Router<AppState> {
         .route("/orders/{order_id}", get(order_page))
         .route("/orders/{order_id}/tickets", get(tickets_page))
         .route("/assets/buyer.css", get(|| asset(CSS, "text/css")))
-        .route("/assets/buyer.js", get(|| asset(JS, "text/javascript")))
+        .route("/assets/core.js", get(|| asset(CORE_JS, "text/javascript")))
+        .route(
+            "/assets/buyer.js",
+            get(|| asset(BUYER_JS, "text/javascript")),
+        )
+        .route(
+            "/assets/order.js",
+            get(|| asset(ORDER_JS, "text/javascript")),
+        )
         .layer(axum::middleware::from_fn(security_headers))
 }
 

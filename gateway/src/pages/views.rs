@@ -1,5 +1,5 @@
 //! The pages' markup: a frame (landmarks, the event's logo and footer, the relative base every
-//! URL starts from) around each page's skeleton, which `buyer.js` fills from the API. Nothing
+//! URL starts from) around each page's skeleton, which the scripts fill from the API. Nothing
 //! here is per buyer.
 
 use boxoffice_workflows::store::branding::Branding;
@@ -69,7 +69,9 @@ fn frame(f: &Frame<'_>, body: Markup) -> String {
                 @if let Some(id) = &event_id {
                     link rel="stylesheet" href={(base) "events/" (id) "/brand.css"};
                 }
-                script src={(base) "assets/buyer.js"} defer {}
+                @for script in ["core", "buyer", "order"] {
+                    script src={(base) "assets/" (script) ".js"} defer {}
+                }
             }
             body data-page=(f.page) data-base=(base) data-event=[event_id.as_deref()]
                 data-order=[f.order.map(|o| o.to_string())] {
@@ -288,4 +290,32 @@ pub(super) fn not_found(depth: usize) -> axum::response::Html<String> {
             p { "It may not be on sale yet, or it has ended. " a href=(base(depth)) { "See the events on sale" } "." }
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use boxoffice_workflows::store::branding::Branding;
+
+    #[test]
+    fn every_page_finds_the_root_by_a_relative_path() {
+        assert_eq!(super::base(0), "./");
+        assert_eq!(super::base(2), "../../");
+        let html = super::not_found(2).0;
+        assert!(html.contains(r#"href="../../assets/buyer.css""#), "{html}");
+        assert!(html.contains(r#"src="../../assets/core.js""#), "{html}");
+        assert!(!html.contains(r#"="/"#), "no absolute path: {html}");
+    }
+
+    #[test]
+    fn the_brand_stylesheet_sets_only_the_colours_given() {
+        assert_eq!(super::brand_css(None), ":root {\n}\n");
+        let b = Branding {
+            primary_color: Some("#0b6e4f".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            super::brand_css(Some(&b)),
+            ":root {\n  --brand: #0b6e4f;\n}\n"
+        );
+    }
 }
