@@ -105,6 +105,7 @@
     const actions = $('#queue-actions');
     let ticket = null;
     let first = null;
+    let shown = null;
     const join = async () => {
       const s = await call('events/' + eventId + '/queue', { method: 'POST' });
       ticket = s.queue_ticket;
@@ -122,12 +123,19 @@
         if (first === null) first = Math.max(s.ahead, 1);
         $('#bar').style.width = Math.max(5, Math.round(100 * (1 - s.ahead / first))) + '%';
       }
+      if (s.state === 'waiting') {
+        state.textContent = s.position == null
+          ? 'You are in line. Places are drawn when the sale opens; yours shows here then.'
+          : s.ahead === 0 ? 'You are next.' : 'You are in line.';
+      }
+      // The rest changes with the state only: a button redrawn at every poll would lose the
+      // keyboard's focus.
+      if (s.state === shown) return;
+      shown = s.state;
       show(actions);
       switch (s.state) {
         case 'waiting':
-          state.textContent = s.position == null
-            ? 'You are in line. Places are drawn when the sale opens; yours shows here then.'
-            : s.ahead === 0 ? 'You are next.' : 'You are in line.';
+          $('#queue-help').textContent = 'Keep this page open; it refreshes by itself. Reloading or a second tab keeps your place.';
           break;
         case 'admitted':
           state.textContent = 'It is your turn. Taking you to choose your tickets…';
@@ -322,7 +330,8 @@
     const draw = (seats) => {
       const rows = new Map();
       for (const { seat, state } of seats) {
-        if (allowed && !allowed.has(seat)) continue;
+        // A block's seats as `SECTION:LABEL` or as bare labels: either is understood.
+        if (allowed && !allowed.has(seat) && !allowed.has(seat.split(':').slice(1).join(':'))) continue;
         const m = /^[^:]+:([A-Za-z]+)-(\d+)$/.exec(seat);
         const row = m ? m[1] : '';
         if (!rows.has(row)) rows.set(row, []);
