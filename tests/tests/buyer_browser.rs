@@ -1,8 +1,8 @@
 //! The buyer's pages in a real headless Chromium (WebDriver, through chromedriver), on the
 //! real platform with a worker: the whole journey at phone and at desktop width (event page,
 //! waiting room, seat map, hold, the sandbox's hosted checkout, tickets with QR codes, the
-//! printable page), a buyer told "sold out" while queued, and a waiting room that keeps its
-//! place through a reload and a second tab. Screenshots go to `$BOXOFFICE_TEST_SCREENSHOTS`
+//! printable page), a buyer told "sold out" while queued, a waiting room that keeps its place
+//! through a reload and a second tab, and a standing buyer whose payment is declined. Screenshots go to `$BOXOFFICE_TEST_SCREENSHOTS`
 //! (default `artifacts/screenshots`), named `buyer-phone-*` and `buyer-desktop-*`.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
@@ -317,4 +317,70 @@ async fn the_waiting_room_keeps_its_place_through_a_reload_and_a_second_tab() {
     shot(&c, "buyer-desktop-21-second-tab").await;
     c.switch_to_window(first_tab).await.unwrap();
     assert_eq!(text(&c, "#position").await, position);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standing_buyer_whose_payment_is_declined_is_told_what_to_do_next() {
+    let p = Platform::start(PlatformOptions::default()).await;
+    let _w = p.start_worker();
+    let driver = Driver::start().await;
+    let c = driver.browser_sized(PHONE).await;
+    c.goto(&format!("{}/events/{}/queue", p.gateway_url, p.event))
+        .await
+        .unwrap();
+    at(&c, "picker", "/pick").await;
+
+    // The standing floor: a quantity, within the per-buyer limit.
+    until(
+        &c,
+        "section choice",
+        "return !!document.querySelector('#section-options input[value=FLOOR]');",
+        MINUTE,
+    )
+    .await;
+    click(&c, "#section-options input[value=FLOOR]").await;
+    until(
+        &c,
+        "quantity picker",
+        "return document.querySelectorAll('#quantity option').length === 8;",
+        MINUTE,
+    )
+    .await;
+    c.execute("document.querySelector('#quantity').value = '2';", vec![])
+        .await
+        .unwrap();
+    shot(&c, "buyer-phone-07-standing").await;
+    click(&c, "#quantity-form [type=submit]").await;
+    until(
+        &c,
+        "hold",
+        "return !!document.querySelector('#pay');",
+        2 * MINUTE,
+    )
+    .await;
+    assert!(text(&c, "#order").await.contains("FLOOR"));
+
+    // Declined at the provider: back on the order page, said in words, with the way back in.
+    click(&c, "#pay").await;
+    until(
+        &c,
+        "sandbox checkout",
+        "return !!document.querySelector('button[value=decline]');",
+        MINUTE,
+    )
+    .await;
+    click(&c, "button[value=decline]").await;
+    until(
+        &c,
+        "payment failed explained",
+        "return location.pathname.includes('/orders/') && /payment did not go through/.test(document.querySelector('#order').textContent);",
+        2 * MINUTE,
+    )
+    .await;
+    assert!(
+        text(&c, "#order-actions")
+            .await
+            .contains("Join the queue again")
+    );
+    shot(&c, "buyer-phone-08-payment-failed").await;
 }

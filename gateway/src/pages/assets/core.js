@@ -109,6 +109,8 @@
   const seatName = (seat) => {
     const label = seat.split(':').slice(1).join(':');
     const m = /^([A-Za-z]+)-(\d+)$/.exec(label);
+    // A standing section's units are numbered (`u12`) only to be told apart.
+    if (/^u\d+$/.test(label)) return 'standing';
     return m ? 'Row ' + m[1] + ' seat ' + m[2] : label;
   };
   const sectionOf = (seat) => seat.split(':')[0];
