@@ -10,12 +10,14 @@
 //! The organizer side (`boxoffice-admin`) reads and writes through the public modules named
 //! for what they hold: [`accounts`] and [`sessions`] (sign-in), [`events`] and [`inventory`]
 //! (what an organizer builds, with [`audit`] lines), [`admin_orders`], [`runs`] and
-//! [`event_stats`] (what it reads back); [`Refusal`] is why the store refused its change.
+//! [`event_stats`] (what it reads back), [`checkin`] (tickets marked used at the door);
+//! [`Refusal`] is why the store refused its change.
 
 pub mod accounts;
 pub mod admin_orders;
 pub mod audit;
 mod catalog;
+pub mod checkin;
 mod db;
 pub mod event_stats;
 pub mod events;
