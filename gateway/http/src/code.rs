@@ -82,6 +82,10 @@ codes! {
     CsrfInvalid = "csrf_invalid",
     /// 403: a state-changing request from another origin.
     CrossOrigin = "cross_origin",
+    /// 403: this account's role may not do this (door staff: the check-in scanner only).
+    RoleForbidden = "role_forbidden",
+    /// 403: the ticket is for an event this account may not check in.
+    TicketNotYours = "ticket_not_yours",
 
     // What the path names (404, 410).
     /// 404: no such route.
@@ -94,6 +98,8 @@ codes! {
     AllocationNotFound = "allocation_not_found",
     /// 404: no such order (or not one of this organizer's).
     OrderNotFound = "order_not_found",
+    /// 404: no ticket has this code (or not for the event its scan code names).
+    TicketNotFound = "ticket_not_found",
     /// 404: no such waiting-room ticket for this buyer.
     QueueTicketNotFound = "queue_ticket_not_found",
     /// 410: the admission has expired.
@@ -126,6 +132,10 @@ codes! {
     SectionExists = "section_exists",
     /// 409: seats are already in another allocation.
     SeatAllocated = "seat_allocated",
+    /// 409: the ticket was checked in before (`used_at` and `gate` say when and where).
+    TicketAlreadyUsed = "ticket_already_used",
+    /// 409: the ticket is void (`reason`: `refunded` or `voided`).
+    TicketVoid = "ticket_void",
 
     // Values that fail their rules (422).
     /// 422: the body has the right shape but a field's value is not accepted.
@@ -187,6 +197,11 @@ codes! {
     AllocationTooLarge = "allocation_too_large",
     /// 422: a presale block needs an access code.
     AccessCodeRequired = "access_code_required",
+    /// 422: a scanned ticket's signature does not verify with the issuer's public key
+    /// (forged or altered).
+    TicketSignatureInvalid = "ticket_signature_invalid",
+    /// 422: neither a ticket's scan code (`bxt1....`) nor a ticket code typed by hand.
+    TicketCodeInvalid = "ticket_code_invalid",
     /// 422: only presale blocks take an access code.
     AccessCodeUnexpected = "access_code_unexpected",
     /// 431: the request's headers are larger than the gateway allows.

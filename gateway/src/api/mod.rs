@@ -5,6 +5,7 @@ pub mod extract;
 pub mod orders;
 pub mod queue;
 pub mod sessions;
+pub mod tickets;
 
 use axum::{
     Json, Router,
@@ -67,7 +68,7 @@ impl Modify for SessionAuth {
 #[openapi(
     info(
         title = "Boxoffice buyer API",
-        description = "Sessions, the catalog, the virtual waiting room and orders. Every error is `{\"error\": {\"code\", \"message\"}}`, its code one of `ErrorCode` (one code per meaning); 429 and 503 carry `Retry-After`."
+        description = "Sessions, the catalog, the virtual waiting room, orders and the tickets' public key. Every error is `{\"error\": {\"code\", \"message\"}}`, its code one of `ErrorCode` (one code per meaning); 429 and 503 carry `Retry-After`."
     ),
     components(schemas(crate::error::ErrorCode)),
     paths(
@@ -81,6 +82,7 @@ impl Modify for SessionAuth {
         orders::get,
         orders::events,
         orders::cancel,
+        tickets::public_key,
     ),
     modifiers(&SessionAuth),
     tags(
@@ -88,6 +90,7 @@ impl Modify for SessionAuth {
         (name = "catalog", description = "Published events, availability, seat maps"),
         (name = "waiting room", description = "Fair, paced admission to the sale"),
         (name = "orders", description = "Placing, following and canceling orders"),
+        (name = "tickets", description = "What gates verify tickets with"),
     )
 )]
 pub struct ApiDoc;
@@ -105,6 +108,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/orders/{order_id}", get(orders::get))
         .route("/api/v1/orders/{order_id}/events", get(orders::events))
         .route("/api/v1/orders/{order_id}/cancel", post(orders::cancel))
+        .route("/api/v1/tickets/public-key", get(tickets::public_key))
 }
 
 /// `/api/v1/openapi.json` and the Swagger UI at `/api/docs` (served from the binary: no CDN).
