@@ -98,10 +98,10 @@ codes! {
     AllocationNotFound = "allocation_not_found",
     /// 404: no such order (or not one of this organizer's).
     OrderNotFound = "order_not_found",
-    /// 404: no ticket has this code (or not for the event its scan code names).
-    TicketNotFound = "ticket_not_found",
     /// 404: no such waiting-room ticket for this buyer.
     QueueTicketNotFound = "queue_ticket_not_found",
+    /// 404: the order has no issued ticket with this code.
+    TicketNotFound = "ticket_not_found",
     /// 410: the admission has expired.
     AdmissionExpired = "admission_expired",
     /// 410: a later join replaced this waiting-room ticket.

@@ -5,7 +5,7 @@ pub mod extract;
 pub mod orders;
 pub mod queue;
 pub mod sessions;
-pub mod tickets;
+pub mod ticket_key;
 
 use axum::{
     Json, Router,
@@ -82,7 +82,7 @@ impl Modify for SessionAuth {
         orders::get,
         orders::events,
         orders::cancel,
-        tickets::public_key,
+        ticket_key::public_key,
     ),
     modifiers(&SessionAuth),
     tags(
@@ -108,7 +108,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/orders/{order_id}", get(orders::get))
         .route("/api/v1/orders/{order_id}/events", get(orders::events))
         .route("/api/v1/orders/{order_id}/cancel", post(orders::cancel))
-        .route("/api/v1/tickets/public-key", get(tickets::public_key))
+        .route("/api/v1/tickets/public-key", get(ticket_key::public_key))
 }
 
 /// `/api/v1/openapi.json` and the Swagger UI at `/api/docs` (served from the binary: no CDN).
