@@ -1,5 +1,5 @@
-//! The door scanner in a real headless Chromium: door staff sign in on a phone and on a
-//! desktop, both type the same ticket's scan text; the first is admitted, the second told the
+//! The door scanner in a real headless Chromium: an organizer adds a door staff account, who
+//! signs in on a phone and on a desktop; both type the same ticket's scan text; the first is admitted, the second told the
 //! ticket was already used, when and at which gate; the organizer's event page then counts one
 //! checked in. Screenshots `checkin-phone-*.png` and `checkin-desktop-*.png` go to
 //! `$BOXOFFICE_TEST_SCREENSHOTS` (default `artifacts/screenshots`).
@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use boxoffice_tests::{
-    admin::{AdminClient, owner_of},
+    admin::owner_of,
     browser::{DESKTOP, Driver, PHONE, fill, shot, submit, until},
-    door::{door_account, paid_ticket},
+    door::paid_ticket,
     platform::{Platform, PlatformOptions},
 };
 use fantoccini::{Client, Locator};
@@ -64,16 +64,39 @@ async fn two_gates_scan_one_ticket_and_the_second_is_told_when_and_where_it_was_
     let _w = p.start_worker();
     let base = &p.gateway_url;
     let (owner_email, owner_pw) = owner_of(&p.db, p.event.as_uuid()).await;
-    let owner = AdminClient::login(base, &owner_email, &owner_pw).await;
-    let (email, password) = door_account(&owner).await;
     let ticket = paid_ticket(&p, "A:A-6").await;
-
     let driver = Driver::start().await;
+
+    // The organizer adds a door staff account from the events page.
+    let organizer = driver.browser_sized(DESKTOP).await;
+    sign_in(&organizer, base, &owner_email, &owner_pw, "/admin/").await;
+    until(
+        &organizer,
+        "the events page",
+        "return !!document.getElementById('new-door');",
+        MINUTE,
+    )
+    .await;
+    let email = format!("{}@door.test", uuid::Uuid::new_v4().simple());
+    let password = "front door password";
+    fill(&organizer, "#new-door [name=display_name]", "North door").await;
+    fill(&organizer, "#new-door [name=email]", &email).await;
+    fill(&organizer, "#new-door [name=password]", password).await;
+    submit(&organizer, "#new-door").await;
+    until(
+        &organizer,
+        "the door account listed",
+        &format!("return document.getElementById('door-staff').textContent.includes('{email}');"),
+        MINUTE,
+    )
+    .await;
+    shot(&organizer, "checkin-desktop-00-door-staff").await;
+
     let phone = driver.browser_sized(PHONE).await;
     let desktop = driver.browser_sized(DESKTOP).await;
     // Door staff land on the scanner whatever page they asked for.
     for c in [&phone, &desktop] {
-        sign_in(c, base, &email, &password, "/admin/").await;
+        sign_in(c, base, &email, password, "/admin/").await;
         until(
             c,
             "the scanner",
@@ -139,15 +162,10 @@ async fn two_gates_scan_one_ticket_and_the_second_is_told_when_and_where_it_was_
     .await;
 
     // The organizer's event page counts one checked in, live.
-    let organizer = driver.browser_sized(DESKTOP).await;
-    sign_in(
-        &organizer,
-        base,
-        &owner_email,
-        &owner_pw,
-        &format!("/admin/events/{}", p.event),
-    )
-    .await;
+    organizer
+        .goto(&format!("{base}/admin/events/{}", p.event))
+        .await
+        .unwrap();
     until(
         &organizer,
         "one checked in",

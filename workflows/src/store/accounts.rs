@@ -262,6 +262,30 @@ pub async fn find_by_email(
     }))
 }
 
+/// The door staff accounts working for `works_for`, by name.
+pub async fn door_accounts(pool: &PgPool, works_for: Uuid) -> Result<Vec<Account>, StoreError> {
+    let rows = sqlx::query!(
+        "select organizer_id, email, display_name, role, works_for from organizers
+         where works_for = $1 and role = 'door' order by display_name, email",
+        works_for,
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|e| StoreError::classify(e, "account", works_for))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            account_of(
+                r.organizer_id,
+                r.email,
+                r.display_name,
+                &r.role,
+                r.works_for,
+            )
+        })
+        .collect())
+}
+
 /// The account in the columns of a row of `organizers` (`None`: a role this code does not
 /// know).
 pub(super) fn account_of(
