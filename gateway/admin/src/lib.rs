@@ -13,10 +13,12 @@
 //!
 //! The gateway mounts [`router`] with an [`AdminState`] it builds from its own connections
 //! and views; this crate opens none. Its SQL lives in `boxoffice_workflows::store` (events,
-//! inventory, audit, admin orders, sessions, runs, event stats), which answers in `StoreError`
-//! and domain types (`OrderState`, `SaleStatus`); the one conversion to the JSON error is
-//! `boxoffice_http::error`, and the order workflow is reached through `OrderClient`. Start at
-//! [`api`] for the JSON API and [`pages`] for the UI.
+//! inventory, audit, admin orders, sessions, runs, event stats, check-in), which answers in
+//! `StoreError` and domain types (`OrderState`, `SaleStatus`); the one conversion to the JSON
+//! error is `boxoffice_http::error`, and the order workflow is reached through `OrderClient`.
+//! Start at [`api`] for the JSON API and [`pages`] for the UI; [`checkin`] is the door
+//! scanner's API, the one route (with the scanner page and signing out) door staff accounts
+//! may use.
 
 pub mod api;
 pub mod auth;
