@@ -190,6 +190,11 @@ codes! {
     InvalidReason = "invalid_reason",
     /// 422: a sign-in form with a missing or malformed field.
     InvalidLogin = "invalid_login",
+    /// 422: a scanned ticket's signature does not verify with the issuer's public key
+    /// (forged or altered).
+    TicketSignatureInvalid = "ticket_signature_invalid",
+    /// 422: neither a ticket's scan code (`bxt1....`) nor a ticket code typed by hand.
+    TicketCodeInvalid = "ticket_code_invalid",
     /// 422: an allocation's seats or units do not fit its section (seats in a standing
     /// section, a quantity in a seated one, both or neither).
     AllocationInvalid = "allocation_invalid",
@@ -197,11 +202,6 @@ codes! {
     AllocationTooLarge = "allocation_too_large",
     /// 422: a presale block needs an access code.
     AccessCodeRequired = "access_code_required",
-    /// 422: a scanned ticket's signature does not verify with the issuer's public key
-    /// (forged or altered).
-    TicketSignatureInvalid = "ticket_signature_invalid",
-    /// 422: neither a ticket's scan code (`bxt1....`) nor a ticket code typed by hand.
-    TicketCodeInvalid = "ticket_code_invalid",
     /// 422: only presale blocks take an access code.
     AccessCodeUnexpected = "access_code_unexpected",
     /// 431: the request's headers are larger than the gateway allows.
