@@ -3,9 +3,9 @@
 pub mod events;
 pub mod extract;
 pub mod orders;
+pub mod public_key;
 pub mod queue;
 pub mod sessions;
-pub mod ticket_key;
 
 use axum::{
     Json, Router,
@@ -73,6 +73,7 @@ impl Modify for SessionAuth {
     components(schemas(crate::error::ErrorCode)),
     paths(
         sessions::create,
+        public_key::public_key,
         events::list,
         events::get,
         events::seats,
@@ -82,7 +83,6 @@ impl Modify for SessionAuth {
         orders::get,
         orders::events,
         orders::cancel,
-        ticket_key::public_key,
     ),
     modifiers(&SessionAuth),
     tags(
@@ -99,6 +99,7 @@ pub struct ApiDoc;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/sessions", post(sessions::create))
+        .route("/api/v1/tickets/public-key", get(public_key::public_key))
         .route("/api/v1/events", get(events::list))
         .route("/api/v1/events/{event_id}", get(events::get))
         .route("/api/v1/events/{event_id}/seats", get(events::seats))
@@ -108,7 +109,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/orders/{order_id}", get(orders::get))
         .route("/api/v1/orders/{order_id}/events", get(orders::events))
         .route("/api/v1/orders/{order_id}/cancel", post(orders::cancel))
-        .route("/api/v1/tickets/public-key", get(ticket_key::public_key))
 }
 
 /// `/api/v1/openapi.json` and the Swagger UI at `/api/docs` (served from the binary: no CDN).

@@ -8,10 +8,9 @@
 //! in, and the callers never see a constraint name or compare a state as a string.
 //!
 //! The organizer side (`boxoffice-admin`) reads and writes through the public modules named
-//! for what they hold: [`accounts`] and [`sessions`] (sign-in), [`events`] and [`inventory`]
+//! for what they hold: [`accounts`] and [`sessions`] (sign-in; [`checkin`] at the door), [`events`] and [`inventory`]
 //! (what an organizer builds, with [`audit`] lines), [`admin_orders`], [`runs`] and
-//! [`event_stats`] (what it reads back), [`checkin`] (tickets marked used at the door);
-//! [`Refusal`] is why the store refused its change.
+//! [`event_stats`] (what it reads back); [`Refusal`] is why the store refused its change.
 
 pub mod accounts;
 pub mod admin_orders;
