@@ -1,9 +1,9 @@
 //! The buyer API under `/api/v1` (brief section 4), its OpenAPI document and a browsable page.
 
+pub mod door_key;
 pub mod events;
 pub mod extract;
 pub mod orders;
-pub mod public_key;
 pub mod queue;
 pub mod sessions;
 
@@ -73,7 +73,7 @@ impl Modify for SessionAuth {
     components(schemas(crate::error::ErrorCode)),
     paths(
         sessions::create,
-        public_key::public_key,
+        door_key::public_key,
         events::list,
         events::get,
         events::seats,
@@ -99,7 +99,7 @@ pub struct ApiDoc;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/sessions", post(sessions::create))
-        .route("/api/v1/tickets/public-key", get(public_key::public_key))
+        .route("/api/v1/tickets/public-key", get(door_key::public_key))
         .route("/api/v1/events", get(events::list))
         .route("/api/v1/events/{event_id}", get(events::get))
         .route("/api/v1/events/{event_id}/seats", get(events::seats))

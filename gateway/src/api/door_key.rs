@@ -1,4 +1,4 @@
-//! `GET /api/v1/tickets/public-key`: the key gates verify tickets with, offline.
+//! `GET /api/v1/tickets/public-key`: the key the doors' gates verify tickets with, offline.
 
 use axum::{Json, extract::State};
 use serde::Serialize;
