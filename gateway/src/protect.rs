@@ -113,16 +113,17 @@ fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Respons
 }
 
 /// Rewrites any error response that is not JSON yet (axum's own rejections and fallbacks,
-/// tower-http's 413 and timeouts) into the JSON error shape, keeping its status.
+/// tower-http's 413 and timeouts) into the JSON error shape, keeping its status. A page's own
+/// error page (HTML, which only the pages write) is left as it is, for the person reading it.
 async fn json_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
-    let is_json = response
+    let kept = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || kept {
         return response;
     }
     let code = match status {

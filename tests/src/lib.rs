@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod browser;
 pub mod buyer;
+pub mod door;
 pub mod platform;
 
 use std::sync::OnceLock;

@@ -82,6 +82,10 @@ codes! {
     CsrfInvalid = "csrf_invalid",
     /// 403: a state-changing request from another origin.
     CrossOrigin = "cross_origin",
+    /// 403: this account's role may not do this (door staff: the check-in scanner only).
+    RoleForbidden = "role_forbidden",
+    /// 403: the ticket is for an event this account may not check in.
+    TicketNotYours = "ticket_not_yours",
 
     // What the path names (404, 410).
     /// 404: no such route.
@@ -96,6 +100,8 @@ codes! {
     OrderNotFound = "order_not_found",
     /// 404: no such waiting-room ticket for this buyer.
     QueueTicketNotFound = "queue_ticket_not_found",
+    /// 404: the order has no issued ticket with this code.
+    TicketNotFound = "ticket_not_found",
     /// 410: the admission has expired.
     AdmissionExpired = "admission_expired",
     /// 410: a later join replaced this waiting-room ticket.
@@ -126,6 +132,10 @@ codes! {
     SectionExists = "section_exists",
     /// 409: seats are already in another allocation.
     SeatAllocated = "seat_allocated",
+    /// 409: the ticket was checked in before (`used_at` and `gate` say when and where).
+    TicketAlreadyUsed = "ticket_already_used",
+    /// 409: the ticket is void (`reason`: `refunded` or `voided`).
+    TicketVoid = "ticket_void",
 
     // Values that fail their rules (422).
     /// 422: the body has the right shape but a field's value is not accepted.
@@ -180,6 +190,11 @@ codes! {
     InvalidReason = "invalid_reason",
     /// 422: a sign-in form with a missing or malformed field.
     InvalidLogin = "invalid_login",
+    /// 422: a scanned ticket's signature does not verify with the issuer's public key
+    /// (forged or altered).
+    TicketSignatureInvalid = "ticket_signature_invalid",
+    /// 422: neither a ticket's scan code (`bxt1....`) nor a ticket code typed by hand.
+    TicketCodeInvalid = "ticket_code_invalid",
     /// 422: an allocation's seats or units do not fit its section (seats in a standing
     /// section, a quantity in a seated one, both or neither).
     AllocationInvalid = "allocation_invalid",

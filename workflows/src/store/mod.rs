@@ -8,7 +8,7 @@
 //! in, and the callers never see a constraint name or compare a state as a string.
 //!
 //! The organizer side (`boxoffice-admin`) reads and writes through the public modules named
-//! for what they hold: [`accounts`] and [`sessions`] (sign-in), [`events`] and [`inventory`]
+//! for what they hold: [`accounts`] and [`sessions`] (sign-in; [`checkin`] at the door), [`events`] and [`inventory`]
 //! (what an organizer builds, with [`audit`] lines), [`admin_orders`], [`runs`] and
 //! [`event_stats`] (what it reads back); [`Refusal`] is why the store refused its change.
 
@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod admin_orders;
 pub mod audit;
 mod catalog;
+pub mod checkin;
 mod db;
 pub mod event_stats;
 pub mod events;
