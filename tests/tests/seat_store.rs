@@ -498,6 +498,7 @@ async fn bad_input_is_a_typed_error_and_changes_nothing() {
     let bad_inventory = EventInventory {
         event: EventId::new(),
         max_per_buyer: 0,
+        blocks: Default::default(),
         sections: vec![],
     };
     assert!(matches!(
@@ -546,6 +547,7 @@ async fn general_admission_picks_spread_over_units_and_never_oversell() {
     let inv = EventInventory {
         event,
         max_per_buyer: 8,
+        blocks: Default::default(),
         sections: vec![SectionInventory {
             code: section("FLOOR"),
             units: SectionUnits::GeneralAdmission(30),
@@ -693,6 +695,7 @@ async fn best_available_picks_sit_parties_together_from_the_front_and_never_over
     let inv = EventInventory {
         event,
         max_per_buyer: 8,
+        blocks: Default::default(),
         sections: vec![SectionInventory {
             code: section("A"),
             units: SectionUnits::Seated(labels),
@@ -808,6 +811,7 @@ async fn a_repeated_pick_returns_the_first_hold_and_counts_it_once() {
     let inv = EventInventory {
         event,
         max_per_buyer: 8,
+        blocks: Default::default(),
         sections: vec![
             SectionInventory {
                 code: section("A"),

@@ -20,6 +20,7 @@ mod best;
 mod claim;
 mod error;
 mod ledger;
+mod pick;
 mod read;
 mod renew;
 mod repair;
@@ -37,8 +38,8 @@ pub use error::{InvalidRequest, SeatError};
 pub use read::{SeatChange, SeatView};
 pub use repair::Freed;
 pub use state::{
-    Availability, BuyerLedger, EventMeta, LedgerEntry, SeatState, SectionKind, SectionMeta,
-    UnixMillis,
+    Access, Availability, BlockMeta, BlockUnits, BuyerLedger, EventMeta, LedgerEntry, SeatState,
+    SectionKind, SectionMeta, UnixMillis, block_unit_label, may_take,
 };
 
 use crate::{
@@ -112,6 +113,12 @@ pub struct EventInventory {
     pub max_per_buyer: u32,
     /// The sections.
     pub sections: Vec<SectionInventory>,
+    /// Presale blocks by section. A seated block names seats listed in its section; a
+    /// general-admission block's units are loaded besides the section's `u` units, under their
+    /// own labels ([`block_unit_label`]). A gated block's units are sold only to its code
+    /// holders; an open one's to anyone.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub blocks: std::collections::BTreeMap<SectionCode, Vec<BlockMeta>>,
 }
 
 /// What [`SeatStore::load_event`] did.
@@ -278,6 +285,18 @@ impl SeatStore {
 
         let meta = validate_inventory(inv)?;
         let free = encode(&SeatState::Free);
+        let block_units = inv.blocks.iter().flat_map(|(code, blocks)| {
+            blocks.iter().flat_map(move |b| match &b.units {
+                BlockUnits::Quantity(n) => (1..=*n)
+                    .map(|i| {
+                        let label = block_unit_label(b.id, i);
+                        keys::seat(inv.event, &SeatId::new(code.clone(), label))
+                    })
+                    .collect::<Vec<_>>(),
+                // A seated block's seats are listed with its section's.
+                BlockUnits::Seats(_) => Vec::new(),
+            })
+        });
         let keys: Vec<String> = inv
             .sections
             .iter()
@@ -290,6 +309,7 @@ impl SeatStore {
                     .map(|i| keys::seat(inv.event, &SeatId::general_admission(&s.code, i)))
                     .collect(),
             })
+            .chain(block_units)
             .collect();
         let kv = &self.inner.kv;
         let outcomes: Vec<bool> = futures::stream::iter(keys)
@@ -586,10 +606,13 @@ fn validate_inventory(inv: &EventInventory) -> Result<EventMeta, SeatError> {
                 SectionMeta {
                     kind: SectionKind::Seated,
                     units: labels.len() as u32,
+                    blocks: Vec::new(),
                 }
             }
             SectionUnits::GeneralAdmission(n) => {
-                if !(1..=MAX_SECTION_UNITS).contains(n) {
+                // A standing section may be all presale blocks: no `u` unit at all.
+                let blocked = inv.blocks.contains_key(&s.code);
+                if *n > MAX_SECTION_UNITS || (*n == 0 && !blocked) {
                     return Err(bad(format!(
                         "section {} capacity {n} is out of range",
                         s.code
@@ -598,6 +621,7 @@ fn validate_inventory(inv: &EventInventory) -> Result<EventMeta, SeatError> {
                 SectionMeta {
                     kind: SectionKind::GeneralAdmission,
                     units: *n,
+                    blocks: Vec::new(),
                 }
             }
         };
@@ -605,8 +629,66 @@ fn validate_inventory(inv: &EventInventory) -> Result<EventMeta, SeatError> {
             return Err(bad(format!("section {} is listed twice", s.code)));
         }
     }
+    for (code, blocks) in &inv.blocks {
+        let listed = inv.sections.iter().find(|s| &s.code == code);
+        let (Some(listed), Some(meta)) = (listed, sections.get_mut(code)) else {
+            return Err(bad(format!("presale blocks of unknown section {code}")));
+        };
+        validate_blocks(code, &listed.units, blocks).map_err(bad)?;
+        meta.blocks = blocks.clone();
+        if meta.keys() > MAX_SECTION_UNITS {
+            return Err(bad(format!("section {code} has too many units")));
+        }
+    }
     Ok(EventMeta {
         max_per_buyer: inv.max_per_buyer,
         sections,
     })
+}
+
+/// A section's presale blocks fit it: seated blocks name distinct seats of the section,
+/// standing blocks have units and labels of their own; no block is listed twice.
+fn validate_blocks(
+    code: &SectionCode,
+    units: &SectionUnits,
+    blocks: &[BlockMeta],
+) -> Result<(), String> {
+    let mut ids = BTreeSet::new();
+    let mut prefixes = BTreeSet::new();
+    let mut taken = BTreeSet::new();
+    for b in blocks {
+        if !ids.insert(b.id) {
+            return Err(format!("block {} is listed twice in section {code}", b.id));
+        }
+        match (&b.units, units) {
+            (BlockUnits::Seats(seats), SectionUnits::Seated(labels)) => {
+                if seats.is_empty() || seats.iter().any(|s| !labels.contains(s)) {
+                    return Err(format!(
+                        "block {} names no seats or seats not listed in section {code}",
+                        b.id
+                    ));
+                }
+                if seats.iter().any(|s| !taken.insert(s.clone())) {
+                    return Err(format!("block {} shares a seat of section {code}", b.id));
+                }
+            }
+            (BlockUnits::Quantity(n), SectionUnits::GeneralAdmission(_)) => {
+                let label = block_unit_label(b.id, 1);
+                let prefix = label.as_str().split_once('-').map(|p| p.0.to_owned());
+                if *n == 0 || !prefixes.insert(prefix) {
+                    return Err(format!(
+                        "block {} has no units or shares its labels in section {code}",
+                        b.id
+                    ));
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "block {} does not match the kind of section {code}",
+                    b.id
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -277,6 +277,7 @@ pub async fn place(
         request,
         hold_seconds: event.hold_seconds,
         submitted_at: chrono::Utc::now().timestamp_millis(),
+        presale: None,
     };
     // 4. The key's record (the twin may have written it: then it is the one to follow).
     let record = KeyRecord {
