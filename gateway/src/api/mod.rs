@@ -3,6 +3,7 @@
 pub mod events;
 pub mod extract;
 pub mod orders;
+pub mod presale;
 pub mod queue;
 pub mod sessions;
 
@@ -77,6 +78,7 @@ impl Modify for SessionAuth {
         events::seats,
         queue::join,
         queue::poll,
+        presale::redeem,
         orders::place,
         orders::get,
         orders::events,
@@ -100,6 +102,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/events/{event_id}", get(events::get))
         .route("/api/v1/events/{event_id}/seats", get(events::seats))
         .route("/api/v1/events/{event_id}/queue", post(queue::join))
+        .route("/api/v1/events/{event_id}/presale", post(presale::redeem))
         .route("/api/v1/events/{event_id}/orders", post(orders::place))
         .route("/api/v1/queue/{queue_ticket}", get(queue::poll))
         .route("/api/v1/orders/{order_id}", get(orders::get))

@@ -77,6 +77,9 @@ pub enum Availability {
     Held,
     /// Gone.
     Sold,
+    /// Not for sale to whoever is looking: a presale block's seat to anyone without its code
+    /// (or, to a block's buyer, a seat outside the block). Never a state of the seat itself.
+    Unavailable,
 }
 
 /// How a section is sold.
