@@ -36,26 +36,46 @@ async fn presale_platform() -> (Platform, Uuid, boxoffice_tests::platform::Worke
         ..Default::default()
     })
     .await;
-    let organizer = sqlx::query_scalar!(
+    let block = add_block(
+        &p,
+        "A",
+        Withheld::Seats(vec!["A-1".into(), "A-2".into()]),
+        CODE,
+    )
+    .await;
+    let worker = p.start_worker();
+    (p, block, worker)
+}
+
+/// The organizer who owns the platform's event.
+async fn organizer_of(p: &Platform) -> Uuid {
+    sqlx::query_scalar!(
         "select organizer_id from events where event_id = $1",
         p.event.as_uuid(),
     )
     .fetch_one(&p.db)
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Adds a presale allocation opened by `code` and reloads the event; returns its id. (The
+/// platform loaded the event already: a standing block added now leaves the general units
+/// beyond the new count in the store, never picked since the metadata bounds the picks; the
+/// admin API takes allocations only before the opening, so a real sale never has them.)
+async fn add_block(p: &Platform, section: &str, withheld: Withheld, code: &str) -> Uuid {
+    let organizer = organizer_of(p).await;
     let draft = AllocationDraft {
-        section: "A".into(),
+        section: section.into(),
         kind: AllocationKind::Presale,
-        withheld: Withheld::Seats(vec!["A-1".into(), "A-2".into()]),
-        access_code_hash: Some(hash_password(CODE).unwrap()),
+        withheld,
+        access_code_hash: Some(hash_password(code).unwrap()),
         note: None,
     };
     let block = inventory::add_allocation(&p.db, organizer, p.event.as_uuid(), &draft)
         .await
         .unwrap();
-    reload(&p).await;
-    let worker = p.start_worker();
-    (p, block, worker)
+    reload(p).await;
+    block
 }
 
 /// What the on-sale workflow does on a release: loads the sellable inventory again.
@@ -106,11 +126,12 @@ async fn order(
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-/// The seat map of section `A`, as the public or a grant's holder sees it.
-async fn map(b: &Buyer, event: EventId, presale: Option<&str>) -> Value {
-    let mut req = b
-        .http
-        .get(format!("{}/api/v1/events/{event}/seats?section=A", b.base));
+/// The seat map of `section`, as the public or a grant's holder sees it.
+async fn map(b: &Buyer, event: EventId, section: &str, presale: Option<&str>) -> Value {
+    let mut req = b.http.get(format!(
+        "{}/api/v1/events/{event}/seats?section={section}",
+        b.base
+    ));
     if let Some(t) = presale {
         req = req.header("Presale-Token", t);
     }
@@ -134,7 +155,8 @@ fn state_of<'a>(map: &'a Value, seat: &str) -> &'a str {
 async fn map_shows(b: &Buyer, event: EventId, presale: Option<&str>, seat: &str, want: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let m = map(b, event, presale).await;
+        let section = seat.split(':').next().unwrap();
+        let m = map(b, event, section, presale).await;
         if state_of(&m, seat) == want {
             return;
         }
@@ -175,7 +197,10 @@ async fn a_code_holder_buys_from_the_block_and_nobody_else_can() {
     let ev = p.event;
     let public = Buyer::new(&p.gateway_url).await;
     map_shows(&public, ev, None, "A:A-1", "unavailable").await;
-    assert_eq!(state_of(&map(&public, ev, None).await, "A:A-3"), "free");
+    assert_eq!(
+        state_of(&map(&public, ev, "A", None).await, "A:A-3"),
+        "free"
+    );
     let (_, event) = public.get(&format!("/api/v1/events/{ev}")).await;
     let a = event["sections"]
         .as_array()
@@ -196,7 +221,7 @@ async fn a_code_holder_buys_from_the_block_and_nobody_else_can() {
     assert!(granted["expires_at"].is_string());
     map_shows(&b, ev, Some(&token), "A:A-1", "free").await;
     assert_eq!(
-        state_of(&map(&b, ev, Some(&token)).await, "A:A-3"),
+        state_of(&map(&b, ev, "A", Some(&token)).await, "A:A-3"),
         "unavailable"
     );
 
@@ -233,7 +258,7 @@ async fn a_code_holder_buys_from_the_block_and_nobody_else_can() {
     assert_eq!(issued["tickets"][0]["seat"], "A:A-1", "{issued}");
     map_shows(&b, ev, Some(&token), "A:A-1", "sold").await;
     assert_eq!(
-        state_of(&map(&public, ev, None).await, "A:A-1"),
+        state_of(&map(&public, ev, "A", None).await, "A:A-1"),
         "unavailable"
     );
 
@@ -329,13 +354,7 @@ async fn codes_that_open_nothing_are_one_answer_grants_are_bound_and_attempts_li
     }
 
     // Released: the block's seats are anyone's, and its code opens nothing, in the same words.
-    let organizer = sqlx::query_scalar!(
-        "select organizer_id from events where event_id = $1",
-        ev.as_uuid(),
-    )
-    .fetch_one(&p.db)
-    .await
-    .unwrap();
+    let organizer = organizer_of(&p).await;
     assert!(
         inventory::release_allocation(&p.db, organizer, ev.as_uuid(), block)
             .await
@@ -426,4 +445,68 @@ async fn buyers_racing_for_a_block_of_two_buy_exactly_two() {
             b.wait_order(id, "issued", Duration::from_secs(30)).await;
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standing_block_sells_its_own_units_with_tickets() {
+    let p = Platform::start(PlatformOptions {
+        rows: 1,
+        seats_per_row: 4,
+        floor_capacity: Some(5),
+        ..Default::default()
+    })
+    .await;
+    add_block(&p, "FLOOR", Withheld::Units(2), "STANDING-2026").await;
+    let _worker = p.start_worker();
+    let ev = p.event;
+    let b = Buyer::new(&p.gateway_url).await;
+    let (status, body) = redeem(&b, ev, "STANDING-2026").await;
+    assert_eq!(status, 200, "{body}");
+    let granted: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        granted["block"],
+        json!({ "section": "FLOOR", "kind": "general_admission", "quantity": 2, "max_per_buyer": 8 })
+    );
+    let token = granted["presale_token"].as_str().unwrap();
+    let admission = b.admitted(ev, Duration::from_secs(10)).await;
+    let (status, body) = order(
+        &b,
+        ev,
+        &admission,
+        "floor-1",
+        &json!({ "section": "FLOOR", "quantity": 2 }),
+        Some(token),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["order_id"].as_str().unwrap().to_owned();
+    let waiting = settled(&b, &id).await;
+    assert_eq!(waiting["state"], "awaiting_payment", "{waiting}");
+    let seats: Vec<&str> = waiting["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        seats
+            .iter()
+            .all(|s| s.starts_with("FLOOR:p") && !s.contains(":u")),
+        "{seats:?}"
+    );
+    assert_eq!(p.pay(&checkout(&waiting), "succeed").await, 200);
+    let issued = b.wait_order(&id, "issued", Duration::from_secs(30)).await;
+    assert_eq!(issued["tickets"].as_array().unwrap().len(), 2, "{issued}");
+    // To the public, the block's units are neither for sale nor counted (once the gateway
+    // has read the gate).
+    let unit = seats[0].to_owned();
+    map_shows(&b, ev, None, &unit, "unavailable").await;
+    let (_, event) = b.get(&format!("/api/v1/events/{ev}")).await;
+    let floor = event["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "FLOOR")
+        .unwrap();
+    assert_eq!(floor["availability"]["sold"], 0, "{floor}");
 }

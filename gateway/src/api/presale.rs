@@ -219,3 +219,33 @@ pub(crate) fn block_of(access: Access) -> Option<BlockId> {
         Access::Block(id) => Some(id),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_redeem_endpoint_and_the_presale_header_are_documented() {
+        let doc = serde_json::to_value(crate::api::ApiDoc::openapi()).expect("serializable");
+        let redeem = &doc["paths"]["/api/v1/events/{event_id}/presale"]["post"];
+        assert!(redeem["responses"]["422"].is_object(), "{redeem}");
+        assert!(redeem["responses"]["429"].is_object(), "{redeem}");
+        for schema in ["PresaleGrant", "PresaleBlockView", "RedeemRequest"] {
+            assert!(
+                doc["components"]["schemas"][schema].is_object(),
+                "{schema} missing"
+            );
+        }
+        for path in [
+            "/api/v1/events/{event_id}/orders",
+            "/api/v1/events/{event_id}/seats",
+        ] {
+            let params = doc["paths"][path]
+                .as_object()
+                .and_then(|p| p.values().next())
+                .map(|op| op["parameters"].to_string())
+                .unwrap_or_default();
+            assert!(params.contains("Presale-Token"), "{path}: {params}");
+        }
+    }
+}
