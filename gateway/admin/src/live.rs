@@ -113,6 +113,7 @@ fn public(state: &boxoffice_nats::seat::SeatState, now: i64) -> &'static str {
         Public::Free => "free",
         Public::Held => "held",
         Public::Sold => "sold",
+        Public::Unavailable => "unavailable",
     }
 }
 

@@ -72,6 +72,10 @@ codes! {
     AdmissionNotYours = "admission_not_yours",
     /// 403: the admission is for another event.
     AdmissionWrongEvent = "admission_wrong_event",
+    /// 401: the `Presale-Token` is forged, unreadable or expired; redeem the code again.
+    PresaleTokenInvalid = "presale_token_invalid",
+    /// 403: the `Presale-Token` was given to another buyer, or is for another event.
+    PresaleTokenNotYours = "presale_token_not_yours",
     /// 403: the order belongs to another buyer.
     OrderNotYours = "order_not_yours",
     /// 401: the organizer side needs a sign-in.
@@ -204,6 +208,9 @@ codes! {
     AccessCodeRequired = "access_code_required",
     /// 422: only presale blocks take an access code.
     AccessCodeUnexpected = "access_code_unexpected",
+    /// 422: no presale of this event opens with this code (said the same whether or not the
+    /// event, or any presale of it, exists).
+    AccessCodeInvalid = "access_code_invalid",
     /// 431: the request's headers are larger than the gateway allows.
     HeadersTooLarge = "headers_too_large",
     /// 413: the body is larger than the route allows.
@@ -216,6 +223,8 @@ codes! {
     Overloaded = "overloaded",
     /// 429: too many new sessions from this address.
     SessionsRateLimited = "sessions_rate_limited",
+    /// 429: too many presale code attempts from this buyer or address.
+    PresaleRateLimited = "presale_rate_limited",
     /// 429: too many failed sign-ins.
     LoginRateLimited = "login_rate_limited",
     /// 429: this buyer has as many order streams open as allowed.

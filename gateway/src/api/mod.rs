@@ -4,6 +4,7 @@ pub mod door_key;
 pub mod events;
 pub mod extract;
 pub mod orders;
+pub mod presale;
 pub mod queue;
 pub mod sessions;
 
@@ -79,6 +80,7 @@ impl Modify for SessionAuth {
         events::seats,
         queue::join,
         queue::poll,
+        presale::redeem,
         orders::place,
         orders::get,
         orders::events,
@@ -104,6 +106,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/events/{event_id}", get(events::get))
         .route("/api/v1/events/{event_id}/seats", get(events::seats))
         .route("/api/v1/events/{event_id}/queue", post(queue::join))
+        .route("/api/v1/events/{event_id}/presale", post(presale::redeem))
         .route("/api/v1/events/{event_id}/orders", post(orders::place))
         .route("/api/v1/queue/{queue_ticket}", get(queue::poll))
         .route("/api/v1/orders/{order_id}", get(orders::get))

@@ -490,6 +490,7 @@ async fn intent(
         request,
         hold_seconds: hold_seconds as u32,
         submitted_at: chrono::Utc::now().timestamp_millis(),
+        presale: None,
     };
     js.send_publish(
         ns.intent_subject(event),

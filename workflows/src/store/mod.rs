@@ -22,6 +22,7 @@ pub mod event_stats;
 pub mod events;
 pub mod inventory;
 mod orders;
+mod presale;
 mod published;
 mod refusal;
 pub mod runs;
@@ -35,5 +36,6 @@ pub use orders::{
     NewOrder, NewTicket, RecordedOrder, Repaired, Transitioned, issue_confirmed, issue_tickets,
     record_closed, record_order, record_payment, transition, void_tickets,
 };
+pub use presale::{PresaleBlock, presale_blocks};
 pub use published::{PublishedEvent, PublishedSection, published_events};
 pub use refusal::Refusal;
