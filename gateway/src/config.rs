@@ -143,6 +143,10 @@ impl Settings for GatewayConfig {
                 WEBHOOK_SECRET,
                 std::slice::from_ref(&self.payments_webhook_secret),
             ),
+            (
+                crate::admin::TICKET_PUBLIC_KEY,
+                std::slice::from_ref(&self.admin.ticket_public_key),
+            ),
         ]
     }
 }
@@ -162,6 +166,7 @@ mod tests {
 
     const OWN_KEY: &str = "k1:own-signing-secret-0123456789abcdef0123";
     const OWN_WEBHOOK_SECRET: &str = "whsec_own-0123456789abcdef";
+    const OWN_TICKET_KEY: &str = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
 
     #[test]
     fn every_secret_is_guarded() {
@@ -169,6 +174,7 @@ mod tests {
             secrets_are_guarded::<GatewayConfig>(&[
                 ("--token-keys", OWN_KEY),
                 ("--payments-webhook-secret", OWN_WEBHOOK_SECRET),
+                ("--ticket-public-key", OWN_TICKET_KEY),
             ]),
             Ok(())
         );

@@ -163,6 +163,7 @@ async fn serve(
         tokens::TokenKeys::new(&keys, config.session_ttl_s)
     }
     .map_err(|e| GatewayError::Config(e.to_string()))?;
+    config.admin.ticket_key().map_err(GatewayError::Config)?;
     let room = WaitingRoom::start(nats.clone(), ns.clone())
         .await
         .map_err(|e| GatewayError::Startup(e.to_string()))?;

@@ -52,6 +52,22 @@ pub struct ClientLimitsConfig {
         default_value_t = 20_000
     )]
     pub order_streams_max: usize,
+    /// Presale code attempts (`POST /api/v1/events/{id}/presale`) one buyer session may make
+    /// per minute (a token bucket); past it, 429 with `Retry-After`. 0: unlimited.
+    #[arg(
+        long = "presale-codes-per-buyer-per-minute",
+        env = "BOXOFFICE_PRESALE_CODES_PER_BUYER_PER_MINUTE",
+        default_value_t = 5
+    )]
+    pub presale_codes_per_buyer_per_minute: u32,
+    /// Presale code attempts one client address (an IPv6 /64) may make per minute, whatever
+    /// sessions it uses. 0: unlimited.
+    #[arg(
+        long = "presale-codes-per-address-per-minute",
+        env = "BOXOFFICE_PRESALE_CODES_PER_ADDRESS_PER_MINUTE",
+        default_value_t = 20
+    )]
+    pub presale_codes_per_address_per_minute: u32,
     /// Proxies whose `X-Forwarded-For` is believed, as addresses or networks
     /// (`10.0.0.0/8`), comma-separated: the load balancer or CDN in front. Empty (the
     /// default): the connection's peer is the client and the header is ignored.
@@ -91,6 +107,43 @@ impl SessionLimiter {
         if limiter.len() > 100_000 {
             limiter.retain_recent();
             limiter.shrink_to_fit();
+        }
+        Ok(())
+    }
+}
+
+/// Presale code attempts per buyer session and per client address (a token bucket each): a
+/// code is a short secret, and guessing it must cost more than any buyer will spend.
+pub struct PresaleLimiter {
+    by_buyer: Option<DefaultKeyedRateLimiter<BuyerId>>,
+    by_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl PresaleLimiter {
+    /// `per_buyer` and `per_address` attempts per minute; 0: that bound is off.
+    pub fn new(per_buyer: u32, per_address: u32) -> Self {
+        Self {
+            by_buyer: NonZeroU32::new(per_buyer).map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+            by_address: NonZeroU32::new(per_address)
+                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+        }
+    }
+
+    /// Takes one attempt for `buyer` from `from`, or says how many seconds to wait.
+    pub fn check(&self, buyer: BuyerId, from: IpAddr) -> Result<(), u32> {
+        if let Some(limiter) = &self.by_address {
+            limiter
+                .check_key(&limit_key(from))
+                .map_err(|e| wait_s(&e))?;
+            if limiter.len() > 100_000 {
+                limiter.retain_recent();
+            }
+        }
+        if let Some(limiter) = &self.by_buyer {
+            limiter.check_key(&buyer).map_err(|e| wait_s(&e))?;
+            if limiter.len() > 100_000 {
+                limiter.retain_recent();
+            }
         }
         Ok(())
     }
@@ -185,6 +238,8 @@ pub struct Clients {
     pub sessions: SessionLimiter,
     /// Order event streams.
     pub streams: Arc<StreamSlots>,
+    /// Presale code attempts.
+    pub presale: PresaleLimiter,
 }
 
 impl Clients {
@@ -194,6 +249,10 @@ impl Clients {
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             sessions: SessionLimiter::new(config.sessions_per_address_per_minute),
             streams: StreamSlots::new(config.order_streams_per_buyer, config.order_streams_max),
+            presale: PresaleLimiter::new(
+                config.presale_codes_per_buyer_per_minute,
+                config.presale_codes_per_address_per_minute,
+            ),
         })
     }
 }
@@ -230,6 +289,21 @@ mod tests {
         assert!(l.check(ip("2001:db8::4")).is_err(), "one /64, one bucket");
         let off = SessionLimiter::new(0);
         assert!((0..10_000).all(|_| off.check(a).is_ok()));
+    }
+
+    #[test]
+    fn presale_attempts_are_bounded_per_buyer_and_per_address() {
+        let l = PresaleLimiter::new(2, 3);
+        let (a, b) = (BuyerId::new(), BuyerId::new());
+        let from = ip("198.51.100.1");
+        assert!(l.check(a, from).is_ok());
+        assert!(l.check(a, from).is_ok());
+        assert!(l.check(a, from).is_err(), "per buyer");
+        assert!(
+            l.check(b, from).is_err(),
+            "per address (the refused try counted)"
+        );
+        assert!(l.check(b, ip("198.51.100.2")).is_ok());
     }
 
     #[test]

@@ -1,19 +1,21 @@
-//! Signed bearer credentials: buyer sessions and waiting-room admissions, as HS256 JWTs.
+//! Signed bearer credentials: buyer sessions, waiting-room admissions and presale grants, as
+//! HS256 JWTs.
 //!
 //! Both are verified with no database round trip. Keys rotate through configuration: the
 //! first key signs, every listed key verifies, and each token names its key (`kid`), so adding
 //! a new key in front of the old one, then dropping the old one after the longest token
-//! lifetime, rotates without logging anyone out. The audience separates the two kinds, so an
-//! admission can never pass for a session or the other way round.
+//! lifetime, rotates without logging anyone out. The audience separates the kinds, so an
+//! admission can never pass for a session, a presale grant for either, or the other way round.
 
 use std::collections::HashMap;
 
-use boxoffice_nats::{BuyerId, EventId};
+use boxoffice_nats::{BlockId, BuyerId, EventId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
 const SESSION_AUDIENCE: &str = "boxoffice:session";
 const ADMISSION_AUDIENCE: &str = "boxoffice:admission";
+const PRESALE_AUDIENCE: &str = "boxoffice:presale";
 
 /// A signing key as configured: `kid:secret`.
 #[derive(Clone)]
@@ -65,6 +67,21 @@ pub struct AdmissionClaims {
     aud: String,
 }
 
+/// A presale grant's claims: one buyer may buy from one presale block of one event until
+/// `exp` (a code redeemed once, used for every order of the grant's life).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PresaleClaims {
+    /// The buyer who redeemed the code.
+    pub sub: BuyerId,
+    /// The event.
+    pub evt: EventId,
+    /// The presale block the code unlocks.
+    pub blk: BlockId,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    aud: String,
+}
+
 /// Signs and verifies tokens.
 #[derive(Clone)]
 pub struct TokenKeys {
@@ -72,6 +89,7 @@ pub struct TokenKeys {
     verifiers: HashMap<String, DecodingKey>,
     session_validation: Validation,
     admission_validation: Validation,
+    presale_validation: Validation,
     session_ttl_s: i64,
 }
 
@@ -129,6 +147,7 @@ impl TokenKeys {
             verifiers,
             session_validation: validation(SESSION_AUDIENCE),
             admission_validation: validation(ADMISSION_AUDIENCE),
+            presale_validation: validation(PRESALE_AUDIENCE),
             session_ttl_s,
         })
     }
@@ -202,6 +221,25 @@ impl TokenKeys {
     }
 }
 
+impl TokenKeys {
+    /// A presale grant for `buyer` on `event`'s block `block` until `exp` (Unix seconds).
+    pub fn presale(&self, buyer: BuyerId, event: EventId, block: BlockId, exp: i64) -> String {
+        self.sign(&PresaleClaims {
+            sub: buyer,
+            evt: event,
+            blk: block,
+            exp,
+            aud: PRESALE_AUDIENCE.into(),
+        })
+    }
+
+    /// Checks a presale grant's signature and expiry (binding to buyer and event is the
+    /// caller's, who knows both).
+    pub fn check_presale(&self, token: &str) -> Result<PresaleClaims, TokenError> {
+        self.verify(token, &self.presale_validation)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -243,6 +281,27 @@ mod tests {
         );
         let other = TokenKeys::new(&["a:another-secret-of-thirty-two-bytes!!".into()], 60).unwrap();
         assert_eq!(other.session(&token).unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn a_presale_grant_is_its_own_kind() {
+        let keys = TokenKeys::new(&[A.into()], 3600).unwrap();
+        let (buyer, event, block) = (BuyerId::new(), EventId::new(), BlockId::new());
+        let grant = keys.presale(buyer, event, block, now() + 60);
+        let claims = keys.check_presale(&grant).unwrap();
+        assert_eq!((claims.sub, claims.evt, claims.blk), (buyer, event, block));
+        assert_eq!(keys.session(&grant).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            keys.check_admission(&grant).unwrap_err(),
+            TokenError::Invalid
+        );
+        let admission = keys.admission(buyer, event, 1, now() + 60);
+        assert_eq!(
+            keys.check_presale(&admission).unwrap_err(),
+            TokenError::Invalid
+        );
+        let old = keys.presale(buyer, event, block, now() - 1);
+        assert_eq!(keys.check_presale(&old).unwrap_err(), TokenError::Expired);
     }
 
     #[test]

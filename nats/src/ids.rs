@@ -98,6 +98,11 @@ uuid_id!(
     BuyerId,
     "buyer id"
 );
+uuid_id!(
+    /// A presale block: the id of the presale allocation whose access code unlocks it.
+    BlockId,
+    "block id"
+);
 
 fn check_token(kind: &'static str, s: &str) -> Result<(), IdError> {
     let ok = (1..=32).contains(&s.len())
@@ -171,6 +176,15 @@ token_id!(
     UnitLabel,
     "seat label"
 );
+
+impl UnitLabel {
+    /// A label built by this crate from parts known to be valid (fixed letters, hex digits and
+    /// numbers within the token's length).
+    pub(crate) fn built(s: String) -> Self {
+        debug_assert!(check_token("seat label", &s).is_ok(), "{s:?}");
+        Self(s)
+    }
+}
 
 /// One sellable unit: a seat, or one unit of a general-admission section.
 ///

@@ -23,7 +23,7 @@ pub mod seat;
 pub mod topology;
 
 pub use config::NatsConfig;
-pub use ids::{BuyerId, EventId, IdError, OrderId, SeatId, SectionCode, UnitLabel};
+pub use ids::{BlockId, BuyerId, EventId, IdError, OrderId, SeatId, SectionCode, UnitLabel};
 pub use namespace::Namespace;
 pub use seat::{SeatError, SeatStore};
 pub use topology::{Topology, TopologyError};

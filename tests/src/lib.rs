@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod browser;
 pub mod buyer;
+pub mod door;
 pub mod platform;
 
 use std::sync::OnceLock;
@@ -139,6 +140,7 @@ pub fn seated_inventory(event: EventId, seats: u32, max_per_buyer: u32) -> Event
             code: section("A"),
             units: SectionUnits::Seated((1..=seats).map(|i| label(&i.to_string())).collect()),
         }],
+        blocks: Default::default(),
     }
 }
 

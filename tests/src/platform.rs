@@ -344,6 +344,7 @@ impl Platform {
             request,
             hold_seconds: hold_s,
             submitted_at: chrono::Utc::now().timestamp_millis(),
+            presale: None,
         }
     }
 

@@ -62,6 +62,45 @@ async fn the_cli_creates_accounts_lists_events_and_shows_a_waiting_room() {
     let ops = AdminClient::login(&p.gateway_url, &email, password).await;
     let (s, ev) = ops.get(&format!("/admin/api/v1/events/{}", p.event)).await;
     assert_eq!(s, 200, "{ev}");
+    // A door account working for the operator: the scanner only.
+    let door_email = format!("{}@door.test", uuid::Uuid::new_v4().simple());
+    let door_args = [
+        "account",
+        "--email",
+        &door_email,
+        "--name",
+        "Door",
+        "--role",
+        "door",
+        "--works-for",
+        &email,
+    ];
+    let door = boxofficectl(&p, &door_args, &[("BOXOFFICE_ACCOUNT_PASSWORD", password)]);
+    assert!(door.status.success(), "{door:?}");
+    assert!(stdout(&door).starts_with("door "), "{}", stdout(&door));
+    let without = boxofficectl(
+        &p,
+        &[
+            "account",
+            "--email",
+            "d@door.test",
+            "--name",
+            "D",
+            "--role",
+            "door",
+        ],
+        &[("BOXOFFICE_ACCOUNT_PASSWORD", password)],
+    );
+    assert!(
+        !without.status.success(),
+        "a door account needs --works-for"
+    );
+    let door = AdminClient::login(&p.gateway_url, &door_email, password).await;
+    let (s, body) = door.get("/admin/api/v1/events").await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (403, Some("role_forbidden"))
+    );
 
     let events = boxofficectl(&p, &["events"], &[]);
     assert!(events.status.success(), "{events:?}");
@@ -157,4 +196,60 @@ async fn updating_an_account_signs_it_out_everywhere_live_dashboards_included() 
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+}
+
+#[test]
+fn verify_ticket_checks_a_scan_code_offline_and_says_so_in_its_exit_code() {
+    use boxoffice_workflows::order::tickets::{DEV_SEED_HEX, ScanCode, TicketSigner};
+    let signer = TicketSigner::from_seed_hex(DEV_SEED_HEX).unwrap();
+    let event = boxoffice_nats::EventId::new();
+    let seat: boxoffice_nats::SeatId = "A:B-7".parse().unwrap();
+    let t = signer.issue(event, &seat);
+    let scan = ScanCode {
+        event,
+        seat,
+        code: t.code,
+        signature: t.signature,
+    }
+    .to_string();
+    // Offline: no service address at all, nothing to reach.
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        std::process::Command::new(boxoffice_tests::bin_dir().join("boxofficectl"))
+            .arg("verify-ticket")
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("boxofficectl runs")
+    };
+    let valid = run(&[&scan], &[]);
+    assert_eq!(valid.status.code(), Some(0), "{valid:?}");
+    let shown = stdout(&valid);
+    assert!(shown.contains(&event.to_string()), "{shown}");
+    assert!(shown.contains("A:B-7"), "{shown}");
+    assert!(shown.lines().any(|l| l == "valid"), "{shown}");
+    // The same with the key given, by flag and by variable.
+    let key = signer.public_key_hex();
+    assert_eq!(
+        run(&[&scan, "--public-key", &key], &[]).status.code(),
+        Some(0)
+    );
+    let env = [("BOXOFFICE_TICKET_PUBLIC_KEY", key.as_str())];
+    assert_eq!(run(&[&scan], &env).status.code(), Some(0));
+
+    // Altered (moved to another seat), or checked with another issuer's key: invalid.
+    let altered = scan.replace("A:B-7", "A:B-8");
+    let invalid = run(&[&altered], &[]);
+    assert_eq!(invalid.status.code(), Some(1), "{invalid:?}");
+    assert!(stdout(&invalid).contains("INVALID"));
+    let other = TicketSigner::from_seed_hex(&"11".repeat(32)).unwrap();
+    let wrong_key = run(&[&scan, "--public-key", &other.public_key_hex()], &[]);
+    assert_eq!(wrong_key.status.code(), Some(1), "{wrong_key:?}");
+
+    // Junk is not a ticket code at all.
+    for junk in ["hello", "bxt1.x.y.z.w", ""] {
+        let out = run(&[junk], &[]);
+        assert_eq!(out.status.code(), Some(2), "{junk:?}: {out:?}");
+    }
 }

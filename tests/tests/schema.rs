@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
-use boxoffice_nats::{SectionCode, seat::SectionUnits};
+use boxoffice_nats::{
+    SectionCode,
+    seat::{BlockUnits, SectionUnits},
+};
 use boxoffice_tests::fresh_database;
 use boxoffice_workflows::store::{self, NewEvent, NewSection, SectionLayout, StoreError};
 use chrono::Utc;
@@ -103,6 +106,32 @@ async fn sellable_inventory_is_the_catalog_minus_unreleased_allocations() {
         .await
         .unwrap();
     }
+    // Presale blocks: B-1 and 2 GA units gated, B-2 released (a plain seat again), and 1 GA
+    // unit released (its unit keeps its own label, open to all).
+    let mut blocks = Vec::new();
+    for (section, labels, qty, released) in [
+        (a, vec!["B-1"], None, false),
+        (a, vec!["B-2"], None, true),
+        (ga, vec![], Some(2), false),
+        (ga, vec![], Some(1), true),
+    ] {
+        let id = Uuid::now_v7();
+        blocks.push(id);
+        sqlx::query!(
+            "insert into allocations (allocation_id, event_id, section_id, kind, labels, quantity,
+                                      access_code_hash, released_at)
+             values ($1, $2, $3, 'presale', $4, $5, 'argon2-hash', case when $6 then now() end)",
+            id,
+            event.as_uuid(),
+            section,
+            &labels.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            qty,
+            released,
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+    }
     let inv = store::sellable_inventory(&db, event).await.unwrap();
     assert_eq!(inv.max_per_buyer, 4);
     assert_eq!(inv.sections.len(), 2);
@@ -113,7 +142,28 @@ async fn sellable_inventory_is_the_catalog_minus_unreleased_allocations() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(inv.sections[1].units, SectionUnits::GeneralAdmission(6));
+    assert_eq!(inv.sections[1].units, SectionUnits::GeneralAdmission(3));
+    let gate = |code: &str| -> Vec<(Uuid, BlockUnits, bool)> {
+        inv.blocks[&code.parse::<SectionCode>().unwrap()]
+            .iter()
+            .map(|b| (b.id.as_uuid(), b.units.clone(), b.open))
+            .collect()
+    };
+    assert_eq!(
+        gate("A"),
+        [(
+            blocks[0],
+            BlockUnits::Seats(["B-1".parse().unwrap()].into()),
+            false
+        )]
+    );
+    assert_eq!(
+        gate("GA"),
+        [
+            (blocks[2], BlockUnits::Quantity(2), false),
+            (blocks[3], BlockUnits::Quantity(1), true)
+        ]
+    );
     assert!(matches!(
         store::sellable_inventory(&db, boxoffice_nats::EventId::new()).await,
         Err(StoreError::NotFound { .. })

@@ -1,21 +1,33 @@
 //! Property test: random interleavings of hold, confirm, release and lapse, run against the real
 //! seat store (two instances on two connections, so caches go stale) and against a plain model.
-//! Every outcome and, after every step, every seat and every buyer's count must agree.
+//! Every outcome and, after every step, every seat and every buyer's count must agree. Seats
+//! [`GATED`] are a presale block: orders [`block_order`] claim with that block's access, the
+//! others with the general sale's.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 use std::{collections::BTreeMap, time::Duration};
 
 use boxoffice_nats::{
-    BuyerId, EventId, OrderId, SeatError,
-    seat::{Clock, OrderRef, SeatState, SeatStore, SeatStoreOptions, UnixMillis},
+    BlockId, BuyerId, EventId, OrderId, SeatError,
+    seat::{
+        Access, BlockMeta, BlockUnits, Clock, OrderRef, SeatState, SeatStore, SeatStoreOptions,
+        UnixMillis,
+    },
 };
-use boxoffice_tests::{seat, seated_inventory, store_on, topology};
+use boxoffice_tests::{label, seat, seated_inventory, section, store_on, topology};
 use proptest::prelude::*;
 
 const SEATS: u32 = 6;
 const LIMIT: u32 = 3;
 const MARGIN_MS: i64 = 2_000;
+/// The presale block's seats.
+const GATED: [u32; 2] = [1, 2];
+
+/// Whether order `o` claims with the block's access (one order of each buyer).
+fn block_order(o: usize) -> bool {
+    o % 2 == 1
+}
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -95,6 +107,11 @@ impl Model {
         exp: UnixMillis,
         now: UnixMillis,
     ) -> &'static str {
+        // The gate: a block's order takes only the block's seats, any other order none of
+        // them; refused as a taken seat, before anything else is looked at.
+        if seats.iter().any(|s| GATED.contains(s) != block_order(o)) {
+            return "taken";
+        }
         let n = seats.len() as u32;
         if self.entry(o, now).is_none() && self.active(buyer_of(o), now) + n > LIMIT {
             // The store's pre-check is a local, best-effort shortcut: depending on what the
@@ -284,10 +301,24 @@ async fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         store_on(&topo, opts).await,
     ];
     let event = EventId::new();
-    stores[0]
-        .load_event(&seated_inventory(event, SEATS, LIMIT))
-        .await
-        .unwrap();
+    let block = BlockId::new();
+    let mut inventory = seated_inventory(event, SEATS, LIMIT);
+    inventory.blocks.insert(
+        section("A"),
+        vec![BlockMeta {
+            id: block,
+            units: BlockUnits::Seats(GATED.iter().map(|s| label(&s.to_string())).collect()),
+            open: false,
+        }],
+    );
+    stores[0].load_event(&inventory).await.unwrap();
+    let access = |o: usize| {
+        if block_order(o) {
+            Access::Block(block)
+        } else {
+            Access::General
+        }
+    };
     let buyers = [BuyerId::new(), BuyerId::new()];
     let orders: Vec<OrderRef> = (0..4)
         .map(|o| OrderRef {
@@ -312,7 +343,12 @@ async fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 hold_s,
             } => {
                 let r = stores[*store]
-                    .hold(&orders[*order], &ids(seats), Duration::from_secs(*hold_s))
+                    .hold_with(
+                        &orders[*order],
+                        &ids(seats),
+                        Duration::from_secs(*hold_s),
+                        access(*order),
+                    )
                     .await;
                 let o = &orders[*order];
                 (

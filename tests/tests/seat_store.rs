@@ -5,10 +5,11 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use boxoffice_nats::{
-    BuyerId, EventId, OrderId, SeatError, SeatId, SeatStore,
+    BlockId, BuyerId, EventId, OrderId, SeatError, SeatId, SeatStore,
     seat::{
-        AllowanceCheck, Availability, Clock, EventInventory, InvalidRequest, OrderRef, SeatState,
-        SeatStoreOptions, SectionInventory, SectionUnits,
+        Access, AllowanceCheck, Availability, BlockMeta, BlockUnits, Clock, EventInventory,
+        InvalidRequest, OrderRef, SeatState, SeatStoreOptions, SectionInventory, SectionUnits,
+        block_unit_label,
     },
 };
 use boxoffice_tests::{label, seat, seated_inventory, section, store_on, topology};
@@ -498,6 +499,7 @@ async fn bad_input_is_a_typed_error_and_changes_nothing() {
     let bad_inventory = EventInventory {
         event: EventId::new(),
         max_per_buyer: 0,
+        blocks: Default::default(),
         sections: vec![],
     };
     assert!(matches!(
@@ -546,6 +548,7 @@ async fn general_admission_picks_spread_over_units_and_never_oversell() {
     let inv = EventInventory {
         event,
         max_per_buyer: 8,
+        blocks: Default::default(),
         sections: vec![SectionInventory {
             code: section("FLOOR"),
             units: SectionUnits::GeneralAdmission(30),
@@ -693,6 +696,7 @@ async fn best_available_picks_sit_parties_together_from_the_front_and_never_over
     let inv = EventInventory {
         event,
         max_per_buyer: 8,
+        blocks: Default::default(),
         sections: vec![SectionInventory {
             code: section("A"),
             units: SectionUnits::Seated(labels),
@@ -808,6 +812,7 @@ async fn a_repeated_pick_returns_the_first_hold_and_counts_it_once() {
     let inv = EventInventory {
         event,
         max_per_buyer: 8,
+        blocks: Default::default(),
         sections: vec![
             SectionInventory {
                 code: section("A"),
@@ -1157,5 +1162,202 @@ async fn a_hold_is_renewed_once_from_the_checkout_opening_and_never_past_a_lapse
     assert!(matches!(
         store.renew(&a, &seats, taken.expires_at, HOLD).await,
         Err(SeatError::Lapsed { .. })
+    ));
+}
+
+/// An event with a seated section `A` (seats 1..=12, seats 1..=4 a presale block) and a
+/// standing section `FLOOR` (6 general units and a block of 4), the blocks open or gated.
+fn presale_inventory(event: EventId, block: BlockId, open: bool) -> EventInventory {
+    let mut blocks = std::collections::BTreeMap::new();
+    blocks.insert(
+        section("A"),
+        vec![BlockMeta {
+            id: block,
+            units: BlockUnits::Seats((1..=4).map(|i| label(&i.to_string())).collect()),
+            open,
+        }],
+    );
+    blocks.insert(
+        section("FLOOR"),
+        vec![BlockMeta {
+            id: block,
+            units: BlockUnits::Quantity(4),
+            open,
+        }],
+    );
+    // A released seated block is not listed: its seats are plain seats of the section.
+    if open {
+        blocks.remove(&section("A"));
+    }
+    EventInventory {
+        event,
+        max_per_buyer: 8,
+        blocks,
+        sections: vec![
+            SectionInventory {
+                code: section("A"),
+                units: SectionUnits::Seated((1..=12).map(|i| label(&i.to_string())).collect()),
+            },
+            SectionInventory {
+                code: section("FLOOR"),
+                units: SectionUnits::GeneralAdmission(6),
+            },
+        ],
+    }
+}
+
+fn gated(block: BlockId) -> Vec<SeatId> {
+    (1..=4)
+        .map(seat)
+        .chain((1..=4).map(|n| SeatId::new(section("FLOOR"), block_unit_label(block, n))))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_general_claims_never_take_a_gated_unit() {
+    let (_topo, stores) = four_stores().await;
+    let (event, block) = (EventId::new(), BlockId::new());
+    stores[0]
+        .load_event(&presale_inventory(event, block, false))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..24usize {
+        let store = stores[t % 4].clone();
+        tasks.push(tokio::spawn(async move {
+            let order = order_for(event, BuyerId::new());
+            match t % 3 {
+                0 => store.pick_best(&order, &section("A"), 2, HOLD).await,
+                1 => {
+                    store
+                        .pick_general_admission(&order, &section("FLOOR"), 2, HOLD)
+                        .await
+                }
+                // Naming a gated seat is refused as a taken seat is.
+                _ => match store.hold(&order, &[seat(1 + (t as u32 % 4))], HOLD).await {
+                    Err(SeatError::Taken { .. }) => Err(SeatError::Taken { seats: vec![] }),
+                    other => panic!("a general hold of a gated seat: {other:?}"),
+                },
+            }
+        }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(hold) => won.extend(hold.seat_ids()),
+            Err(SeatError::SoldOut { .. } | SeatError::Taken { .. }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(
+        won.len(),
+        8 + 6,
+        "every general seat and unit sold: {won:?}"
+    );
+    for s in gated(block) {
+        assert!(!won.contains(&s), "{s} went to the general sale");
+        let v = stores[1].seat(event, &s).await.unwrap().unwrap();
+        assert_eq!(v.state, SeatState::Free, "{s}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_block_claims_never_oversell_the_block_nor_leave_it() {
+    let (_topo, stores) = four_stores().await;
+    let (event, block) = (EventId::new(), BlockId::new());
+    stores[0]
+        .load_event(&presale_inventory(event, block, false))
+        .await
+        .unwrap();
+    let access = Access::Block(block);
+    let mut tasks = Vec::new();
+    for t in 0..24usize {
+        let store = stores[t % 4].clone();
+        tasks.push(tokio::spawn(async move {
+            let order = order_for(event, BuyerId::new());
+            let code = section(if t % 2 == 0 { "A" } else { "FLOOR" });
+            store.pick_best_with(&order, &code, 1, HOLD, access).await
+        }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(hold) => won.extend(hold.seat_ids()),
+            Err(SeatError::SoldOut { .. } | SeatError::Taken { .. }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    won.sort();
+    let mut block_units = gated(block);
+    block_units.sort();
+    assert_eq!(won, block_units, "exactly the block, each unit once");
+    // A block's buyer cannot name a general seat either.
+    let order = order_for(event, BuyerId::new());
+    assert!(matches!(
+        stores[2].hold_with(&order, &[seat(9)], HOLD, access).await,
+        Err(SeatError::Taken { .. })
+    ));
+}
+
+#[tokio::test]
+async fn releasing_a_block_opens_its_units_to_the_general_sale() {
+    let (_topo, stores) = four_stores().await;
+    let (event, block) = (EventId::new(), BlockId::new());
+    let store = &stores[0];
+    store
+        .load_event(&presale_inventory(event, block, false))
+        .await
+        .unwrap();
+    let early = order_for(event, BuyerId::new());
+    let sold_in_presale = store
+        .pick_best_with(&early, &section("FLOOR"), 1, HOLD, Access::Block(block))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .hold(&order_for(event, BuyerId::new()), &[seat(2)], HOLD)
+            .await,
+        Err(SeatError::Taken { .. })
+    ));
+    // The release reloads the event with the block open.
+    let report = store
+        .load_event(&presale_inventory(event, block, true))
+        .await
+        .unwrap();
+    assert_eq!(report.created, 0, "no unit is created twice");
+    store
+        .hold(&order_for(event, BuyerId::new()), &[seat(2)], HOLD)
+        .await
+        .unwrap();
+    // The block's standing units join the general pool; the one sold in presale stays sold.
+    let mut picked = Vec::new();
+    loop {
+        match store
+            .pick_general_admission(
+                &order_for(event, BuyerId::new()),
+                &section("FLOOR"),
+                1,
+                HOLD,
+            )
+            .await
+        {
+            Ok(h) => picked.extend(h.seat_ids()),
+            Err(SeatError::SoldOut { available: 0, .. }) => break,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(picked.len(), 6 + 3, "{picked:?}");
+    assert!(!picked.contains(&sold_in_presale.seat_ids()[0]));
+    // And the block's own claims end with it.
+    assert!(matches!(
+        store
+            .hold_with(
+                &order_for(event, BuyerId::new()),
+                &[seat(3)],
+                HOLD,
+                Access::Block(block)
+            )
+            .await,
+        Err(SeatError::Taken { .. })
     ));
 }

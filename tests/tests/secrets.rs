@@ -10,7 +10,7 @@ use boxoffice_gateway::config::DEV_TOKEN_KEY;
 use boxoffice_nats::Namespace;
 use boxoffice_tests::{bin_dir, database_url, free_port, services};
 use boxoffice_workflows::{
-    order::tickets::DEV_SEED_HEX,
+    order::{TicketSigner, tickets::DEV_SEED_HEX},
     payments::{DEV_API_KEY, DEV_WEBHOOK_SECRET},
 };
 
@@ -102,6 +102,18 @@ async fn the_gateway_refuses_development_or_missing_secrets_outside_development_
     )
     .await;
     assert_eq!(line, webhook);
+    // The tickets' public key: not secret, but the development one would verify development
+    // tickets at a real door.
+    let ticket_key = refused_for("BOXOFFICE_TICKET_PUBLIC_KEY", "key");
+    let line = refusal(
+        GATEWAY,
+        &[
+            ("BOXOFFICE_TOKEN_KEYS", OWN_TOKEN_KEYS),
+            ("BOXOFFICE_PAYMENTS_WEBHOOK_SECRET", OWN_WEBHOOK_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(line, ticket_key);
     // Given but empty: a flag of its own name.
     let line = refusal(
         GATEWAY,
@@ -200,6 +212,12 @@ async fn with_secrets_of_its_own_the_gateway_starts_without_development_mode() {
             (
                 "BOXOFFICE_PAYMENTS_WEBHOOK_SECRET",
                 OWN_WEBHOOK_SECRET.into(),
+            ),
+            (
+                "BOXOFFICE_TICKET_PUBLIC_KEY",
+                TicketSigner::from_seed_hex(OWN_SEED)
+                    .unwrap()
+                    .public_key_hex(),
             ),
         ],
     )

@@ -93,6 +93,30 @@ impl Admin {
     pub fn scope(&self) -> Option<Uuid> {
         (!self.is_operator()).then_some(self.account.id)
     }
+
+    /// Whether this is a door staff account (the check-in scanner only).
+    pub fn is_door(&self) -> bool {
+        self.account.role == Role::Door
+    }
+
+    /// Whose events this account checks tickets in for: its own, or (door staff) those of the
+    /// account it works for; the store widens either to every event for an operator.
+    pub fn reach(&self) -> Uuid {
+        self.account.works_for.unwrap_or(self.account.id)
+    }
+}
+
+/// Any signed-in account, door staff included: the extractor of the check-in scanner's API
+/// and of signing out. Every other admin route takes [`Admin`], which refuses door staff.
+#[derive(Debug, Clone)]
+pub struct Staff(pub Admin);
+
+/// The answer to door staff anywhere but the scanner.
+pub fn door_refused() -> ApiError {
+    ApiError::forbidden(
+        ErrorCode::RoleForbidden,
+        "door staff accounts use the check-in scanner (/admin/checkin) and nothing else",
+    )
 }
 
 fn token_hash(token: &str) -> Vec<u8> {
@@ -186,9 +210,23 @@ fn safe_method(m: &Method) -> bool {
     matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// The admin API's extractor: a signed-in account; for a state-changing method, also the
-/// session's CSRF token in `X-CSRF-Token` and no foreign `Origin`.
+/// The admin API's extractor: a signed-in organizer or operator (door staff get 403); for a
+/// state-changing method, also the session's CSRF token in `X-CSRF-Token` and no foreign
+/// `Origin`.
 impl FromRequestParts<AdminState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, ApiError> {
+        let Staff(admin) = Staff::from_request_parts(parts, state).await?;
+        if admin.is_door() {
+            return Err(door_refused());
+        }
+        Ok(admin)
+    }
+}
+
+/// As [`Admin`], door staff included.
+impl FromRequestParts<AdminState> for Staff {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, ApiError> {
@@ -219,7 +257,7 @@ impl FromRequestParts<AdminState> for Admin {
                 ));
             }
         }
-        Ok(admin)
+        Ok(Self(admin))
     }
 }
 
@@ -313,7 +351,7 @@ pub async fn login(
 /// `DELETE /admin/api/v1/session`: signs out (the session row is deleted, the cookie cleared).
 pub async fn logout(
     State(state): State<AdminState>,
-    admin: Admin,
+    Staff(admin): Staff,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     end_session(&state, &headers).await?;
@@ -338,8 +376,8 @@ pub fn cleared_cookie(state: &AdminState) -> HeaderValue {
     session_cookie(state, "", 0)
 }
 
-/// `GET /admin/api/v1/me`.
-pub async fn me(admin: Admin) -> Json<serde_json::Value> {
+/// `GET /admin/api/v1/me` (door staff too: the scanner's script asks who it is).
+pub async fn me(Staff(admin): Staff) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "account": admin.account, "csrf_token": admin.csrf }))
 }
 

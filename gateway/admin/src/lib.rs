@@ -13,13 +13,16 @@
 //!
 //! The gateway mounts [`router`] with an [`AdminState`] it builds from its own connections
 //! and views; this crate opens none. Its SQL lives in `boxoffice_workflows::store` (events,
-//! inventory, audit, admin orders, sessions, runs, event stats), which answers in `StoreError`
-//! and domain types (`OrderState`, `SaleStatus`); the one conversion to the JSON error is
-//! `boxoffice_http::error`, and the order workflow is reached through `OrderClient`. Start at
-//! [`api`] for the JSON API and [`pages`] for the UI.
+//! inventory, audit, admin orders, sessions, runs, event stats, check-in), which answers in
+//! `StoreError` and domain types (`OrderState`, `SaleStatus`); the one conversion to the JSON
+//! error is `boxoffice_http::error`, and the order workflow is reached through `OrderClient`.
+//! Start at [`api`] for the JSON API and [`pages`] for the UI; [`checkin`] is the door
+//! scanner's API, the one route (with the scanner page and signing out) door staff accounts
+//! may use.
 
 pub mod api;
 pub mod auth;
+pub mod checkin;
 pub mod live;
 pub mod orders;
 pub mod pages;
@@ -30,6 +33,18 @@ use std::sync::Arc;
 use axum::{Router, extract::FromRef};
 use boxoffice_http::{availability::Availability, client::TrustedProxies, error::ApiError};
 use boxoffice_nats::queue::WaitingRoom;
+use boxoffice_workflows::{
+    order::tickets::{DEV_PUBLIC_KEY_HEX, is_public_key},
+    service::{ExposeSecret, SecretSetting, SecretString},
+};
+
+/// The tickets' public key, as a guarded setting (its development value refused outside
+/// development mode).
+pub const TICKET_PUBLIC_KEY: SecretSetting = SecretSetting {
+    var: "BOXOFFICE_TICKET_PUBLIC_KEY",
+    what: "key",
+    dev_value: DEV_PUBLIC_KEY_HEX,
+};
 
 /// Admin settings.
 #[derive(clap::Args, Debug, Clone)]
@@ -68,6 +83,18 @@ pub struct AdminConfig {
         default_value_t = 5
     )]
     pub live_session_check_s: u64,
+    /// The public key (64 hex digits) of the Ed25519 seed the worker signs tickets with
+    /// (`BOXOFFICE_TICKET_SIGNING_SEED`): the check-in API verifies scans with it, and
+    /// `GET /api/v1/tickets/public-key` gives it to gates that check offline. Not a secret,
+    /// but guarded as one: its default, the development seed's key, is accepted only in
+    /// development mode, so a deployment cannot verify its tickets with the wrong key.
+    #[arg(
+        long = "ticket-public-key",
+        env = "BOXOFFICE_TICKET_PUBLIC_KEY",
+        default_value = DEV_PUBLIC_KEY_HEX,
+        hide_default_value = true
+    )]
+    pub ticket_public_key: SecretString,
     /// The Temporal Web UI, for links from order and sale pages.
     #[arg(
         long = "temporal-ui-url",
@@ -75,6 +102,21 @@ pub struct AdminConfig {
         default_value = "http://127.0.0.1:8233"
     )]
     pub temporal_ui_url: String,
+}
+
+impl AdminConfig {
+    /// The tickets' public key in hex, or why it is not one (the gateway refuses to start).
+    pub fn ticket_key(&self) -> Result<&str, String> {
+        let key = self.ticket_public_key.expose_secret().trim();
+        if is_public_key(key) {
+            Ok(key)
+        } else {
+            Err(format!(
+                "{} must be an Ed25519 public key of 64 hex digits",
+                TICKET_PUBLIC_KEY.var
+            ))
+        }
+    }
 }
 
 /// What the admin handlers share: the gateway's connections and views (cheap clones, never
@@ -158,5 +200,6 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AdminState) -> Router<S> 
         .merge(api::router())
         .merge(orders::router())
         .merge(live::router())
+        .merge(checkin::router())
         .with_state(state)
 }

@@ -2,8 +2,8 @@
 //!
 //! The task turns the gateway's in-memory seat view (itself fed by the seat store's KV watch)
 //! into batched seat changes every 250 ms, and once a second computes the event's stats: seat
-//! counts per section and the queue from memory, orders by state, revenue and sales over time
-//! from four small PostgreSQL queries (`store::event_stats`). Viewers get the frames over server-sent events. So a
+//! counts per section and the queue from memory, orders by state, revenue, sales over time and
+//! tickets checked in at the door from five small PostgreSQL queries (`store::event_stats`). Viewers get the frames over server-sent events. So a
 //! hundred people watching an on-sale cost what one does, and nobody polls the database; the
 //! task ends a second after its last viewer leaves.
 
@@ -102,6 +102,10 @@ pub struct Stats {
     pub admission_reason: Option<String>,
     /// Tickets issued per 10-second bucket over the last 30 minutes: `[bucket start ms, n]`.
     pub sales: Vec<(i64, i64)>,
+    /// Tickets checked in at the door, per section code (sections with none left out).
+    pub checked_in: BTreeMap<String, i64>,
+    /// Tickets checked in at the door, all sections.
+    pub checked_in_total: i64,
 }
 
 fn public(state: &boxoffice_nats::seat::SeatState, now: i64) -> &'static str {
@@ -109,6 +113,7 @@ fn public(state: &boxoffice_nats::seat::SeatState, now: i64) -> &'static str {
         Public::Free => "free",
         Public::Held => "held",
         Public::Sold => "sold",
+        Public::Unavailable => "unavailable",
     }
 }
 
@@ -169,6 +174,8 @@ pub async fn stats(state: &AdminState, event: Uuid) -> Result<Stats, ApiError> {
         admission_rate_per_s: control.as_ref().map_or(0.0, |c| c.rate_per_s),
         admission_reason: control.map(|c| c.reason),
         sales: figures.sales,
+        checked_in_total: figures.checked_in.iter().map(|(_, n)| n).sum(),
+        checked_in: figures.checked_in.into_iter().collect(),
     })
 }
 

@@ -10,7 +10,7 @@ use std::{
 
 use boxoffice_nats::{
     EventId, SeatId, SeatStore, SectionCode,
-    seat::{Availability as SeatAvailability, SeatState, UnixMillis},
+    seat::{Access, Availability as SeatAvailability, EventMeta, SeatState, UnixMillis, may_take},
 };
 use boxoffice_workflows::service::Background;
 use futures::StreamExt;
@@ -34,6 +34,7 @@ impl Counts {
             SeatAvailability::Free => self.available += 1,
             SeatAvailability::Held => self.held += 1,
             SeatAvailability::Sold => self.sold += 1,
+            SeatAvailability::Unavailable => {}
         }
     }
 
@@ -44,7 +45,6 @@ impl Counts {
     }
 }
 
-#[derive(Default)]
 struct EventSeats {
     /// Per section, sorted by seat, so a section's map is read without scanning the event.
     sections: HashMap<SectionCode, BTreeMap<SeatId, SeatState>>,
@@ -52,6 +52,8 @@ struct EventSeats {
     len: usize,
     /// Set once the watch has delivered every seat as it was.
     ready: bool,
+    /// The event's settings as last read: which seats are gated to a presale block.
+    meta: Arc<EventMeta>,
 }
 
 impl EventSeats {
@@ -61,6 +63,36 @@ impl EventSeats {
 
     fn iter(&self) -> impl Iterator<Item = (&SeatId, &SeatState)> {
         self.sections.values().flat_map(|s| s.iter())
+    }
+
+    /// What a caller with `access` sees of a seat: its live state if the gate lets the caller
+    /// take it, else `unavailable`.
+    fn seen(
+        &self,
+        seat: &SeatId,
+        state: &SeatState,
+        access: Access,
+        now: UnixMillis,
+    ) -> SeatAvailability {
+        if may_take(&self.meta, seat, access) {
+            state.availability(now)
+        } else {
+            SeatAvailability::Unavailable
+        }
+    }
+}
+
+impl Default for EventSeats {
+    fn default() -> Self {
+        Self {
+            sections: HashMap::new(),
+            len: 0,
+            ready: false,
+            meta: Arc::new(EventMeta {
+                max_per_buyer: 0,
+                sections: BTreeMap::new(),
+            }),
+        }
     }
 }
 
@@ -158,7 +190,8 @@ impl Availability {
         let Ok(meta) = self.store.event_meta(event).await else {
             return;
         };
-        let total: u32 = meta.sections.values().map(|s| s.units).sum();
+        let total: u32 = meta.sections.values().map(|s| s.keys()).sum();
+        seats.write().unwrap_or_else(|e| e.into_inner()).meta = meta;
         let mut watch = match self.store.watch_event(event).await {
             Ok(w) => Box::pin(w),
             Err(e) => {
@@ -166,7 +199,23 @@ impl Availability {
                 return;
             }
         };
-        while let Some(change) = watch.next().await {
+        // The gates change when a block is released (the event is reloaded): read the
+        // settings again at the pace the seat store lets a process keep them.
+        let mut reread = tokio::time::interval(self.store.options().event_meta_ttl);
+        reread.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let change = tokio::select! {
+                change = watch.next() => match change {
+                    Some(change) => change,
+                    None => break,
+                },
+                _ = reread.tick() => {
+                    if let Ok(meta) = self.store.event_meta(event).await {
+                        seats.write().unwrap_or_else(|e| e.into_inner()).meta = meta;
+                    }
+                    continue;
+                }
+            };
             match change {
                 Ok(change) => {
                     let mut s = seats.write().unwrap_or_else(|e| e.into_inner());
@@ -209,9 +258,10 @@ impl Availability {
         let mut by_section: BTreeMap<SectionCode, Counts> = BTreeMap::new();
         let mut total = Counts::default();
         for (code, section) in &seats.sections {
+            // A gated block's units are not the public's: counted nowhere.
             let mut counts = Counts::default();
-            for state in section.values() {
-                counts.add(state.availability(now));
+            for (seat, state) in section {
+                counts.add(seats.seen(seat, state, Access::General, now));
             }
             total.merge(counts);
             by_section.insert(code.clone(), counts);
@@ -219,11 +269,14 @@ impl Availability {
         Some((by_section, total))
     }
 
-    /// Every seat of a section (or of the event) with what the public sees, sorted.
+    /// Every seat of a section (or of the event) with what a caller with `access` sees (the
+    /// public: [`Access::General`]), sorted: a seat the gate keeps from the caller is
+    /// `unavailable`.
     pub fn seat_map(
         &self,
         event: EventId,
         section: Option<&SectionCode>,
+        access: Access,
     ) -> Option<Vec<(SeatId, SeatAvailability)>> {
         if !self.ensure(event) {
             return None;
@@ -231,7 +284,7 @@ impl Availability {
         let seats = self.seats_of(event)?;
         let seats = seats.read().unwrap_or_else(|e| e.into_inner());
         let now = self.now();
-        let view = |(s, st): (&SeatId, &SeatState)| (s.clone(), st.availability(now));
+        let view = |(s, st): (&SeatId, &SeatState)| (s.clone(), seats.seen(s, st, access, now));
         Some(match section {
             Some(code) => seats
                 .sections
@@ -256,11 +309,12 @@ impl Availability {
         Some(seats.get(seat).is_some())
     }
 
-    /// Of `wanted`, the seats this view already shows held or sold, so an order that cannot
-    /// win is answered at once instead of costing a workflow. Advisory only: a seat free here
-    /// may still be taken by the time the hold runs; the hold's compare-and-swap decides.
-    /// `None` until the event's view is complete.
-    pub fn taken(&self, event: EventId, wanted: &[SeatId]) -> Option<Vec<SeatId>> {
+    /// Of `wanted`, the seats this view already shows held or sold, or gated from a caller
+    /// with `access`, so an order that cannot win is answered at once instead of costing a
+    /// workflow. Advisory only: a seat free here may still be taken by the time the hold runs;
+    /// the hold's compare-and-swap (and its gate rule) decides. `None` until the event's view
+    /// is complete.
+    pub fn taken(&self, event: EventId, wanted: &[SeatId], access: Access) -> Option<Vec<SeatId>> {
         if !self.ensure(event) {
             return None;
         }
@@ -270,7 +324,11 @@ impl Availability {
         Some(
             wanted
                 .iter()
-                .filter(|s| seats.get(s).is_some_and(|st| !st.is_claimable(now)))
+                .filter(|s| {
+                    seats.get(s).is_some_and(|st| {
+                        !st.is_claimable(now) || !may_take(&seats.meta, s, access)
+                    })
+                })
                 .cloned()
                 .collect(),
         )

@@ -72,6 +72,10 @@ codes! {
     AdmissionNotYours = "admission_not_yours",
     /// 403: the admission is for another event.
     AdmissionWrongEvent = "admission_wrong_event",
+    /// 401: the `Presale-Token` is forged, unreadable or expired; redeem the code again.
+    PresaleTokenInvalid = "presale_token_invalid",
+    /// 403: the `Presale-Token` was given to another buyer, or is for another event.
+    PresaleTokenNotYours = "presale_token_not_yours",
     /// 403: the order belongs to another buyer.
     OrderNotYours = "order_not_yours",
     /// 401: the organizer side needs a sign-in.
@@ -82,6 +86,10 @@ codes! {
     CsrfInvalid = "csrf_invalid",
     /// 403: a state-changing request from another origin.
     CrossOrigin = "cross_origin",
+    /// 403: this account's role may not do this (door staff: the check-in scanner only).
+    RoleForbidden = "role_forbidden",
+    /// 403: the ticket is for an event this account may not check in.
+    TicketNotYours = "ticket_not_yours",
 
     // What the path names (404, 410).
     /// 404: no such route.
@@ -128,6 +136,10 @@ codes! {
     SectionExists = "section_exists",
     /// 409: seats are already in another allocation.
     SeatAllocated = "seat_allocated",
+    /// 409: the ticket was checked in before (`used_at` and `gate` say when and where).
+    TicketAlreadyUsed = "ticket_already_used",
+    /// 409: the ticket is void (`reason`: `refunded` or `voided`).
+    TicketVoid = "ticket_void",
 
     // Values that fail their rules (422).
     /// 422: the body has the right shape but a field's value is not accepted.
@@ -182,6 +194,11 @@ codes! {
     InvalidReason = "invalid_reason",
     /// 422: a sign-in form with a missing or malformed field.
     InvalidLogin = "invalid_login",
+    /// 422: a scanned ticket's signature does not verify with the issuer's public key
+    /// (forged or altered).
+    TicketSignatureInvalid = "ticket_signature_invalid",
+    /// 422: neither a ticket's scan code (`bxt1....`) nor a ticket code typed by hand.
+    TicketCodeInvalid = "ticket_code_invalid",
     /// 422: an allocation's seats or units do not fit its section (seats in a standing
     /// section, a quantity in a seated one, both or neither).
     AllocationInvalid = "allocation_invalid",
@@ -191,6 +208,9 @@ codes! {
     AccessCodeRequired = "access_code_required",
     /// 422: only presale blocks take an access code.
     AccessCodeUnexpected = "access_code_unexpected",
+    /// 422: no presale of this event opens with this code (said the same whether or not the
+    /// event, or any presale of it, exists).
+    AccessCodeInvalid = "access_code_invalid",
     /// 431: the request's headers are larger than the gateway allows.
     HeadersTooLarge = "headers_too_large",
     /// 413: the body is larger than the route allows.
@@ -203,6 +223,8 @@ codes! {
     Overloaded = "overloaded",
     /// 429: too many new sessions from this address.
     SessionsRateLimited = "sessions_rate_limited",
+    /// 429: too many presale code attempts from this buyer or address.
+    PresaleRateLimited = "presale_rate_limited",
     /// 429: too many failed sign-ins.
     LoginRateLimited = "login_rate_limited",
     /// 429: this buyer has as many order streams open as allowed.

@@ -2,12 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use axum::{Json, extract::State};
+use axum::{Json, extract::State, http::HeaderMap};
 use boxoffice_nats::{EventId, SectionCode, seat::Availability as SeatAvailability};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiPath, ApiQuery};
+use super::{
+    extract::{ApiPath, ApiQuery},
+    presale::presale_access,
+};
 use crate::{
     AppState,
     availability::Counts,
@@ -173,7 +176,9 @@ pub struct SeatsQuery {
 pub struct SeatView {
     /// `SECTION:LABEL`.
     pub seat: String,
-    /// `free`, `held` or `sold`.
+    /// `free`, `held` or `sold`; `unavailable`: not for sale to the caller (a presale
+    /// block's seat without that block's `Presale-Token`, or with a token, a seat outside its
+    /// block). Seats never for sale (kills, reserved blocks) are not listed.
     #[schema(value_type = String)]
     pub state: SeatAvailability,
 }
@@ -191,10 +196,16 @@ pub struct SeatMap {
 /// The seat map with each seat's state, live.
 #[utoipa::path(
     get, path = "/api/v1/events/{event_id}/seats", tag = "catalog",
-    params(("event_id" = uuid::Uuid, Path, description = "Event id"), SeatsQuery),
+    params(
+        ("event_id" = uuid::Uuid, Path, description = "Event id"),
+        SeatsQuery,
+        ("Presale-Token" = Option<String>, Header, description = "From POST /api/v1/events/{event_id}/presale: the map as that block's buyer sees it (the block's seats live, every other seat `unavailable`)"),
+    ),
     responses(
         (status = 200, description = "Seats and their states", body = SeatMap),
         (status = 400, description = "Malformed id or section", body = ErrorBody),
+        (status = 401, description = "A presale token that is not valid or has expired", body = ErrorBody),
+        (status = 403, description = "A presale token for another event", body = ErrorBody),
         (status = 404, description = "No such event or section", body = ErrorBody),
         (status = 503, description = "The seat map is loading", body = ErrorBody),
     )
@@ -203,8 +214,10 @@ pub async fn seats(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<uuid::Uuid>,
     ApiQuery(query): ApiQuery<SeatsQuery>,
+    headers: HeaderMap,
 ) -> Result<Json<SeatMap>, ApiError> {
     let event = published(&state, id)?;
+    let access = presale_access(&state, &headers, None, event.event_id)?;
     let section = match query.section.as_deref() {
         None => None,
         Some(code) => {
@@ -222,7 +235,7 @@ pub async fn seats(
     let seats = state
         .buyer
         .availability
-        .seat_map(event.event_id, section.as_ref())
+        .seat_map(event.event_id, section.as_ref(), access)
         .ok_or_else(|| ApiError::unavailable("the seat map is still loading"))?;
     Ok(Json(SeatMap {
         event_id: event.event_id,

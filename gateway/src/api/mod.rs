@@ -1,9 +1,11 @@
 //! The buyer API under `/api/v1` (brief section 4), its OpenAPI document and a browsable page.
 
+pub mod door_key;
 pub mod events;
 pub mod extract;
 pub mod odds;
 pub mod orders;
+pub mod presale;
 pub mod queue;
 pub mod sessions;
 pub mod tickets;
@@ -71,16 +73,18 @@ impl Modify for SessionAuth {
 #[openapi(
     info(
         title = "Boxoffice buyer API",
-        description = "Sessions, the catalog, the virtual waiting room and orders. Every error is `{\"error\": {\"code\", \"message\"}}`, its code one of `ErrorCode` (one code per meaning); 429 and 503 carry `Retry-After`."
+        description = "Sessions, the catalog, the virtual waiting room, orders and the tickets' public key. Every error is `{\"error\": {\"code\", \"message\"}}`, its code one of `ErrorCode` (one code per meaning); 429 and 503 carry `Retry-After`."
     ),
     components(schemas(crate::error::ErrorCode)),
     paths(
         sessions::create,
+        door_key::public_key,
         events::list,
         events::get,
         events::seats,
         queue::join,
         queue::poll,
+        presale::redeem,
         orders::place,
         orders::get,
         orders::events,
@@ -93,6 +97,7 @@ impl Modify for SessionAuth {
         (name = "catalog", description = "Published events, availability, seat maps"),
         (name = "waiting room", description = "Fair, paced admission to the sale"),
         (name = "orders", description = "Placing, following and canceling orders"),
+        (name = "tickets", description = "What gates verify tickets with"),
     )
 )]
 pub struct ApiDoc;
@@ -101,10 +106,12 @@ pub struct ApiDoc;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/sessions", post(sessions::create))
+        .route("/api/v1/tickets/public-key", get(door_key::public_key))
         .route("/api/v1/events", get(events::list))
         .route("/api/v1/events/{event_id}", get(events::get))
         .route("/api/v1/events/{event_id}/seats", get(events::seats))
         .route("/api/v1/events/{event_id}/queue", post(queue::join))
+        .route("/api/v1/events/{event_id}/presale", post(presale::redeem))
         .route("/api/v1/events/{event_id}/orders", post(orders::place))
         .route("/api/v1/queue/{queue_ticket}", get(queue::poll))
         .route("/api/v1/orders/{order_id}", get(orders::get))

@@ -11,7 +11,7 @@ use std::{cmp::Ordering, sync::Arc, time::Duration};
 
 use rand::Rng;
 
-use super::{Hold, OrderRef, SeatError, SeatStore, SectionKind};
+use super::{Access, EventMeta, Hold, OrderRef, SeatError, SeatStore, SectionKind, may_take};
 use crate::{
     EventId,
     ids::{SeatId, SectionCode},
@@ -175,8 +175,6 @@ impl SeatStore {
     /// by compare-and-swap, and one taken under it is followed by the next-best, a bounded
     /// number of times, before the section is reported sold out. Picking again for the same
     /// order (a redelivered or retried request) returns the hold the first pick took.
-    #[tracing::instrument(name = "seat.pick_best", skip_all,
-        fields(event = %order.event, order = %order.order, section = %section, quantity, outcome = tracing::field::Empty))]
     pub async fn pick_best(
         &self,
         order: &OrderRef,
@@ -184,18 +182,33 @@ impl SeatStore {
         quantity: u32,
         hold_for: Duration,
     ) -> Result<Hold, SeatError> {
+        self.pick_best_with(order, section, quantity, hold_for, Access::General)
+            .await
+    }
+
+    /// [`Self::pick_best`] for a caller with `access`: a general pick never chooses a gated
+    /// seat, a block's pick chooses only among its block's seats (see [`may_take`]).
+    #[tracing::instrument(name = "seat.pick_best", skip_all,
+        fields(event = %order.event, order = %order.order, section = %section, quantity, outcome = tracing::field::Empty))]
+    pub async fn pick_best_with(
+        &self,
+        order: &OrderRef,
+        section: &SectionCode,
+        quantity: u32,
+        hold_for: Duration,
+        access: Access,
+    ) -> Result<Hold, SeatError> {
         let meta = self.event_meta(order.event).await?;
         let section_meta = super::section_of(&meta, order.event, section)?;
         if section_meta.kind == SectionKind::GeneralAdmission {
             return self
-                .pick_general_admission(order, section, quantity, hold_for)
+                .pick_general_admission_with(order, section, quantity, hold_for, access)
                 .await;
         }
         super::validate_quantity(&self.inner.opts, quantity)?;
-        let units = section_meta.units;
         super::claim::observed("pick_best", async {
             let picked = self
-                .pick_best_inner(order, section, units, quantity, hold_for)
+                .pick_best_inner(order, (&meta, section), quantity, hold_for, access)
                 .await;
             self.or_earlier_hold(order, section, quantity, picked).await
         })
@@ -205,23 +218,28 @@ impl SeatStore {
     async fn pick_best_inner(
         &self,
         order: &OrderRef,
-        section: &SectionCode,
-        units: u32,
+        (meta, section): (&EventMeta, &SectionCode),
         quantity: u32,
         hold_for: Duration,
+        access: Access,
     ) -> Result<Hold, SeatError> {
         self.track_section(order.event, section).await?;
+        let units = meta.sections.get(section).map_or(0, |s| s.units);
         let layout = self.layout(order.event, section, units);
         let q = quantity as usize;
         let mut last_taken = None;
-        for attempt in 0..ATTEMPTS {
-            let now = self.now();
-            let blocks = layout.blocks(q, |seat| {
-                self.inner
+        // A seat is a candidate if the caller may take it and this process sees it claimable.
+        let open = |seat: &SeatId, now| {
+            may_take(meta, seat, access)
+                && self
+                    .inner
                     .cache
                     .get(&keys::seat(order.event, seat))
                     .is_some_and(|s| s.state.is_claimable(now))
-            });
+        };
+        for attempt in 0..ATTEMPTS {
+            let now = self.now();
+            let blocks = layout.blocks(q, |seat| open(seat, now));
             if blocks.is_empty() {
                 break;
             }
@@ -237,22 +255,13 @@ impl SeatStore {
                 (SPREAD * (attempt + 1)).min(blocks.len())
             };
             let block = &blocks[rand::rng().random_range(0..spread)].seats;
-            match self.hold_inner(order, block, hold_for).await {
+            match self.hold_inner(order, block, hold_for, access).await {
                 Err(SeatError::Taken { seats }) => last_taken = Some(seats),
                 other => return other,
             }
         }
         let now = self.now();
-        let available = layout
-            .seats
-            .iter()
-            .filter(|s| {
-                self.inner
-                    .cache
-                    .get(&keys::seat(order.event, &s.2))
-                    .is_some_and(|c| c.state.is_claimable(now))
-            })
-            .count() as u32;
+        let available = layout.seats.iter().filter(|s| open(&s.2, now)).count() as u32;
         if available >= quantity
             && let Some(seats) = last_taken
         {

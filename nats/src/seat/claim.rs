@@ -1,4 +1,4 @@
-//! The operations that change ownership: hold, pick, confirm, release, refund.
+//! The operations that change ownership: hold, confirm, release, refund (picks: `pick.rs`).
 //!
 //! Each either completes or undoes what it did before returning an error (compensation by
 //! compare-and-swap from the revision it wrote), so the only partial state a failure can leave
@@ -6,21 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use rand::Rng;
-
 use super::{
-    HeldSeat, Hold, InvalidRequest, OrderRef, SeatError, SeatState, SeatStore, SectionKind,
-    Snapshot, UnixMillis, section_of, validate_hold, validate_quantity, validate_seats,
+    Access, HeldSeat, Hold, OrderRef, SeatError, SeatState, SeatStore, Snapshot, UnixMillis,
+    may_take, validate_hold, validate_seats,
 };
-use crate::{
-    ids::{SeatId, SectionCode},
-    namespace::keys,
-};
-
-/// Scans of a general-admission section before a pick reports it sold out.
-const PICK_PASSES: usize = 3;
-/// Fresh starts of a pick that came up short while the section still counted enough units.
-const PICK_ATTEMPTS: usize = 6;
+use crate::{ids::SeatId, namespace::keys};
 
 /// One seat claimed for an order.
 struct Claimed {
@@ -43,15 +33,29 @@ impl SeatStore {
     /// fail by each taking part) and the buyer's ledger is charged last; on any failure every
     /// seat already claimed is released before the error is returned. Holding again for the same
     /// order is a no-op that returns the existing hold.
-    #[tracing::instrument(name = "seat.hold", skip_all,
-        fields(event = %order.event, order = %order.order, seats = seats.len(), outcome = tracing::field::Empty))]
     pub async fn hold(
         &self,
         order: &OrderRef,
         seats: &[SeatId],
         hold_for: Duration,
     ) -> Result<Hold, SeatError> {
-        observed("hold", self.hold_inner(order, seats, hold_for)).await
+        self.hold_with(order, seats, hold_for, Access::General)
+            .await
+    }
+
+    /// [`Self::hold`] for a caller with `access`: a seat the gate rule ([`may_take`]) keeps
+    /// from it is refused as `Taken`, the way a seat someone else holds is, and nothing is
+    /// held.
+    #[tracing::instrument(name = "seat.hold", skip_all,
+        fields(event = %order.event, order = %order.order, seats = seats.len(), outcome = tracing::field::Empty))]
+    pub async fn hold_with(
+        &self,
+        order: &OrderRef,
+        seats: &[SeatId],
+        hold_for: Duration,
+        access: Access,
+    ) -> Result<Hold, SeatError> {
+        observed("hold", self.hold_inner(order, seats, hold_for, access)).await
     }
 
     pub(super) async fn hold_inner(
@@ -59,6 +63,7 @@ impl SeatStore {
         order: &OrderRef,
         seats: &[SeatId],
         hold_for: Duration,
+        access: Access,
     ) -> Result<Hold, SeatError> {
         let seats = validate_seats(&self.inner.opts, seats)?;
         validate_hold(&self.inner.opts, hold_for)?;
@@ -70,6 +75,11 @@ impl SeatStore {
             return Err(SeatError::UnknownSeat {
                 event: order.event,
                 seat: seat.clone(),
+            });
+        }
+        if let Some(seat) = seats.iter().find(|s| !may_take(&meta, s, access)) {
+            return Err(SeatError::Taken {
+                seats: vec![seat.clone()],
             });
         }
         let qty = seats.len() as u32;
@@ -126,109 +136,6 @@ impl SeatStore {
             order: *order,
             seats: claimed,
             expires_at: earliest,
-        })
-    }
-
-    /// Picks and holds `quantity` free units of a general-admission section.
-    ///
-    /// Each call starts at a random unit and walks the section, so concurrent buyers spread
-    /// over the units instead of all fighting for the first free one (no hot key). The walk
-    /// reads a live view of the section fed by a KV watch; every claim is still a
-    /// compare-and-swap, so a stale view costs a retry, never a double sale.
-    ///
-    /// Picking again for the same order (a redelivered or retried request) returns the hold
-    /// the first pick took, found through the buyer's ledger, rather than picking other units.
-    #[tracing::instrument(name = "seat.pick", skip_all,
-        fields(event = %order.event, order = %order.order, section = %section, quantity, outcome = tracing::field::Empty))]
-    pub async fn pick_general_admission(
-        &self,
-        order: &OrderRef,
-        section: &SectionCode,
-        quantity: u32,
-        hold_for: Duration,
-    ) -> Result<Hold, SeatError> {
-        observed("pick", async {
-            let picked = self.pick_inner(order, section, quantity, hold_for).await;
-            self.or_earlier_hold(order, section, quantity, picked).await
-        })
-        .await
-    }
-
-    async fn pick_inner(
-        &self,
-        order: &OrderRef,
-        section: &SectionCode,
-        quantity: u32,
-        hold_for: Duration,
-    ) -> Result<Hold, SeatError> {
-        validate_quantity(&self.inner.opts, quantity)?;
-        validate_hold(&self.inner.opts, hold_for)?;
-        let meta = self.event_meta(order.event).await?;
-        let section_meta = section_of(&meta, order.event, section)?;
-        if section_meta.kind != SectionKind::GeneralAdmission {
-            return Err(InvalidRequest::NotGeneralAdmission(section.clone()).into());
-        }
-        self.precheck_limit(order, meta.max_per_buyer, quantity)
-            .await?;
-        self.track_section(order.event, section).await?;
-
-        let units = section_meta.units;
-        let expires_at = self.now() + hold_for.as_millis() as i64;
-        let held = SeatState::Held {
-            order: order.order,
-            buyer: order.buyer,
-            expires_at,
-        };
-        // Near sell-out, units are briefly held by picks that will give them back (a pick that
-        // came up short compensates). Before calling the section sold out, let those settle and
-        // look again with a fresh snapshot, a bounded number of times. If the pick still comes
-        // up short, it gives back what it took and counts again: many short picks holding each
-        // other's units must not all answer "sold out" while enough units are free, so while
-        // the fresh count says there are enough, it starts over after a random back-off.
-        let mut attempt = 0;
-        let mut claimed = loop {
-            let claimed = self
-                .pick_passes(order, section, units, quantity, &held)
-                .await?;
-            if claimed.len() == quantity as usize {
-                break claimed;
-            }
-            self.undo_claims(order, &claimed).await;
-            // The section's tracker feeds the view within moments of any change (and is
-            // restarted here if its watch broke). Never a new watch per pick: each one is a
-            // consumer the cluster must create and delete, which under a storm of picks is
-            // the cost, and after a node loss, a pile of orphans.
-            self.track_section(order.event, section).await?;
-            let available = self.count_claimable(order.event, section, units);
-            attempt += 1;
-            if available < quantity || attempt == PICK_ATTEMPTS {
-                return Err(SeatError::SoldOut {
-                    section: section.clone(),
-                    requested: quantity,
-                    available,
-                });
-            }
-            let backoff = rand::rng().random_range(10..60 * attempt as u64);
-            tokio::time::sleep(Duration::from_millis(backoff)).await;
-        };
-        if let Err(e) = self
-            .reserve(
-                order,
-                meta.max_per_buyer,
-                &claimed.iter().map(|h| h.seat.clone()).collect::<Vec<_>>(),
-                expires_at,
-                false,
-            )
-            .await
-        {
-            self.undo_claims(order, &claimed).await;
-            return Err(e);
-        }
-        claimed.sort_by(|a, b| a.seat.cmp(&b.seat));
-        Ok(Hold {
-            order: *order,
-            seats: claimed,
-            expires_at,
         })
     }
 
@@ -486,7 +393,7 @@ impl SeatStore {
 
     /// Best-effort compensation of claims this call made: each goes back to free from the
     /// revision we wrote. A failure here leaves a hold that lapses by itself.
-    async fn undo_claims(&self, order: &OrderRef, claimed: &[HeldSeat]) {
+    pub(super) async fn undo_claims(&self, order: &OrderRef, claimed: &[HeldSeat]) {
         for h in claimed {
             let key = keys::seat(order.event, &h.seat);
             if let Err(e) = self.swap("undo", &key, &SeatState::Free, h.revision).await {
@@ -503,68 +410,6 @@ impl SeatStore {
                 tracing::error!(seat = %h.seat, error = %e, "could not undo a confirm");
             }
         }
-    }
-
-    /// Claims up to `quantity` units of a general-admission section from a random start, in
-    /// [`PICK_PASSES`] scans that keep what they took; returns the claims (fewer than asked
-    /// when the section looked short). On an error, what was taken is given back.
-    async fn pick_passes(
-        &self,
-        order: &OrderRef,
-        section: &SectionCode,
-        units: u32,
-        quantity: u32,
-        held: &SeatState,
-    ) -> Result<Vec<HeldSeat>, SeatError> {
-        let mut claimed: Vec<HeldSeat> = Vec::with_capacity(quantity as usize);
-        for pass in 0..PICK_PASSES {
-            let start = rand::rng().random_range(0..units);
-            for i in 0..units {
-                if claimed.len() == quantity as usize {
-                    break;
-                }
-                let seat = SeatId::general_admission(section, (start + i) % units + 1);
-                let key = keys::seat(order.event, &seat);
-                let Some(snap) = self.inner.cache.get(&key).map(|s| s.clone()) else {
-                    continue;
-                };
-                if !snap.state.is_claimable(self.now()) {
-                    continue;
-                }
-                match self.swap("pick", &key, held, snap.revision).await {
-                    Ok(Some(revision)) => claimed.push(HeldSeat { seat, revision }),
-                    // Someone else took it (or our view was stale): move on to the next unit.
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.undo_claims(order, &claimed).await;
-                        return Err(e);
-                    }
-                }
-            }
-            if claimed.len() == quantity as usize || pass + 1 == PICK_PASSES {
-                break;
-            }
-            let jitter = rand::rng().random_range(0..20);
-            tokio::time::sleep(Duration::from_millis(20 * (pass as u64 + 1) + jitter)).await;
-            if let Err(e) = self.track_section(order.event, section).await {
-                self.undo_claims(order, &claimed).await;
-                return Err(e);
-            }
-        }
-        Ok(claimed)
-    }
-
-    fn count_claimable(&self, event: crate::EventId, section: &SectionCode, units: u32) -> u32 {
-        let now = self.now();
-        (1..=units)
-            .filter(|n| {
-                let key = keys::seat(event, &SeatId::general_admission(section, *n));
-                self.inner
-                    .cache
-                    .get(&key)
-                    .is_some_and(|s| s.state.is_claimable(now))
-            })
-            .count() as u32
     }
 }
 

@@ -20,12 +20,14 @@ mod best;
 mod claim;
 mod error;
 mod ledger;
+mod pick;
 mod read;
 mod renew;
 mod repair;
 mod state;
+mod validate;
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream::kv;
 use bytes::Bytes;
@@ -37,8 +39,13 @@ pub use error::{InvalidRequest, SeatError};
 pub use read::{SeatChange, SeatView};
 pub use repair::Freed;
 pub use state::{
-    Availability, BuyerLedger, EventMeta, LedgerEntry, SeatState, SectionKind, SectionMeta,
-    UnixMillis,
+    Access, Availability, BlockMeta, BlockUnits, BuyerLedger, EventMeta, LedgerEntry, SeatState,
+    SectionKind, SectionMeta, UnixMillis, block_unit_label, may_take,
+};
+pub use validate::{MAX_PER_BUYER, MAX_SECTION_UNITS};
+use validate::{
+    section_of, validate_hold, validate_inventory, validate_limit, validate_quantity,
+    validate_seats,
 };
 
 use crate::{
@@ -112,6 +119,12 @@ pub struct EventInventory {
     pub max_per_buyer: u32,
     /// The sections.
     pub sections: Vec<SectionInventory>,
+    /// Presale blocks by section. A seated block names seats listed in its section; a
+    /// general-admission block's units are loaded besides the section's `u` units, under their
+    /// own labels ([`block_unit_label`]). A gated block's units are sold only to its code
+    /// holders; an open one's to anyone.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub blocks: std::collections::BTreeMap<SectionCode, Vec<BlockMeta>>,
 }
 
 /// What [`SeatStore::load_event`] did.
@@ -278,6 +291,18 @@ impl SeatStore {
 
         let meta = validate_inventory(inv)?;
         let free = encode(&SeatState::Free);
+        let block_units = inv.blocks.iter().flat_map(|(code, blocks)| {
+            blocks.iter().flat_map(move |b| match &b.units {
+                BlockUnits::Quantity(n) => (1..=*n)
+                    .map(|i| {
+                        let label = block_unit_label(b.id, i);
+                        keys::seat(inv.event, &SeatId::new(code.clone(), label))
+                    })
+                    .collect::<Vec<_>>(),
+                // A seated block's seats are listed with its section's.
+                BlockUnits::Seats(_) => Vec::new(),
+            })
+        });
         let keys: Vec<String> = inv
             .sections
             .iter()
@@ -290,6 +315,7 @@ impl SeatStore {
                     .map(|i| keys::seat(inv.event, &SeatId::general_admission(&s.code, i)))
                     .collect(),
             })
+            .chain(block_units)
             .collect();
         let kv = &self.inner.kv;
         let outcomes: Vec<bool> = futures::stream::iter(keys)
@@ -490,123 +516,4 @@ impl SeatStore {
             Err(e) => Err(SeatError::unavailable("writing seat", e)),
         }
     }
-}
-
-fn validate_seats(opts: &SeatStoreOptions, seats: &[SeatId]) -> Result<Vec<SeatId>, SeatError> {
-    if seats.is_empty() {
-        return Err(InvalidRequest::EmptySeatList.into());
-    }
-    if seats.len() > opts.max_units_per_order {
-        return Err(InvalidRequest::Quantity {
-            got: seats.len(),
-            max: opts.max_units_per_order,
-        }
-        .into());
-    }
-    let mut sorted = BTreeSet::new();
-    for s in seats {
-        if !sorted.insert(s.clone()) {
-            return Err(InvalidRequest::DuplicateSeat(s.clone()).into());
-        }
-    }
-    Ok(sorted.into_iter().collect())
-}
-
-fn validate_quantity(opts: &SeatStoreOptions, quantity: u32) -> Result<(), SeatError> {
-    let max = opts.max_units_per_order;
-    if quantity == 0 || quantity as usize > max {
-        return Err(InvalidRequest::Quantity {
-            got: quantity as usize,
-            max,
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// The section's entry in the event's inventory, or `UnknownSection`.
-fn section_of<'m>(
-    meta: &'m EventMeta,
-    event: EventId,
-    section: &SectionCode,
-) -> Result<&'m SectionMeta, SeatError> {
-    meta.sections
-        .get(section)
-        .ok_or_else(|| SeatError::UnknownSection {
-            event,
-            section: section.clone(),
-        })
-}
-
-fn validate_hold(opts: &SeatStoreOptions, hold_for: Duration) -> Result<(), SeatError> {
-    if hold_for < opts.min_hold || hold_for > opts.max_hold {
-        return Err(InvalidRequest::HoldTime {
-            got_ms: hold_for.as_millis(),
-            min_ms: opts.min_hold.as_millis(),
-            max_ms: opts.max_hold.as_millis(),
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// Largest general-admission capacity of one section.
-pub const MAX_SECTION_UNITS: u32 = 100_000;
-
-/// Largest per-buyer limit of an event.
-pub const MAX_PER_BUYER: u32 = 50;
-
-fn validate_limit(max_per_buyer: u32) -> Result<(), SeatError> {
-    if !(1..=MAX_PER_BUYER).contains(&max_per_buyer) {
-        return Err(InvalidRequest::Inventory(format!(
-            "max_per_buyer {max_per_buyer} is out of range 1..={MAX_PER_BUYER}"
-        ))
-        .into());
-    }
-    Ok(())
-}
-
-fn validate_inventory(inv: &EventInventory) -> Result<EventMeta, SeatError> {
-    let bad = |m: String| SeatError::from(InvalidRequest::Inventory(m));
-    validate_limit(inv.max_per_buyer)?;
-    if inv.sections.is_empty() {
-        return Err(bad("no sections".into()));
-    }
-    let mut sections = std::collections::BTreeMap::new();
-    for s in &inv.sections {
-        let meta = match &s.units {
-            SectionUnits::Seated(labels) => {
-                let unique: BTreeSet<_> = labels.iter().collect();
-                if labels.is_empty() || unique.len() != labels.len() {
-                    return Err(bad(format!(
-                        "section {} has no seats or repeats one",
-                        s.code
-                    )));
-                }
-                SectionMeta {
-                    kind: SectionKind::Seated,
-                    units: labels.len() as u32,
-                }
-            }
-            SectionUnits::GeneralAdmission(n) => {
-                if !(1..=MAX_SECTION_UNITS).contains(n) {
-                    return Err(bad(format!(
-                        "section {} capacity {n} is out of range",
-                        s.code
-                    )));
-                }
-                SectionMeta {
-                    kind: SectionKind::GeneralAdmission,
-                    units: *n,
-                }
-            }
-        };
-        if sections.insert(s.code.clone(), meta).is_some() {
-            return Err(bad(format!("section {} is listed twice", s.code)));
-        }
-    }
-    Ok(EventMeta {
-        max_per_buyer: inv.max_per_buyer,
-        sections,
-    })
 }

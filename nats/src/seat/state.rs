@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BuyerId, OrderId, SectionCode};
+use crate::ids::{BlockId, BuyerId, OrderId, SeatId, SectionCode, UnitLabel};
 
 /// Milliseconds since the Unix epoch: how expiry instants are stored.
 pub type UnixMillis = i64;
@@ -77,6 +77,9 @@ pub enum Availability {
     Held,
     /// Gone.
     Sold,
+    /// Not for sale to whoever is looking: a presale block's seat to anyone without its code
+    /// (or, to a block's buyer, a seat outside the block). Never a state of the seat itself.
+    Unavailable,
 }
 
 /// How a section is sold.
@@ -94,8 +97,127 @@ pub enum SectionKind {
 pub struct SectionMeta {
     /// Seated or general admission.
     pub kind: SectionKind,
-    /// Number of sellable units loaded.
+    /// Seated: the seats loaded (a presale block's included). General admission: the units
+    /// `u1..uN` loaded (a presale block's own units are counted in [`Self::blocks`]).
     pub units: u32,
+    /// The section's presale blocks (absent in values written before presales were sold).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<BlockMeta>,
+}
+
+impl SectionMeta {
+    /// The gated block `label` belongs to, if any: a unit of a block still gated is for that
+    /// block's code holders only.
+    pub fn gate_of(&self, label: &UnitLabel) -> Option<BlockId> {
+        self.blocks
+            .iter()
+            .find(|b| !b.open && b.units.contains(b.id, label))
+            .map(|b| b.id)
+    }
+
+    /// Seat keys loaded for the section: its seats, or its `u` units and its blocks' units.
+    pub fn keys(&self) -> u32 {
+        match self.kind {
+            SectionKind::Seated => self.units,
+            SectionKind::GeneralAdmission => {
+                self.units
+                    + self
+                        .blocks
+                        .iter()
+                        .map(|b| match &b.units {
+                            BlockUnits::Quantity(n) => *n,
+                            BlockUnits::Seats(_) => 0,
+                        })
+                        .sum::<u32>()
+            }
+        }
+    }
+
+    /// The gated block `id` of this section, if it has one.
+    pub fn gated_block(&self, id: BlockId) -> Option<&BlockMeta> {
+        self.blocks.iter().find(|b| b.id == id && !b.open)
+    }
+}
+
+/// One presale block of a section, as the seat store sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockMeta {
+    /// The block (its allocation's id).
+    pub id: BlockId,
+    /// Its units.
+    pub units: BlockUnits,
+    /// Released to the general sale: its units are anyone's. Only a general-admission block
+    /// is kept once open (its units keep their own labels); an open seated block's seats are
+    /// plain seats of the section.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open: bool,
+}
+
+/// The units of a presale block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockUnits {
+    /// Named seats of a seated section.
+    Seats(std::collections::BTreeSet<UnitLabel>),
+    /// A number of general-admission units, labelled [`block_unit_label`] `1..=n`.
+    Quantity(u32),
+}
+
+impl BlockUnits {
+    /// Whether `label` is one of the block's units.
+    pub fn contains(&self, block: BlockId, label: &UnitLabel) -> bool {
+        match self {
+            Self::Seats(seats) => seats.contains(label),
+            Self::Quantity(n) => label
+                .as_str()
+                .strip_prefix(block_unit_prefix(block).as_str())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .and_then(|k| k.parse::<u32>().ok())
+                .is_some_and(|k| (1..=*n).contains(&k) && *label == block_unit_label(block, k)),
+        }
+    }
+}
+
+/// The label prefix of a general-admission presale block's units: `p` and the last 12 hex
+/// digits of its id (a UUIDv7's random part: its first digits are a timestamp, shared by
+/// blocks created in the same minute).
+pub(super) fn block_unit_prefix(block: BlockId) -> String {
+    let hex = block.as_uuid().simple().to_string();
+    format!("p{}", &hex[hex.len() - 12..])
+}
+
+/// The `n`th unit (1-based) of a general-admission presale block: `p<12 hex>-<n>`, never
+/// `u<n>` (general units, whose numbers grow when other blocks are released).
+pub fn block_unit_label(block: BlockId, n: u32) -> UnitLabel {
+    // "p" + 12 hex + "-" + at most 10 digits always fits the 32-character token.
+    UnitLabel::built(format!("{}-{n}", block_unit_prefix(block)))
+}
+
+/// Who a claim is for: the public sale, or the code holders of one presale block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// The general sale.
+    #[default]
+    General,
+    /// A presale block's code holders.
+    Block(BlockId),
+}
+
+/// The gate rule: whether a claim with `access` may take `seat` of the event described by
+/// `meta`. A general claim never takes a unit of a gated block; a block claim takes only units
+/// of its own block while that block is gated (once released, its units are general and so
+/// is the sale). Every claim path (named seats, best available, general-admission picks) asks
+/// this, and the model test states the same rule.
+pub fn may_take(meta: &EventMeta, seat: &SeatId, access: Access) -> bool {
+    let gate = meta
+        .sections
+        .get(&seat.section)
+        .and_then(|s| s.gate_of(&seat.label));
+    match access {
+        Access::General => gate.is_none(),
+        Access::Block(id) => gate == Some(id),
+    }
 }
 
 /// Stored under `e.<event>`: written last by [`super::SeatStore::load_event`], so an event is
@@ -201,6 +323,79 @@ mod tests {
         assert_eq!(ledger.active(100), 2);
         ledger.prune(100);
         assert_eq!(ledger.orders.len(), 1);
+    }
+
+    fn gated_meta(block: BlockId, open: bool) -> EventMeta {
+        let seated = SectionMeta {
+            kind: SectionKind::Seated,
+            units: 4,
+            blocks: vec![BlockMeta {
+                id: block,
+                units: BlockUnits::Seats(["1", "2"].iter().map(|l| l.parse().unwrap()).collect()),
+                open,
+            }],
+        };
+        let standing = SectionMeta {
+            kind: SectionKind::GeneralAdmission,
+            units: 3,
+            blocks: vec![BlockMeta {
+                id: block,
+                units: BlockUnits::Quantity(2),
+                open,
+            }],
+        };
+        EventMeta {
+            max_per_buyer: 4,
+            sections: [
+                ("A".parse().unwrap(), seated),
+                ("F".parse().unwrap(), standing),
+            ]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn the_gate_keeps_general_claims_out_and_block_claims_in() {
+        let block = BlockId::new();
+        let other = Access::Block(BlockId::new());
+        let meta = gated_meta(block, false);
+        let unit = |n| SeatId::new("F".parse().unwrap(), block_unit_label(block, n));
+        let gated = [
+            seats(&["A:1", "A:2"]).into_iter().collect::<Vec<_>>(),
+            vec![unit(1), unit(2)],
+        ];
+        let general = [
+            seats(&["A:3", "A:4", "F:u1"])
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![unit(3)],
+        ];
+        for seat in gated.iter().flatten() {
+            assert!(!may_take(&meta, seat, Access::General), "{seat}");
+            assert!(may_take(&meta, seat, Access::Block(block)), "{seat}");
+            assert!(!may_take(&meta, seat, other), "{seat}");
+        }
+        for seat in general.iter().flatten() {
+            assert!(!may_take(&meta, seat, Access::Block(block)), "{seat}");
+        }
+        assert!(may_take(&meta, &"A:3".parse().unwrap(), Access::General));
+        // Released: everything is general, and the block's claims take nothing.
+        let open = gated_meta(block, true);
+        for seat in gated.iter().flatten() {
+            assert!(may_take(&open, seat, Access::General), "{seat}");
+            assert!(!may_take(&open, seat, Access::Block(block)), "{seat}");
+        }
+        assert_eq!(open.sections[&"F".parse().unwrap()].keys(), 5);
+    }
+
+    #[test]
+    fn old_event_values_still_read_and_new_ones_stay_compact() {
+        let old = r#"{"max_per_buyer":4,"sections":{"A":{"kind":"seated","units":10}}}"#;
+        let meta: EventMeta = serde_json::from_str(old).unwrap();
+        assert!(meta.sections.values().all(|s| s.blocks.is_empty()));
+        assert_eq!(serde_json::to_string(&meta).unwrap(), old);
+        let label = block_unit_label(BlockId::new(), 100_000);
+        assert_eq!(label.as_str().len(), 20);
     }
 
     #[test]

@@ -192,6 +192,7 @@ pub async fn store_pass(
             event,
             max_per_buyer: 8,
             sections,
+            blocks: Default::default(),
         })
         .await?;
     // The holding process is not the loader: like an intake worker, it follows the event's

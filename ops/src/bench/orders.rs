@@ -477,6 +477,7 @@ async fn orders_pass(args: &OrdersArgs, db_url: &str) -> anyhow::Result<(f64, f6
                 request: SeatRequest::Seats(vec![all[rng.random_range(0..all.len())].clone()]),
                 hold_seconds: 600,
                 submitted_at: 0,
+                presale: None,
             }
         })
         .collect();

@@ -2,7 +2,7 @@
 //!
 //! The operator CLI: migrate the database, provision JetStream, create accounts and the demo
 //! event, list events, inspect seat ownership and a waiting room, show an order's workflow,
-//! and run reconciliation now.
+//! run reconciliation now, and verify a ticket's scan code offline.
 
 use anyhow::Context;
 use boxoffice_nats::{EventId, SectionCode, Topology, seat::SeatStore};
@@ -76,8 +76,10 @@ enum Command {
         #[arg(long, default_value_t = 900)]
         follow_s: u64,
     },
-    /// Create an organizer or operator account (or, with --update, reset its password and role
-    /// and end its admin sessions, live dashboards included).
+    /// Create an organizer, operator or door staff account (or, with --update, reset its
+    /// password and role and end its admin sessions, live dashboards included). A door account
+    /// (`--role door --works-for <organizer email>`) uses the check-in scanner and nothing else,
+    /// for that organizer's events (every event when it works for an operator).
     /// The password comes from BOXOFFICE_ACCOUNT_PASSWORD or, when that is unset, the first
     /// line of standard input, so it never appears in the process list.
     Account {
@@ -89,9 +91,13 @@ enum Command {
         /// Name shown in the admin UI.
         #[arg(long)]
         name: String,
-        /// `organizer` (its own events only) or `operator` (everything).
-        #[arg(long, default_value = "organizer", value_parser = ["organizer", "operator"])]
+        /// `organizer` (its own events only), `operator` (everything) or `door` (the check-in
+        /// scanner only; needs `--works-for`).
+        #[arg(long, default_value = "organizer", value_parser = ["organizer", "operator", "door"])]
         role: String,
+        /// For `--role door`: the email of the organizer (or operator) it checks tickets in for.
+        #[arg(long, required_if_eq("role", "door"))]
+        works_for: Option<String>,
         /// Update the account if the email exists (otherwise that is an error), signing it out
         /// everywhere.
         #[arg(long)]
@@ -116,6 +122,22 @@ enum Command {
         #[command(flatten)]
         temporal: boxoffice_workflows::service::TemporalConfig,
     },
+    /// Verify a ticket's scan code (what its QR holds) offline, with the tickets' public key
+    /// only: no network. Prints the event and seat and `valid` or `INVALID`; exits 0 valid, 1
+    /// invalid (forged or altered, or signed by another key), 2 not a ticket code.
+    VerifyTicket {
+        /// The scan code: `bxt1.<event>.<section:label>.<code>.<signature hex>`.
+        scan: String,
+        /// The tickets' public key (64 hex digits), as `GET /api/v1/tickets/public-key` gives
+        /// it. The default is the development key (the public key of the worker's development
+        /// seed), right only for tickets issued in development mode.
+        #[arg(
+            long,
+            env = "BOXOFFICE_TICKET_PUBLIC_KEY",
+            default_value = boxoffice_workflows::order::tickets::DEV_PUBLIC_KEY_HEX
+        )]
+        public_key: String,
+    },
     /// Show an order: its record in PostgreSQL, its transitions, and its workflow's own status.
     Order {
         #[command(flatten)]
@@ -126,6 +148,37 @@ enum Command {
         #[arg(long)]
         order: boxoffice_nats::OrderId,
     },
+}
+
+/// `verify-ticket`: prints what the scan code says and whether it verifies; the exit code.
+fn verify_ticket(scan: &str, public_key: &str) -> i32 {
+    use boxoffice_workflows::order::tickets::{DEV_PUBLIC_KEY_HEX, ScanCode, is_public_key};
+    let public_key = public_key.trim();
+    if !is_public_key(public_key) {
+        eprintln!("--public-key is not an Ed25519 public key of 64 hex digits");
+        return 2;
+    }
+    let Ok(code) = scan.parse::<ScanCode>() else {
+        eprintln!("not a Boxoffice ticket code (bxt1.<event>.<section:label>.<code>.<signature>)");
+        return 2;
+    };
+    println!("event   {}", code.event);
+    println!("seat    {}", code.seat);
+    println!("code    {}", code.code);
+    if public_key.eq_ignore_ascii_case(DEV_PUBLIC_KEY_HEX) {
+        eprintln!(
+            "(checked with the development key: set --public-key for a deployment's tickets)"
+        );
+    }
+    if code.verify(public_key) {
+        println!("valid");
+        0
+    } else {
+        println!(
+            "INVALID: the signature does not verify with this public key (forged, altered, or another issuer's)"
+        );
+        1
+    }
 }
 
 async fn seat_store(nats: &boxoffice_nats::NatsConfig) -> anyhow::Result<SeatStore> {
@@ -149,6 +202,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::VerifyTicket { scan, public_key } => {
+            std::process::exit(verify_ticket(&scan, &public_key));
+        }
         Command::Migrate { pg } => {
             let pool = store::connect(&pg)?;
             store::migrate(&pool).await.context("applying migrations")?;
@@ -210,9 +266,12 @@ async fn main() -> anyhow::Result<()> {
             email,
             name,
             role,
+            works_for,
             update,
         } => {
-            use boxoffice_workflows::store::accounts::{Role, create_account};
+            use boxoffice_workflows::store::accounts::{
+                Role, create_account, create_door_account, find_by_email,
+            };
             let password = match std::env::var("BOXOFFICE_ACCOUNT_PASSWORD") {
                 Ok(p) => p,
                 Err(_) => {
@@ -223,9 +282,21 @@ async fn main() -> anyhow::Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            let role = Role::parse(&role).context("role is organizer or operator")?;
+            let role = Role::parse(&role).context("role is organizer, operator or door")?;
             let pool = store::connect(&pg)?;
-            let id = create_account(&pool, &email, &name, &password, role, update).await?;
+            let id = match (role, works_for) {
+                (Role::Door, Some(boss)) => {
+                    let (boss, _) = find_by_email(&pool, &boss)
+                        .await?
+                        .with_context(|| format!("no account has the email {boss}"))?;
+                    create_door_account(&pool, &email, &name, &password, boss.id, update).await?
+                }
+                (Role::Door, None) => anyhow::bail!("a door account needs --works-for"),
+                (_, Some(_)) => anyhow::bail!("--works-for is for door accounts only"),
+                (role, None) => {
+                    create_account(&pool, &email, &name, &password, role, update).await?
+                }
+            };
             println!("{} {id} {}", role.as_str(), email.trim().to_lowercase());
         }
         Command::Events { pg } => {
@@ -419,6 +490,7 @@ async fn intent(
         request,
         hold_seconds: hold_seconds as u32,
         submitted_at: chrono::Utc::now().timestamp_millis(),
+        presale: None,
     };
     js.send_publish(
         ns.intent_subject(event),

@@ -2,8 +2,8 @@
 //! intents stream and the intake consumes it.
 
 use boxoffice_nats::{
-    BuyerId, EventId, OrderId, SeatId, SectionCode,
-    seat::{OrderRef, UnixMillis},
+    BlockId, BuyerId, EventId, OrderId, SeatId, SectionCode,
+    seat::{Access, OrderRef, UnixMillis},
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +56,11 @@ pub struct PurchaseIntent {
     pub hold_seconds: u32,
     /// When the gateway accepted it (Unix ms); hold latency is measured from here.
     pub submitted_at: UnixMillis,
+    /// The presale block the buyer redeemed a code for (from a valid presale token): the
+    /// seats come from that block only. Absent: the general sale (and intents written before
+    /// presales were sold still read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presale: Option<BlockId>,
 }
 
 impl PurchaseIntent {
@@ -66,5 +71,10 @@ impl PurchaseIntent {
             order: self.order_id,
             buyer: self.buyer_id,
         }
+    }
+
+    /// Which seats the claim may take: the presale block's, or the general sale's.
+    pub fn access(&self) -> Access {
+        self.presale.map_or(Access::General, Access::Block)
     }
 }

@@ -304,11 +304,12 @@ pub async fn take_hold(
 ) -> Result<Hold, SeatError> {
     let order = intent.order_ref();
     let hold_for = Duration::from_secs(intent.hold_seconds.into()) + beyond;
+    let access = intent.access();
     match &intent.request {
-        SeatRequest::Seats(list) => seats.hold(&order, list, hold_for).await,
+        SeatRequest::Seats(list) => seats.hold_with(&order, list, hold_for, access).await,
         SeatRequest::BestAvailable { section, quantity } => {
             seats
-                .pick_best(&order, section, quantity.get(), hold_for)
+                .pick_best_with(&order, section, quantity.get(), hold_for, access)
                 .await
         }
     }
@@ -429,6 +430,7 @@ mod tests {
             request: SeatRequest::Seats(Vec::new()),
             hold_seconds: 60,
             submitted_at: 0,
+            presale: None,
         }
     }
 

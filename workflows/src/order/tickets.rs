@@ -13,6 +13,19 @@ use crate::store::NewTicket;
 /// (`BOXOFFICE_DEV_MODE`); a deployment sets its own.
 pub const DEV_SEED_HEX: &str = "6b6f786f66666963652d6465762d7469636b65742d7369676e696e672d6b6579";
 
+/// The public key of [`DEV_SEED_HEX`]: what gates verify development tickets with (the
+/// gateway's default for `BOXOFFICE_TICKET_PUBLIC_KEY`, allowed only in development mode).
+pub const DEV_PUBLIC_KEY_HEX: &str =
+    "96b9b2041a94f2997e6a3e153b7cfda3b8d639459ad0785bef2c45519a94906f";
+
+/// Whether `hex` is an Ed25519 public key (64 hex digits of a valid curve point).
+pub fn is_public_key(hex_key: &str) -> bool {
+    hex::decode(hex_key.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .is_some_and(|b| VerifyingKey::from_bytes(&b).is_ok())
+}
+
 /// A seed that is not 32 bytes of hex.
 #[derive(Debug, thiserror::Error)]
 #[error("ticket signing seed must be 64 hex digits")]
@@ -201,6 +214,15 @@ mod tests {
         );
         assert_ne!(signer.issue(event, &seat).code, t.code, "codes are fresh");
         assert!(TicketSigner::from_seed_hex("abc").is_err());
+    }
+
+    #[test]
+    fn the_development_public_key_is_the_development_seeds() {
+        let signer = TicketSigner::from_seed_hex(DEV_SEED_HEX).unwrap();
+        assert_eq!(signer.public_key_hex(), DEV_PUBLIC_KEY_HEX);
+        assert!(is_public_key(DEV_PUBLIC_KEY_HEX));
+        assert!(!is_public_key("abcd"));
+        assert!(!is_public_key(&"zz".repeat(32)));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Organizer and operator accounts: argon2id password hashes, looked up by email.
+//! Organizer, operator and door staff accounts: argon2id password hashes, looked up by email.
 
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
@@ -17,6 +17,9 @@ pub enum Role {
     Organizer,
     /// Runs the platform: sees every organizer's events and orders.
     Operator,
+    /// Door staff: the check-in scanner and its API, nothing else, for the events of the
+    /// account it works for ([`Account::works_for`]; every event when that is an operator).
+    Door,
 }
 
 impl Role {
@@ -25,6 +28,7 @@ impl Role {
         match self {
             Self::Organizer => "organizer",
             Self::Operator => "operator",
+            Self::Door => "door",
         }
     }
 
@@ -33,6 +37,7 @@ impl Role {
         match s {
             "organizer" => Some(Self::Organizer),
             "operator" => Some(Self::Operator),
+            "door" => Some(Self::Door),
             _ => None,
         }
     }
@@ -49,6 +54,9 @@ pub struct Account {
     pub display_name: String,
     /// What it may do.
     pub role: Role,
+    /// A door account's organizer (or operator): whose tickets it checks in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub works_for: Option<Uuid>,
 }
 
 /// Shortest password accepted.
@@ -91,6 +99,90 @@ pub async fn create_account(
     role: Role,
     update_existing: bool,
 ) -> Result<Uuid, StoreError> {
+    if role == Role::Door {
+        return Err(StoreError::Invalid(
+            "a door account works for someone: create it with create_door_account".into(),
+        ));
+    }
+    upsert(
+        pool,
+        email,
+        display_name,
+        password,
+        role,
+        None,
+        update_existing,
+    )
+    .await
+}
+
+/// Creates a door staff account working for `works_for` (an organizer or operator), or with
+/// `update_existing` resets the door account with that email (as [`create_account`] does; an
+/// organizer or operator account is never turned into a door account this way). Returns its id.
+pub async fn create_door_account(
+    pool: &PgPool,
+    email: &str,
+    display_name: &str,
+    password: &str,
+    works_for: Uuid,
+    update_existing: bool,
+) -> Result<Uuid, StoreError> {
+    let employer = sqlx::query_scalar!(
+        "select role from organizers where organizer_id = $1",
+        works_for
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| StoreError::classify(e, "account", works_for))?;
+    match employer.as_deref().and_then(Role::parse) {
+        Some(Role::Organizer | Role::Operator) => {}
+        Some(Role::Door) => {
+            return Err(StoreError::Invalid(
+                "a door account works for an organizer or an operator, not another door account"
+                    .into(),
+            ));
+        }
+        None => {
+            return Err(StoreError::NotFound {
+                entity: "account",
+                key: works_for.to_string(),
+            });
+        }
+    }
+    if update_existing {
+        let email = email.trim().to_lowercase();
+        let existing = sqlx::query_scalar!("select role from organizers where email = $1", email)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| StoreError::classify(e, "account", &email))?;
+        if existing.is_some_and(|r| r != Role::Door.as_str()) {
+            return Err(StoreError::Invalid(format!(
+                "{email} is not a door account and stays what it is"
+            )));
+        }
+    }
+    upsert(
+        pool,
+        email,
+        display_name,
+        password,
+        Role::Door,
+        Some(works_for),
+        update_existing,
+    )
+    .await
+}
+
+/// The insert (or upsert) behind both.
+async fn upsert(
+    pool: &PgPool,
+    email: &str,
+    display_name: &str,
+    password: &str,
+    role: Role,
+    works_for: Option<Uuid>,
+    update_existing: bool,
+) -> Result<Uuid, StoreError> {
     let email = email.trim().to_lowercase();
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(StoreError::Invalid(format!(
@@ -105,28 +197,31 @@ pub async fn create_account(
     // of them an upsert.
     let id = if update_existing {
         sqlx::query_scalar!(
-            "insert into organizers (organizer_id, email, display_name, password_hash, role)
-             values ($1, $2, $3, $4, $5)
+            "insert into organizers (organizer_id, email, display_name, password_hash, role, works_for)
+             values ($1, $2, $3, $4, $5, $6)
              on conflict (email) do update set display_name = excluded.display_name,
-                 password_hash = excluded.password_hash, role = excluded.role
+                 password_hash = excluded.password_hash, role = excluded.role,
+                 works_for = excluded.works_for
              returning organizer_id",
             new_id,
             email,
             display_name,
             hash,
             role.as_str(),
+            works_for,
         )
         .fetch_one(&mut *tx)
         .await
     } else {
         sqlx::query_scalar!(
-            "insert into organizers (organizer_id, email, display_name, password_hash, role)
-             values ($1, $2, $3, $4, $5) returning organizer_id",
+            "insert into organizers (organizer_id, email, display_name, password_hash, role, works_for)
+             values ($1, $2, $3, $4, $5, $6) returning organizer_id",
             new_id,
             email,
             display_name,
             hash,
             role.as_str(),
+            works_for,
         )
         .fetch_one(&mut *tx)
         .await
@@ -149,16 +244,46 @@ pub async fn find_by_email(
 ) -> Result<Option<(Account, String)>, StoreError> {
     let email = email.trim().to_lowercase();
     let row = sqlx::query!(
-        "select organizer_id, email, display_name, role, password_hash from organizers where email = $1",
+        "select organizer_id, email, display_name, role, works_for, password_hash from organizers where email = $1",
         email,
     )
     .fetch_optional(pool)
     .await
     .map_err(|e| StoreError::classify(e, "account", &email))?;
     Ok(row.and_then(|r| {
-        let account = account_of(r.organizer_id, r.email, r.display_name, &r.role)?;
+        let account = account_of(
+            r.organizer_id,
+            r.email,
+            r.display_name,
+            &r.role,
+            r.works_for,
+        )?;
         Some((account, r.password_hash))
     }))
+}
+
+/// The door staff accounts working for `works_for`, by name.
+pub async fn door_accounts(pool: &PgPool, works_for: Uuid) -> Result<Vec<Account>, StoreError> {
+    let rows = sqlx::query!(
+        "select organizer_id, email, display_name, role, works_for from organizers
+         where works_for = $1 and role = 'door' order by display_name, email",
+        works_for,
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|e| StoreError::classify(e, "account", works_for))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            account_of(
+                r.organizer_id,
+                r.email,
+                r.display_name,
+                &r.role,
+                r.works_for,
+            )
+        })
+        .collect())
 }
 
 /// The account in the columns of a row of `organizers` (`None`: a role this code does not
@@ -168,12 +293,14 @@ pub(super) fn account_of(
     email: String,
     display_name: String,
     role: &str,
+    works_for: Option<Uuid>,
 ) -> Option<Account> {
     Some(Account {
         id,
         email,
         display_name,
         role: Role::parse(role)?,
+        works_for,
     })
 }
 

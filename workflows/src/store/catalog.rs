@@ -1,9 +1,11 @@
 //! The catalog: events, sections and seats; and what of it is sellable.
 
+use std::collections::BTreeMap;
+
 use boxoffice_nats::{
     SectionCode, UnitLabel,
     ids::EventId,
-    seat::{EventInventory, SectionInventory, SectionUnits},
+    seat::{BlockMeta, EventInventory, SectionInventory, SectionUnits},
 };
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -11,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     StoreError,
-    inventory::{Layout, SeatPlace, SectionDraft, insert_section},
+    inventory::{Layout, SeatPlace, SectionDraft, SectionKind, insert_section},
 };
 
 /// How a new section is laid out.
@@ -131,9 +133,11 @@ pub async fn create_event(pool: &PgPool, ev: &NewEvent) -> Result<EventId, Store
     Ok(event_id)
 }
 
-/// What is sellable for an event: every seat of the catalog minus unreleased allocations
-/// (kills, reserved and presale blocks); for general admission, the capacity minus allocated
-/// quantities. This, and only this, is loaded into the seat store.
+/// What is sellable for an event: every seat of the catalog minus unreleased kills and reserved
+/// blocks; for general admission, the capacity minus their quantities and minus every presale
+/// block's. Presale blocks are sellable to their code holders: listed by section, gated until
+/// released (docs/adr/0022-presale-blocks-gated-in-the-seat-store.md). This, and only this, is
+/// loaded into the seat store.
 pub async fn sellable_inventory(
     pool: &PgPool,
     event: EventId,
@@ -149,12 +153,14 @@ pub async fn sellable_inventory(
     let sections = sqlx::query!(
         r#"select s.code, s.kind, s.capacity,
                 coalesce((select sum(a.quantity) from allocations a
-                          where a.section_id = s.section_id and a.released_at is null), 0)::int as "blocked!",
+                          where a.section_id = s.section_id
+                            and (a.released_at is null or a.kind = 'presale')), 0)::int as "blocked!",
                 coalesce((select array_agg(st.label order by st.row_label, st.seat_number, st.label)
                           from seats st
                           where st.section_id = s.section_id
                             and not exists (select 1 from allocations a
                                             where a.section_id = s.section_id and a.released_at is null
+                                              and a.kind <> 'presale'
                                               and st.label = any(a.labels))), '{}') as "labels!"
          from sections s where s.event_id = $1 order by s.sort_order, s.code"#,
         event.as_uuid(),
@@ -162,6 +168,16 @@ pub async fn sellable_inventory(
     .fetch_all(pool)
     .await
     .map_err(classify)?;
+    // Presale blocks are loaded (their units gated to their code holders until released). A
+    // standing block's units keep their own labels even once released, so its units, whoever
+    // bought them, never reappear as `u` units.
+    let mut blocks: BTreeMap<SectionCode, Vec<BlockMeta>> = BTreeMap::new();
+    for b in super::presale_blocks(pool, event).await? {
+        if b.released && b.kind == SectionKind::Seated {
+            continue;
+        }
+        blocks.entry(b.section.clone()).or_default().push(b.meta());
+    }
     let mut out = Vec::with_capacity(sections.len());
     for row in sections {
         let code = SectionCode::parse(row.code).map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -178,10 +194,10 @@ pub async fn sellable_inventory(
             SectionUnits::Seated(labels)
         } else {
             let free = row.capacity - row.blocked;
-            if free <= 0 {
+            if free <= 0 && !blocks.contains_key(&code) {
                 continue;
             }
-            SectionUnits::GeneralAdmission(free as u32)
+            SectionUnits::GeneralAdmission(free.max(0) as u32)
         };
         out.push(SectionInventory { code, units });
     }
@@ -189,5 +205,6 @@ pub async fn sellable_inventory(
         event,
         max_per_buyer: max_per_buyer as u32,
         sections: out,
+        blocks,
     })
 }

@@ -8,7 +8,7 @@
 //! in, and the callers never see a constraint name or compare a state as a string.
 //!
 //! The organizer side (`boxoffice-admin`) reads and writes through the public modules named
-//! for what they hold: [`accounts`] and [`sessions`] (sign-in), [`events`] and [`inventory`]
+//! for what they hold: [`accounts`] and [`sessions`] (sign-in; [`checkin`] at the door), [`events`] and [`inventory`]
 //! (what an organizer builds, with [`audit`] lines), [`admin_orders`], [`runs`] and
 //! [`event_stats`] (what it reads back), [`branding`] (how its buyer pages look); [`Refusal`] is why the store refused its change.
 
@@ -17,11 +17,13 @@ pub mod admin_orders;
 pub mod audit;
 pub mod branding;
 mod catalog;
+pub mod checkin;
 mod db;
 pub mod event_stats;
 pub mod events;
 pub mod inventory;
 mod orders;
+mod presale;
 mod published;
 mod refusal;
 pub mod runs;
@@ -35,5 +37,6 @@ pub use orders::{
     NewOrder, NewTicket, RecordedOrder, Repaired, Transitioned, issue_confirmed, issue_tickets,
     record_closed, record_order, record_payment, transition, void_tickets,
 };
+pub use presale::{PresaleBlock, presale_blocks};
 pub use published::{PublishedEvent, PublishedSection, published_events};
 pub use refusal::Refusal;

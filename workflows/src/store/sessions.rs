@@ -54,7 +54,7 @@ pub async fn open(pool: &PgPool, s: &NewSession<'_>) -> Result<(), StoreError> {
 /// The account behind an unexpired session, with the session's CSRF token.
 pub async fn find(pool: &PgPool, key: &[u8]) -> Result<Option<(Account, String)>, StoreError> {
     let row = sqlx::query!(
-        "select o.organizer_id, o.email, o.display_name, o.role, s.csrf_token
+        "select o.organizer_id, o.email, o.display_name, o.role, o.works_for, s.csrf_token
          from admin_sessions s join organizers o using (organizer_id)
          where s.token_hash = $1 and s.expires_at > now()",
         key,
@@ -63,7 +63,13 @@ pub async fn find(pool: &PgPool, key: &[u8]) -> Result<Option<(Account, String)>
     .await
     .map_err(classify)?;
     Ok(row.and_then(|r| {
-        let account = accounts::account_of(r.organizer_id, r.email, r.display_name, &r.role)?;
+        let account = accounts::account_of(
+            r.organizer_id,
+            r.email,
+            r.display_name,
+            &r.role,
+            r.works_for,
+        )?;
         Some((account, r.csrf_token))
     }))
 }

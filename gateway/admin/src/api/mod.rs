@@ -3,6 +3,7 @@
 //! workflow, and translate; every store error becomes an answer through the one conversion in
 //! `boxoffice_http::error`.
 
+pub mod door;
 pub mod events;
 pub mod input;
 pub mod inventory;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AdminState> {
             post(auth::login).delete(auth::logout),
         )
         .route("/admin/api/v1/me", get(auth::me))
+        .route("/admin/api/v1/door-accounts", post(door::create))
         .route(
             "/admin/api/v1/events",
             get(events::list).post(events::create),

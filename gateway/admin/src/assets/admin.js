@@ -81,10 +81,11 @@ function paintStats(live, s) {
   set("at", new Date(s.at).toLocaleTimeString());
   set("available", t.available); set("held", t.held); set("sold", t.sold);
   set("revenue", money(s.revenue_cents, live.dataset.currency));
+  set("checked_in", s.checked_in_total);
   set("queue", s.queue_waiting);
   set("rate", s.admission_rate_per_s.toFixed(1)); set("reason", s.admission_reason || "");
   const rows = (list) => list.map((cells) => "<tr>" + cells.map((c, i) => `<td${i ? ' class="num"' : ""}>${c}</td>`).join("") + "</tr>").join("");
-  live.querySelector('[data-stat="sections"]').innerHTML = rows(s.sections.map((x) => [x.code, x.available, x.held, x.sold]));
+  live.querySelector('[data-stat="sections"]').innerHTML = rows(s.sections.map((x) => [x.code, x.available, x.held, x.sold, s.checked_in[x.code] || 0]));
   live.querySelector('[data-stat="orders"]').innerHTML = rows(Object.entries(s.orders).map(([k, v]) => [k.replace("_", " "), v]));
   for (const x of s.sections) {
     const ga = live.querySelector(`[data-ga="${CSS.escape(x.code)}"]`);

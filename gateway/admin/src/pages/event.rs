@@ -123,6 +123,7 @@ fn live(v: &EventView<'_>, seats: &[SeatRow]) -> Markup {
                 div.tile { span.label { "Held" } span.value data-stat="held" { "—" } }
                 div.tile { span.label { "Sold" } span.value data-stat="sold" { "—" } }
                 div.tile { span.label { "Revenue" } span.value data-stat="revenue" { "—" } }
+                div.tile { span.label { "Checked in" } span.value #checked-in data-stat="checked_in" { "—" } }
                 div.tile { span.label { "In queue" } span.value data-stat="queue" { "—" } }
                 div.tile { span.label { "Admitting /s" } span.value data-stat="rate" { "—" } span.sub data-stat="reason" {} }
             }
@@ -136,7 +137,7 @@ fn live(v: &EventView<'_>, seats: &[SeatRow]) -> Markup {
                 }
                 div.side {
                     h3 { "By section" }
-                    table.compact { thead { tr { th { "Section" } th.num { "Avail." } th.num { "Held" } th.num { "Sold" } } } tbody data-stat="sections" {} }
+                    table.compact { thead { tr { th { "Section" } th.num { "Avail." } th.num { "Held" } th.num { "Sold" } th.num { "In" } } } tbody data-stat="sections" {} }
                     h3 { "Orders by state" }
                     table.compact { tbody data-stat="orders" {} }
                     h3 { "Tickets sold, last 30 min" }

@@ -4,7 +4,7 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use boxoffice_workflows::store::events;
+use boxoffice_workflows::store::{accounts, events};
 use maud::html;
 
 use super::{
@@ -23,6 +23,9 @@ pub(super) async fn events_page(
         Ok(e) => e,
         Err(e) => return page_error(e, &admin),
     };
+    let door = accounts::door_accounts(&state.db, admin.account.id)
+        .await
+        .unwrap_or_default();
     layout(
         "Events",
         Some(&admin),
@@ -63,6 +66,20 @@ pub(super) async fn events_page(
                             }
                         }
                     }
+                }
+            }
+            section.card #door-staff {
+                h2 { "Door staff" }
+                p.muted { "Door staff accounts sign in to the check-in scanner (" a href="/admin/checkin" { "/admin/checkin" } ") and can do nothing else; they check in tickets of your events only." }
+                @if !door.is_empty() {
+                    table.compact { tbody { @for d in &door { tr { td { (d.display_name) } td { (d.email) } } } } }
+                }
+                form.grid #new-door data-api="/admin/api/v1/door-accounts" data-method="POST" {
+                    label { "Name" input name="display_name" required maxlength="100" placeholder="North door"; }
+                    label { "Email" input name="email" type="email" required maxlength="320"; }
+                    label { "Password (10+ characters)" input name="password" type="password" required minlength="10" autocomplete="new-password"; }
+                    div.actions { button.primary type="submit" { "Add door staff" } }
+                    p.form-error role="alert" {}
                 }
             }
         },

@@ -54,13 +54,19 @@ pub(crate) fn layout(title: &str, admin: Option<&Admin>, body: Markup) -> Html<S
                         a.brand href="/admin/" { "Boxoffice" span.brand-sub { "organizer" } }
                         @if let Some(a) = admin {
                             nav {
-                                a href="/admin/" { "Events" }
-                                a href="/admin/orders" { "Orders" }
-                                a href="/admin/reports" { "Reconciliation" }
+                                @if a.is_door() {
+                                    a href="/admin/checkin" { "Check-in" }
+                                } @else {
+                                    a href="/admin/" { "Events" }
+                                    a href="/admin/orders" { "Orders" }
+                                    a href="/admin/reports" { "Reconciliation" }
+                                    a href="/admin/checkin" { "Check-in" }
+                                }
                             }
                             div.who {
                                 span { (a.account.display_name) }
                                 @if a.is_operator() { span.badge.badge-operator { "operator" } }
+                                @if a.is_door() { span.badge.badge-operator { "door staff" } }
                                 form method="post" action="/admin/logout" {
                                     input type="hidden" name="csrf" value=(a.csrf);
                                     button.link type="submit" { "Sign out" }

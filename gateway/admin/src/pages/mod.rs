@@ -2,6 +2,7 @@
 //! sends forms to the admin API as JSON with the CSRF token and keeps the live dashboard
 //! current from its server-sent events. One module per page; [`layout`] is the frame.
 
+mod checkin;
 mod event;
 mod events;
 pub mod layout;
@@ -29,6 +30,7 @@ use crate::{
 
 const CSS: &str = include_str!("../assets/admin.css");
 const JS: &str = include_str!("../assets/admin.js");
+const CHECKIN_JS: &str = include_str!("../assets/checkin.js");
 
 /// The routes.
 pub fn router() -> Router<AdminState> {
@@ -44,10 +46,15 @@ pub fn router() -> Router<AdminState> {
         .route("/admin/orders", get(orders::orders_page))
         .route("/admin/orders/{id}", get(orders::order_page))
         .route("/admin/reports", get(reports::reports_page))
+        .route("/admin/checkin", get(checkin::scanner_page))
         .route("/admin/assets/admin.css", get(|| asset(CSS, "text/css")))
         .route(
             "/admin/assets/admin.js",
             get(|| asset(JS, "text/javascript")),
+        )
+        .route(
+            "/admin/assets/checkin.js",
+            get(|| asset(CHECKIN_JS, "text/javascript")),
         )
 }
 
@@ -62,10 +69,26 @@ async fn asset(body: &'static str, kind: &'static str) -> Response {
     r
 }
 
-/// A page's signed-in account, or a redirect to the login page.
+/// A page's signed-in organizer or operator, or a redirect to the login page; door staff get
+/// a page saying the scanner is theirs (403).
 pub struct PageAdmin(pub Admin);
 
 impl FromRequestParts<AdminState> for PageAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, Response> {
+        let PageStaff(admin) = PageStaff::from_request_parts(parts, state).await?;
+        if admin.is_door() {
+            return Err(door_page(&admin));
+        }
+        Ok(Self(admin))
+    }
+}
+
+/// A page's signed-in account, door staff included (the scanner and signing out).
+pub struct PageStaff(pub Admin);
+
+impl FromRequestParts<AdminState> for PageStaff {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, Response> {
@@ -79,6 +102,25 @@ impl FromRequestParts<AdminState> for PageAdmin {
             Err(e) => Err(e.into_response()),
         }
     }
+}
+
+/// What door staff see on any page but the scanner (403).
+fn door_page(admin: &Admin) -> Response {
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        layout::layout(
+            "Door staff",
+            Some(admin),
+            html! {
+                section.card.narrow {
+                    h1 { "This page is not for door staff" }
+                    p { "A door staff account checks tickets in at the door and does nothing else." }
+                    p { a.button.primary href="/admin/checkin" { "Open the check-in scanner" } }
+                }
+            },
+        ),
+    )
+        .into_response()
 }
 
 /// An error as a page, with the error's status.

@@ -11,10 +11,11 @@ use boxoffice_http::{
     error::{ApiError, ErrorCode},
     extract::ApiQuery,
 };
+use boxoffice_workflows::store::accounts::Role;
 use maud::html;
 use serde::Deserialize;
 
-use super::{PageAdmin, layout::layout};
+use super::{PageStaff, layout::layout};
 use crate::{AdminState, auth};
 
 #[derive(Debug, Deserialize)]
@@ -37,7 +38,7 @@ fn login_markup(next: &str, error: Option<&str>) -> Html<String> {
         html! {
             section.card.narrow {
                 h1 { "Sign in" }
-                p.muted { "Organizer and operator accounts." }
+                p.muted { "Organizer, operator and door staff accounts." }
                 @if let Some(e) = error { p.form-error.shown role="alert" { (e) } }
                 form method="post" action="/admin/login" {
                     input type="hidden" name="next" value=(next);
@@ -92,6 +93,12 @@ pub(super) async fn login_form(
         Ok(account) => account,
         Err(e) => return (e.status(), login_markup(&next, Some(&e.to_string()))).into_response(),
     };
+    // Door staff land on the scanner, the one page they may use.
+    let next = if account.role == Role::Door {
+        "/admin/checkin".to_owned()
+    } else {
+        next
+    };
     match auth::open_session(&state, &account, auth::user_agent(&headers)).await {
         Ok((cookie, _)) => {
             let mut r = Redirect::to(&next).into_response();
@@ -110,7 +117,7 @@ pub(super) struct LogoutForm {
 /// `POST /admin/logout`: ends the session and goes to the sign-in page.
 pub(super) async fn logout_form(
     State(state): State<AdminState>,
-    PageAdmin(admin): PageAdmin,
+    PageStaff(admin): PageStaff,
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
 ) -> Response {

@@ -13,6 +13,7 @@ use crate::{
     api::{
         events::published,
         extract::{ApiJson, ApiPath, Session},
+        presale::{block_of, presale_access},
     },
     catalog::Event,
     error::{ApiError, ErrorBody, ErrorCode},
@@ -170,14 +171,15 @@ fn admission(
         ("event_id" = uuid::Uuid, Path, description = "Event id"),
         ("Admission-Token" = String, Header, description = "From the waiting room once admitted"),
         ("Idempotency-Key" = String, Header, description = "Unique per intended order of this buyer (across events), 1-200 visible ASCII characters"),
+        ("Presale-Token" = Option<String>, Header, description = "From POST /api/v1/events/{event_id}/presale: buy from that presale block (named seats must be the block's; best available picks within it). Without it, a presale block's seats are taken seats"),
     ),
     request_body = OrderRequest,
     security(("session" = [])),
     responses(
         (status = 202, description = "Accepted (or the same order again)", body = OrderAccepted),
         (status = 400, description = "Malformed body or headers", body = ErrorBody),
-        (status = 401, description = "No or bad session or admission", body = ErrorBody),
-        (status = 403, description = "The admission is another buyer's or another event's", body = ErrorBody),
+        (status = 401, description = "No or bad session, admission or presale token", body = ErrorBody),
+        (status = 403, description = "The admission or presale token is another buyer's or another event's", body = ErrorBody),
         (status = 404, description = "No such event", body = ErrorBody),
         (status = 409, description = "Seats already taken (the admission stays valid), the admission was used for another order, or the sale is over", body = ErrorBody),
         (status = 410, description = "The admission expired", body = ErrorBody),
@@ -197,6 +199,8 @@ pub async fn place(
     let event = published(&state, event_id)?;
     let id = event.event_id;
     let entry = admission(&state, &headers, buyer, id)?;
+    let access = presale_access(&state, &headers, Some(buyer), id)?;
+    let presale = block_of(access);
     let key = idempotency_key(&headers)?;
     let request = seat_request(&state, &event, body)?;
     let phase = state
@@ -209,7 +213,12 @@ pub async fn place(
             "the sale is over",
         ));
     }
-    let request_hash = sha256_hex(&serde_json::to_vec(&(id, &request)).unwrap_or_default());
+    // The block is part of what was asked: the same key with and without a grant is two
+    // requests (a general one hashes as it always did).
+    let request_hash = match presale {
+        None => sha256_hex(&serde_json::to_vec(&(id, &request)).unwrap_or_default()),
+        Some(block) => sha256_hex(&serde_json::to_vec(&(id, &request, block)).unwrap_or_default()),
+    };
     let key_hash = sha256_hex(key.as_bytes());
     let records = &state.buyer.records;
     let ns = records.ns().clone();
@@ -227,7 +236,7 @@ pub async fn place(
     //    attempt with this key already claimed the admission (its answer was lost): that
     //    order exists and goes on below.
     if let SeatRequest::Seats(seats) = &request
-        && let Some(taken) = state.buyer.availability.taken(id, seats)
+        && let Some(taken) = state.buyer.availability.taken(id, seats, access)
         && !taken.is_empty()
         && !claimed_by(
             records,
@@ -277,6 +286,7 @@ pub async fn place(
         request,
         hold_seconds: event.hold_seconds,
         submitted_at: chrono::Utc::now().timestamp_millis(),
+        presale,
     };
     // 4. The key's record (the twin may have written it: then it is the one to follow).
     let record = KeyRecord {
