@@ -2,7 +2,8 @@
 //! real platform with a worker: the whole journey at phone and at desktop width (event page,
 //! waiting room, seat map, hold, the sandbox's hosted checkout, tickets with QR codes, the
 //! printable page), a buyer told "sold out" while queued, a waiting room that keeps its place
-//! through a reload and a second tab, and a standing buyer whose payment is declined. Screenshots go to `$BOXOFFICE_TEST_SCREENSHOTS`
+//! through a reload and a second tab, a standing buyer whose payment is declined, and a
+//! presale code that unlocks its block for a buyer who still goes through the waiting room. Screenshots go to `$BOXOFFICE_TEST_SCREENSHOTS`
 //! (default `artifacts/screenshots`), named `buyer-phone-*` and `buyer-desktop-*`.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
@@ -11,9 +12,14 @@ use std::time::Duration;
 
 use boxoffice_tests::{
     admin::{AdminClient, owner_of},
-    browser::{DESKTOP, Driver, PHONE, shot, until},
+    browser::{DESKTOP, Driver, PHONE, fill, shot, submit, until},
     buyer::Buyer,
     platform::{Platform, PlatformOptions},
+};
+use boxoffice_workflows::store::{
+    self,
+    accounts::hash_password,
+    inventory::{self, AllocationDraft, AllocationKind, Withheld},
 };
 use fantoccini::{Client, Locator};
 use reqwest::Method;
@@ -383,4 +389,105 @@ async fn a_standing_buyer_whose_payment_is_declined_is_told_what_to_do_next() {
             .contains("Join the queue again")
     );
     shot(&c, "buyer-phone-08-payment-failed").await;
+}
+
+const PRESALE_CODE: &str = "FRIENDS-2026";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presale_code_unlocks_its_block_and_the_buyer_buys_from_it_in_the_browser() {
+    let p = Platform::start(PlatformOptions {
+        rows: 1,
+        seats_per_row: 6,
+        floor_capacity: None,
+        ..Default::default()
+    })
+    .await;
+    let organizer = sqlx::query_scalar!(
+        "select organizer_id from events where event_id = $1",
+        p.event.as_uuid(),
+    )
+    .fetch_one(&p.db)
+    .await
+    .unwrap();
+    let draft = AllocationDraft {
+        section: "A".into(),
+        kind: AllocationKind::Presale,
+        withheld: Withheld::Seats(vec!["A-1".into(), "A-2".into()]),
+        access_code_hash: Some(hash_password(PRESALE_CODE).unwrap()),
+        note: None,
+    };
+    inventory::add_allocation(&p.db, organizer, p.event.as_uuid(), &draft)
+        .await
+        .unwrap();
+    // What the on-sale workflow does on a change of allocations: load the inventory again.
+    let inv = store::sellable_inventory(&p.db, p.event).await.unwrap();
+    p.seats.load_event(&inv).await.unwrap();
+    let _w = p.start_worker();
+
+    let driver = Driver::start().await;
+    let c = driver.browser_sized(PHONE).await;
+    c.goto(&format!("{}/events/{}", p.gateway_url, p.event))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("#presale-form"))
+        .await
+        .unwrap();
+    fill(&c, "#presale-code", "NOT-A-CODE").await;
+    submit(&c, "#presale-form").await;
+    until(
+        &c,
+        "a wrong code refused",
+        "return /does not unlock anything/.test(document.querySelector('#presale-status').textContent);",
+        MINUTE,
+    )
+    .await;
+    fill(&c, "#presale-code", PRESALE_CODE).await;
+    submit(&c, "#presale-form").await;
+    until(
+        &c,
+        "the block unlocked",
+        "return /Presale unlocked: section A, 2 seats/.test(document.querySelector('#presale-status').textContent);",
+        MINUTE,
+    )
+    .await;
+    shot(&c, "buyer-phone-30-presale-unlocked").await;
+
+    // Through the waiting room to a picker that offers the block only.
+    click(&c, "#join").await;
+    until(
+        &c,
+        "the block's seats",
+        "const s = [...document.querySelectorAll('.seat')]; return location.pathname.endsWith('/pick') && s.length === 2 && s.every((b) => !b.disabled);",
+        MINUTE,
+    )
+    .await;
+    click(&c, ".seat[data-seat=\"A:A-1\"]").await;
+    click(&c, ".seat[data-seat=\"A:A-2\"]").await;
+    shot(&c, "buyer-phone-31-presale-pick").await;
+    click(&c, "#buy-seats").await;
+    until(
+        &c,
+        "hold",
+        "return !!document.querySelector('#pay');",
+        2 * MINUTE,
+    )
+    .await;
+    click(&c, "#pay").await;
+    until(
+        &c,
+        "sandbox checkout",
+        "return !!document.querySelector('button[value=succeed]');",
+        MINUTE,
+    )
+    .await;
+    click(&c, "button[value=succeed]").await;
+    until(
+        &c,
+        "tickets",
+        "const imgs = [...document.querySelectorAll('.ticket img')]; return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);",
+        2 * MINUTE,
+    )
+    .await;
+    shot(&c, "buyer-phone-32-presale-tickets").await;
 }

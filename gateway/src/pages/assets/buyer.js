@@ -213,7 +213,9 @@
       note.hidden = false;
       note.textContent = presaleWords(presale).replace(' Join the queue to buy from it.', '');
     }
-    const limit = presale ? Math.min(ev.max_tickets_per_buyer, presale.block.max_per_buyer) : ev.max_tickets_per_buyer;
+    // With a presale code, the block bounds the choice too.
+    const blockSize = presale ? (presale.block.kind === 'seated' ? (presale.block.seats || []).length : presale.block.quantity) : Infinity;
+    const limit = Math.max(1, Math.min(ev.max_tickets_per_buyer, presale ? presale.block.max_per_buyer : Infinity, blockSize || Infinity));
     $('#limit').textContent = 'Up to ' + limit + ' tickets per buyer.';
     let stopMap = null;
     const choose = (s) => {
