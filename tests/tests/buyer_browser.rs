@@ -164,6 +164,10 @@ async fn journey(c: &Client, p: &Platform, size: &str, seats: [&str; 2]) {
     )
     .await;
     assert!(text(c, "#order").await.contains("Your tickets are ready"));
+    assert!(
+        text(c, "#footer-text").await.contains("Test Promotions"),
+        "the order page learns the event's footer from the API"
+    );
     shot(c, &name("05-tickets")).await;
 
     // The printable page.

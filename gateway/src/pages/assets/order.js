@@ -33,6 +33,10 @@
       loadBrand(o.event_id);
       const link = $('#event-link');
       if (eventInfo && link) show(link, el('a', { href: href('events/' + o.event_id) }, eventInfo.name));
+      // The shell knew no event; the organizer's logo and footer come with it.
+      const brand = (eventInfo && eventInfo.branding) || {};
+      if (brand.footer) $('#footer-text').textContent = brand.footer;
+      if (brand.logo_url) show($('header.site .brand'), el('img', { class: 'logo', src: brand.logo_url, alt: eventInfo.name + ' logo' }));
     }
     return eventInfo;
   }
