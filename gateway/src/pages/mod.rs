@@ -108,9 +108,7 @@ fn cached(page: &shells::Rendered, headers: &HeaderMap) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=0, must-revalidate"),
     );
-    if let Ok(v) = HeaderValue::from_str(&page.etag) {
-        h.insert(header::ETAG, v);
-    }
+    h.insert(header::ETAG, page.etag.clone());
     r
 }
 

@@ -7,6 +7,7 @@ use std::{
     sync::{Arc, RwLock},
 };
 
+use axum::http::HeaderValue;
 use boxoffice_nats::EventId;
 use boxoffice_workflows::store::branding::Branding;
 use bytes::Bytes;
@@ -22,16 +23,16 @@ pub struct Rendered {
     /// Its content type.
     pub kind: &'static str,
     /// A strong validator of `body` (a hash: equal pages have equal tags across re-renders
-    /// and gateways).
-    pub etag: String,
+    /// and gateways), ready to send.
+    pub etag: HeaderValue,
 }
 
 impl Rendered {
     fn new(body: String, kind: &'static str) -> Self {
-        let etag = format!(
-            "\"{}\"",
-            &hex::encode(Sha256::digest(body.as_bytes()))[..32]
-        );
+        let hash = hex::encode(Sha256::digest(body.as_bytes()));
+        // Hex in quotes: always a valid header value.
+        let etag = HeaderValue::from_str(&format!("\"{}\"", &hash[..32]))
+            .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
         Self {
             body: Bytes::from(body),
             kind,
