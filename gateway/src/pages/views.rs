@@ -146,14 +146,16 @@ fn queue_body(e: &Event) -> Markup {
         p.meta { (e.name) " · " (e.venue) " · " (starts(e)) }
         section.card.room aria-labelledby="room-h" {
             h2 #room-h { "Your place" }
-            div #room aria-live="polite" aria-atomic="true" {
-                p.headline #queue-state { "Finding your place in line…" }
+            // Only the headline and the odds are announced: numbers that change at every poll
+            // would be read out again and again.
+            div #room {
+                p.headline #queue-state aria-live="polite" { "Finding your place in line…" }
                 dl.stats {
                     div { dt { "Position" } dd #position { "—" } }
                     div { dt { "People ahead of you" } dd #ahead { "—" } }
                     div { dt { "Estimated wait" } dd #wait { "—" } }
                 }
-                p.odds #odds {}
+                p.odds #odds aria-live="polite" {}
             }
             div.progress aria-hidden="true" { div.bar #bar {} }
             p #queue-help.muted {
