@@ -116,6 +116,7 @@ cat >"$DATA/urls.txt" <<URLS
   PostgreSQL              postgres://postgres@127.0.0.1:$PG_PORT/boxoffice
   Admin UI (organizers)   http://127.0.0.1:$GATEWAY_PORT/admin/   (sign in as demo@boxoffice.local, password ${BOXOFFICE_DEMO_PASSWORD:-boxoffice-demo})
   Demo event              $EVENT   (organizer demo@boxoffice.local)
+  Buyer pages             http://127.0.0.1:$GATEWAY_PORT/events/$EVENT   (events on sale: http://127.0.0.1:$GATEWAY_PORT/)
   Seat map (CLI)          BOXOFFICE_NATS_URL=nats://127.0.0.1:$NATS_PORT $BIN/boxofficectl seats --event $EVENT --section LOWER
   Buy a seat (HTTP)       G=http://127.0.0.1:$GATEWAY_PORT; T=\$(curl -s -XPOST \$G/api/v1/sessions | jq -r .token)
                           Q=\$(curl -s -XPOST -H "Authorization: Bearer \$T" \$G/api/v1/events/$EVENT/queue | jq -r .queue_ticket)

@@ -9,7 +9,7 @@ use std::{
 
 use boxoffice_nats::EventId;
 use boxoffice_workflows::service::Background;
-use boxoffice_workflows::store::StoreError;
+use boxoffice_workflows::store::{StoreError, branding::Branding};
 use sqlx::PgPool;
 
 /// A published event and its sections (the store's types: the catalog only caches them).
@@ -18,10 +18,14 @@ pub use boxoffice_workflows::store::{PublishedEvent as Event, PublishedSection a
 /// One snapshot of the published events, swapped whole on refresh.
 type Events = Arc<HashMap<EventId, Arc<Event>>>;
 
+/// Each event's branding (events without one are absent).
+type Brands = Arc<HashMap<EventId, Arc<Branding>>>;
+
 /// The catalog cache. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Catalog {
     events: Arc<RwLock<Events>>,
+    brands: Arc<RwLock<Brands>>,
 }
 
 impl Catalog {
@@ -35,6 +39,13 @@ impl Catalog {
         let mut all: Vec<_> = self.snapshot().values().cloned().collect();
         all.sort_by_key(|e| (e.starts_at, e.event_id));
         all
+    }
+
+    /// An event's branding (the default look when it has none). The same `Arc` while it is
+    /// unchanged, so a page cache can tell a change by pointer.
+    pub fn branding(&self, event: EventId) -> Option<Arc<Branding>> {
+        let brands = self.brands.read().unwrap_or_else(|e| e.into_inner());
+        brands.get(&event).cloned()
     }
 
     fn snapshot(&self) -> Arc<HashMap<EventId, Arc<Event>>> {
@@ -52,6 +63,16 @@ impl Catalog {
             .map(|e| (e.event_id, Arc::new(e)))
             .collect();
         *self.events.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(events);
+        let brands = boxoffice_workflows::store::branding::all(db).await?;
+        let mut brands_now = self.brands.write().unwrap_or_else(|e| e.into_inner());
+        let kept = brands
+            .into_iter()
+            .map(|(id, b)| match brands_now.get(&id) {
+                Some(old) if **old == b => (id, old.clone()),
+                _ => (id, Arc::new(b)),
+            })
+            .collect();
+        *brands_now = Arc::new(kept);
         Ok(())
     }
 

@@ -7,7 +7,8 @@
 //! `/metrics`). Every dependency the buyer API reads per request is in memory or one JetStream
 //! round trip away; PostgreSQL is read in the background (the catalog) and by the webhooks. It
 //! also mounts the organizer side ([`admin`], the `boxoffice-admin` crate) under `/admin`,
-//! which reads PostgreSQL per request; what both sides share is `boxoffice-http`.
+//! which reads PostgreSQL per request; what both sides share is `boxoffice-http`. The buyer's
+//! pages ([`pages`]) are shells served from memory that use the buyer API like any client.
 
 pub mod api;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod health;
 pub mod limits;
 pub mod pacer;
+pub mod pages;
 pub mod protect;
 pub mod records;
 pub mod tokens;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub admin: admin::AdminState,
     /// Per-client limits and the client's address.
     pub clients: Arc<limits::Clients>,
+    /// The buyer pages' rendered shells.
+    pub pages: Arc<pages::Shells>,
 }
 
 /// How provider callbacks are checked and recorded.
@@ -73,6 +77,7 @@ pub fn router(state: AppState, probes: Probes, limits: &protect::Limits) -> Rout
     let app = Router::new()
         .merge(buyer)
         .merge(api::docs())
+        .merge(pages::router())
         .merge(admin::router(state.admin.clone()))
         .merge(webhooks::router())
         .merge(probes.router())
@@ -201,6 +206,7 @@ async fn serve(
             polls_per_wait: 4,
             budget_per_s: config.poll_budget_per_s.max(1),
         },
+        seats_left: api::odds::SeatsLeft::default(),
     });
     let limits = protect::Limits {
         max_in_flight: config.max_in_flight,
@@ -236,6 +242,7 @@ async fn serve(
             buyer,
             admin,
             clients,
+            pages: Arc::default(),
         },
         probes,
         &limits,

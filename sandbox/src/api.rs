@@ -437,7 +437,37 @@ async fn list(
     ))
 }
 
-async fn checkout_page(AxState(state): AxState<State>, Path(id): Path<String>) -> Response {
+/// The hosted checkout's query: like Stripe's `return_url` (given where the buyer's page starts
+/// the payment, since only that page knows the address it is served under), where to send the
+/// buyer once the payment is decided.
+#[derive(Deserialize)]
+struct CheckoutQuery {
+    return_url: Option<String>,
+}
+
+/// A return address the checkout will send a buyer to: an absolute `http(s)` URL of printable
+/// characters (never `javascript:` or the like).
+fn return_url(u: Option<&str>) -> Option<&str> {
+    u.filter(|u| {
+        (u.starts_with("https://") || u.starts_with("http://"))
+            && u.len() <= 2000
+            && u.bytes().all(|b| b.is_ascii_graphic())
+    })
+}
+
+/// `s` safe inside an HTML attribute or text.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+async fn checkout_page(
+    AxState(state): AxState<State>,
+    Path(id): Path<String>,
+    Query(q): Query<CheckoutQuery>,
+) -> Response {
     let ledger = state.ledger.lock().await;
     let Ok(intent) = ledger.intent(&id) else {
         return (
@@ -458,11 +488,15 @@ async fn checkout_page(AxState(state): AxState<State>, Path(id): Path<String>) -
 button{{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem}}</style></head><body>
 <h1>Sandbox checkout</h1><p>Order <code>{order}</code>: <strong>{amount}</strong></p>
 <p>Status: <code>{status:?}</code>, session closes {expires}.</p>
-<form method="post"><button name="outcome" value="succeed">Pay</button>
+<form method="post">{back}<button name="outcome" value="succeed">Pay</button>
 <button name="outcome" value="decline">Decline</button></form></body></html>"#,
         order = intent.order_id,
         status = intent.status,
         expires = intent.expires_at.to_rfc3339(),
+        back = return_url(q.return_url.as_deref()).map_or(String::new(), |u| format!(
+            r#"<input type="hidden" name="return_url" value="{}">"#,
+            escape(u)
+        )),
     ))
     .into_response()
 }
@@ -472,8 +506,14 @@ async fn checkout_submit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let form = String::from_utf8_lossy(&body);
-    let outcome = form.split('&').find_map(|kv| kv.strip_prefix("outcome="));
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let outcome = field("outcome");
+    let back = return_url(field("return_url")).map(str::to_owned);
     let approve = match approve(outcome, &state.faults) {
         Ok(a) => a,
         Err(e) => return reply(e),
@@ -482,6 +522,10 @@ async fn checkout_submit(
     match result {
         Ok(Ok(change)) => {
             state.outbox.send(&change);
+            if let Some(back) = back {
+                // As a provider's hosted page does: back to the shop, which shows the outcome.
+                return axum::response::Redirect::to(&back).into_response();
+            }
             Html(format!(
                 "<h1>{}</h1>",
                 if approve { "Paid" } else { "Declined" }

@@ -58,6 +58,9 @@ pub struct EventView {
     pub availability: Option<Counts>,
     /// The waiting room.
     pub queue: QueueSummary,
+    /// How the organizer's pages for this event look (logo, colours, intro and footer; `{}`
+    /// when unset), for any client that shows the event.
+    pub branding: boxoffice_workflows::store::branding::Branding,
 }
 
 /// An event's waiting room at a glance.
@@ -112,6 +115,9 @@ pub(super) fn view(state: &AppState, event: &Event) -> EventView {
             waiting: summary.as_ref().map_or(0, |s| s.waiting),
             admission_rate_per_s: control.map_or(0.0, |(_, c)| c.rate_per_s),
         },
+        branding: (state.buyer.catalog.branding(event.event_id))
+            .map(|b| (*b).clone())
+            .unwrap_or_default(),
     }
 }
 

@@ -3,10 +3,12 @@
 pub mod door_key;
 pub mod events;
 pub mod extract;
+pub mod odds;
 pub mod orders;
 pub mod presale;
 pub mod queue;
 pub mod sessions;
+pub mod tickets;
 
 use axum::{
     Json, Router,
@@ -44,6 +46,8 @@ pub struct BuyerState {
     pub ns: Namespace,
     /// How often entries are told to poll.
     pub poll: PollPolicy,
+    /// The seats left per event, as the waiting room's odds read them.
+    pub seats_left: odds::SeatsLeft,
 }
 
 struct SessionAuth;
@@ -85,6 +89,7 @@ impl Modify for SessionAuth {
         orders::get,
         orders::events,
         orders::cancel,
+        tickets::qr,
     ),
     modifiers(&SessionAuth),
     tags(
@@ -112,6 +117,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/orders/{order_id}", get(orders::get))
         .route("/api/v1/orders/{order_id}/events", get(orders::events))
         .route("/api/v1/orders/{order_id}/cancel", post(orders::cancel))
+        .route(
+            "/api/v1/orders/{order_id}/tickets/{code}/qr.svg",
+            get(tickets::qr),
+        )
 }
 
 /// `/api/v1/openapi.json` and the Swagger UI at `/api/docs` (served from the binary: no CDN).

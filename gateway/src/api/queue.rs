@@ -45,6 +45,12 @@ pub struct QueueStatus {
     pub admission_token: Option<String>,
     /// When the admission lapses.
     pub admission_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Seats for sale right now (null while the seat map loads).
+    pub seats_left: Option<u32>,
+    /// The chances while waiting: `likely` (a seat remains even if everyone ahead buys the
+    /// per-buyer limit), `unlikely` (they could take every seat first) or `sold_out`; null
+    /// before the opening draw has placed this buyer, or once admitted.
+    pub odds: Option<super::odds::Odds>,
 }
 
 fn ticket(event: EventId, seq: u64) -> String {
@@ -71,7 +77,9 @@ fn view_of(state: &AppState, event: &Event, buyer: BuyerId) -> Option<EntryView>
     })
 }
 
-fn status(state: &AppState, event: EventId, buyer: BuyerId, v: &EntryView) -> QueueStatus {
+fn status(state: &AppState, event: &Event, buyer: BuyerId, v: &EntryView) -> QueueStatus {
+    let (per_buyer, event) = (event.max_tickets_per_buyer, event.event_id);
+    let seats_left = (state.buyer.seats_left).get(&state.buyer.availability, event);
     let expires = v
         .admission_expires_at
         .and_then(chrono::DateTime::from_timestamp_millis);
@@ -89,6 +97,14 @@ fn status(state: &AppState, event: EventId, buyer: BuyerId, v: &EntryView) -> Qu
         poll_after_ms: v.poll_after_ms,
         admission_token,
         admission_expires_at: expires,
+        seats_left,
+        odds: match (v.state, seats_left, v.ahead) {
+            (EntryState::SoldOut, _, _) => Some(super::odds::Odds::SoldOut),
+            (EntryState::Waiting, Some(left), Some(ahead)) => {
+                Some(super::odds::odds(left, ahead, per_buyer))
+            }
+            _ => None,
+        },
     }
 }
 
@@ -127,7 +143,7 @@ pub async fn join(
         (Some(_), Some(v)) => {
             metrics::counter!("boxoffice_queue_joins_total", "outcome" => "existing").increment(1);
             tracing::Span::current().record("outcome", "existing");
-            return Ok((StatusCode::ACCEPTED, Json(status(&state, id, buyer, v))));
+            return Ok((StatusCode::ACCEPTED, Json(status(&state, &event, buyer, v))));
         }
         _ => None,
     };
@@ -166,7 +182,10 @@ pub async fn join(
             admitted_at: None,
             admission_expires_at: None,
         });
-    Ok((StatusCode::ACCEPTED, Json(status(&state, id, buyer, &v))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(status(&state, &event, buyer, &v)),
+    ))
 }
 
 /// Where the buyer stands: position, wait, when to ask again, and the admission token once
@@ -228,7 +247,7 @@ pub async fn poll(
         EntryState::Closed => "closed",
     };
     metrics::counter!("boxoffice_queue_polls_total", "state" => state_label).increment(1);
-    Ok(Json(status(&state, event_id, buyer, &v)))
+    Ok(Json(status(&state, &event, buyer, &v)))
 }
 
 #[cfg(test)]

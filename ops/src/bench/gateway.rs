@@ -1,6 +1,8 @@
 //! The gateway under wrk on loopback: a static 200 through the same stack (the baseline), the
 //! durable waiting-room join (one conditional JetStream publish per request, every request a
-//! new buyer), and the status poll (in memory), each measured in the same run.
+//! new buyer), the status poll (in memory) and the waiting-room page (`GET
+//! /events/{id}/queue`, the shell every buyer in line loads, served from memory), each
+//! measured in the same run.
 
 use std::{io::Write, path::Path, time::Duration};
 
@@ -279,6 +281,14 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
         &poll_files,
         "\"/api/v1/queue/\" .. arg",
     )?;
+    // The page needs no session; the header the script sends anyway is ignored.
+    let page = script(
+        &dir,
+        "page",
+        "GET",
+        &poll_files,
+        &format!("\"/events/{event}/queue\""),
+    )?;
 
     let room = boxoffice_nats::queue::WaitingRoom::start(nats, ns.clone()).await?;
     let mut runs = Vec::new();
@@ -306,8 +316,9 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
         let join = wrk(args, &join_script, &base)?;
         let created = entries(&room, &js, &ns, event).await? - before;
         let polled = wrk(args, &poll, &base)?;
+        let paged = wrk(args, &page, &base)?;
         eprintln!(
-            "run {}: baseline {:.0}/s p99 {:.1} ms | join {:.0}/s p99 {:.1} ms ({} new entries of {} requests, {} errors) | poll {:.0}/s p99 {:.1} ms ({} errors) | join ratio {:.2}, poll ratio {:.2}",
+            "run {}: baseline {:.0}/s p99 {:.1} ms | join {:.0}/s p99 {:.1} ms ({} new entries of {} requests, {} errors) | poll {:.0}/s p99 {:.1} ms ({} errors) | page {:.0}/s p99 {:.1} ms ({} errors) | join ratio {:.2}, poll ratio {:.2}, page ratio {:.2}",
             run + 1,
             baseline.rps,
             baseline.p99_ms,
@@ -319,8 +330,12 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
             polled.rps,
             polled.p99_ms,
             polled.errors,
+            paged.rps,
+            paged.p99_ms,
+            paged.errors,
             join.rps / baseline.rps,
-            polled.rps / baseline.rps
+            polled.rps / baseline.rps,
+            paged.rps / baseline.rps
         );
         if created < join.requests * 9 / 10 {
             eprintln!(
@@ -331,25 +346,30 @@ pub async fn run(args: &GatewayArgs) -> anyhow::Result<serde_json::Value> {
         for f in &join_files {
             let _ = std::fs::remove_file(f);
         }
-        runs.push((baseline, join, polled, created));
+        runs.push((baseline, join, polled, created, paged));
     }
     let _ = std::fs::remove_dir_all(&dir);
-    type Run = (Wrk, Wrk, Wrk, u64);
+    type Run = (Wrk, Wrk, Wrk, u64, Wrk);
     let m = |f: &dyn Fn(&Run) -> f64| median(runs.iter().map(f).collect());
     let baseline_rps = m(&|r| r.0.rps);
     let join_rps = m(&|r| r.1.rps);
     let poll_rps = m(&|r| r.2.rps);
+    let page_rps = m(&|r| r.4.rps);
     Ok(serde_json::json!({
         "baseline_rps": baseline_rps.round(),
         "join_rps": join_rps.round(),
         "poll_rps": poll_rps.round(),
+        "page_rps": page_rps.round(),
         "join_ratio": (m(&|r| r.1.rps / r.0.rps) * 100.0).round() / 100.0,
         "poll_ratio": (m(&|r| r.2.rps / r.0.rps) * 100.0).round() / 100.0,
+        "page_ratio": (m(&|r| r.4.rps / r.0.rps) * 100.0).round() / 100.0,
         "join_p99_ms": (m(&|r| r.1.p99_ms) * 10.0).round() / 10.0,
         "poll_p99_ms": (m(&|r| r.2.p99_ms) * 10.0).round() / 10.0,
+        "page_p99_ms": (m(&|r| r.4.p99_ms) * 10.0).round() / 10.0,
         "baseline_p99_ms": (m(&|r| r.0.p99_ms) * 10.0).round() / 10.0,
         "join_errors": runs.iter().map(|r| r.1.errors).sum::<u64>(),
         "poll_errors": runs.iter().map(|r| r.2.errors).sum::<u64>(),
+        "page_errors": runs.iter().map(|r| r.4.errors).sum::<u64>(),
     }))
 }
 

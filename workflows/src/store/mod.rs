@@ -10,11 +10,12 @@
 //! The organizer side (`boxoffice-admin`) reads and writes through the public modules named
 //! for what they hold: [`accounts`] and [`sessions`] (sign-in; [`checkin`] at the door), [`events`] and [`inventory`]
 //! (what an organizer builds, with [`audit`] lines), [`admin_orders`], [`runs`] and
-//! [`event_stats`] (what it reads back); [`Refusal`] is why the store refused its change.
+//! [`event_stats`] (what it reads back), [`branding`] (how its buyer pages look); [`Refusal`] is why the store refused its change.
 
 pub mod accounts;
 pub mod admin_orders;
 pub mod audit;
+pub mod branding;
 mod catalog;
 pub mod checkin;
 mod db;

@@ -9,6 +9,7 @@ use boxoffice_workflows::{
     domain::SaleCommand,
     store::{
         audit::{self, AuditLine},
+        branding::{self, Branding},
         events::{self as store, DraftEvent, EventChanges, EventDetail, EventSummary},
     },
 };
@@ -192,4 +193,32 @@ pub(crate) async fn audit(
 ) -> Result<Json<Vec<AuditLine>>, ApiError> {
     visible_event(&state, &admin, id).await?;
     Ok(Json(audit::trail(&state.db, id, 200).await?))
+}
+
+/// `GET /admin/api/v1/events/{id}/branding`: how the event's buyer pages look.
+pub(crate) async fn branding(
+    State(state): State<AdminState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Branding>, ApiError> {
+    visible_event(&state, &admin, id).await?;
+    Ok(Json(branding::get(&state.db, id).await?))
+}
+
+/// `PUT /admin/api/v1/events/{id}/branding`: replaces the event's branding (a logo URL,
+/// `primary_color` and `accent_color`, `intro` and `footer` texts; blank or absent parts fall
+/// back to the pages' defaults). The buyer pages show it within the catalog's refresh (a few
+/// seconds).
+pub(crate) async fn set_branding(
+    State(state): State<AdminState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<Branding>,
+) -> Result<Json<Branding>, ApiError> {
+    visible_event(&state, &admin, id).await?;
+    let checked = body
+        .checked()
+        .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidField, e.to_string()))?;
+    branding::set(&state.db, admin.account.id, id, &checked).await?;
+    Ok(Json(checked))
 }

@@ -76,6 +76,10 @@ pub fn router() -> Router<AdminState> {
             sale::route(SaleCommand::Close),
         )
         .route("/admin/api/v1/events/{id}/audit", get(events::audit))
+        .route(
+            "/admin/api/v1/events/{id}/branding",
+            get(events::branding).put(events::set_branding),
+        )
 }
 
 /// The event if the caller may see it; 404 otherwise (another organizer's event looks exactly

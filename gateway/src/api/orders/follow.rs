@@ -32,7 +32,7 @@ use crate::{
 use super::{OrderView, requested_view};
 
 /// Finds the order's index and checks it is the buyer's.
-async fn own_order(
+pub(crate) async fn own_order(
     state: &AppState,
     order: OrderId,
     buyer: BuyerId,

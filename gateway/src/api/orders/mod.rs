@@ -7,6 +7,7 @@
 mod follow;
 mod place;
 
+pub(crate) use follow::own_order;
 pub use follow::{__path_cancel, __path_events, __path_get, CancelAccepted, cancel, events, get};
 pub use place::{__path_place, place};
 
