@@ -83,15 +83,30 @@ impl Driver {
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", format!("--window-size={width},{height}"),
                     format!("--user-data-dir={}", profile.display()),
-                ]
+                ],
             }),
         );
+        // Headless Chromium will not make a window narrower than 500 px; a phone's width is
+        // emulated (as DevTools' device mode does), touch and all.
+        if width < 500 {
+            caps["goog:chromeOptions"]["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1, "mobile": true, "touch": true }
+            });
+        }
         // Plain HTTP to chromedriver on loopback: no TLS stack needed.
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&self.url)
             .await
-            .expect("a browser session")
+            .expect("a browser session");
+        let screen = c
+            .execute("return screen.width;", vec![])
+            .await
+            .expect("script");
+        if width < 500 {
+            assert_eq!(screen, json!(width), "a {width} px wide phone screen");
+        }
+        c
     }
 }
 
@@ -100,6 +115,75 @@ impl Drop for Driver {
         let _ = self.child.start_kill();
         let _ = std::fs::remove_dir_all(&self.profiles);
     }
+}
+
+/// What a page must offer a phone, a keyboard and a screen reader, checked in the page as it
+/// stands: the language named, one `h1`, every control (button, link, field, select) with an
+/// accessible name, every image with a text alternative, every control reachable by keyboard
+/// (no positive `tabindex`, nothing clickable that is not a control), laid out at the device's
+/// width and nothing wider than the screen. Fails the test with a screenshot and the list of problems.
+pub async fn audit(c: &Client, name: &str) {
+    let problems = audit_problems(c).await;
+    if !problems.is_empty() {
+        shot(c, &format!("failed-audit-{name}")).await;
+        panic!(
+            "{name}: the page fails the accessibility and layout audit:\n{}",
+            problems.join("\n")
+        );
+    }
+}
+
+/// What [`audit`] finds wrong with the page, one line per problem.
+pub async fn audit_problems(c: &Client) -> Vec<String> {
+    const CHECK: &str = r#"
+        const problems = [];
+        const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length)
+            && getComputedStyle(el).visibility !== 'hidden';
+        const named = (el) => {
+            if ((el.getAttribute('aria-label') || '').trim()) return true;
+            const by = el.getAttribute('aria-labelledby');
+            if (by && by.split(/\s+/).some((id) => (document.getElementById(id)?.textContent || '').trim())) return true;
+            if (el.labels && [...el.labels].some((l) => l.textContent.trim())) return true;
+            if ((el.getAttribute('title') || '').trim()) return true;
+            if (['BUTTON', 'A', 'SUMMARY'].includes(el.tagName)) {
+                if (el.textContent.trim()) return true;
+                if ([...el.querySelectorAll('img[alt]')].some((i) => i.alt.trim())) return true;
+            }
+            if (el.tagName === 'INPUT' && ['submit', 'button', 'reset'].includes(el.type) && el.value.trim()) return true;
+            return false;
+        };
+        if (!(document.documentElement.lang || '').trim()) problems.push('html has no lang');
+        const h1s = [...document.querySelectorAll('h1')].filter(visible);
+        if (h1s.length !== 1) problems.push(`${h1s.length} visible h1 elements`);
+        for (const el of document.querySelectorAll('button, a[href], input:not([type=hidden]), select, textarea, summary')) {
+            if (!visible(el)) continue;
+            const what = el.outerHTML.slice(0, 100);
+            if (!named(el)) problems.push(`no accessible name: ${what}`);
+            if (el.tabIndex > 0) problems.push(`positive tabindex: ${what}`);
+        }
+        for (const el of document.querySelectorAll('[onclick], [role=button]')) {
+            if (visible(el) && !['BUTTON', 'A', 'INPUT', 'SUMMARY'].includes(el.tagName) && el.tabIndex < 0)
+                problems.push(`clickable but not focusable: ${el.outerHTML.slice(0, 100)}`);
+        }
+        for (const img of document.querySelectorAll('img, svg[role=img]')) {
+            if (!visible(img)) continue;
+            const alt = img.tagName === 'IMG' ? img.getAttribute('alt') : img.getAttribute('aria-label');
+            if (alt === null) problems.push(`image without a text alternative: ${img.outerHTML.slice(0, 100)}`);
+        }
+        if (!/width=device-width/.test(document.querySelector('meta[name=viewport]')?.content || ''))
+            problems.push('no viewport meta with width=device-width: a phone lays the page out 980 px wide');
+        const wide = document.documentElement.scrollWidth - window.innerWidth;
+        if (wide > 1) problems.push(`the page is ${wide} px wider than the screen (${window.innerWidth} px)`);
+        return problems;
+    "#;
+    let problems = c.execute(CHECK, vec![]).await.expect("audit script");
+    serde_json::from_value(problems).expect("a list of problems")
+}
+
+/// [`audit`]s the page, then saves its screenshot as `<name>.png`.
+pub async fn checked_shot(c: &Client, name: &str) {
+    audit(c, name).await;
+    shot(c, name).await;
 }
 
 /// Where screenshots go.

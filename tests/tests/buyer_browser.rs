@@ -3,8 +3,11 @@
 //! waiting room, seat map, hold, the sandbox's hosted checkout, tickets with QR codes, the
 //! printable page), a buyer told "sold out" while queued, a waiting room that keeps its place
 //! through a reload and a second tab, a standing buyer whose payment is declined, and a
-//! presale code that unlocks its block for a buyer who still goes through the waiting room. Screenshots go to `$BOXOFFICE_TEST_SCREENSHOTS`
-//! (default `artifacts/screenshots`), named `buyer-phone-*` and `buyer-desktop-*`.
+//! presale code that unlocks its block for a buyer who still goes through the waiting room.
+//! Every page of ours shown passes [`audit`](boxoffice_tests::browser::audit) (names for
+//! every control, text for every image, one heading, nothing wider than the phone).
+//! Screenshots go to `$BOXOFFICE_TEST_SCREENSHOTS` (default `artifacts/screenshots`), named
+//! `buyer-phone-*` and `buyer-desktop-*`.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
@@ -12,7 +15,7 @@ use std::time::Duration;
 
 use boxoffice_tests::{
     admin::{AdminClient, owner_of},
-    browser::{DESKTOP, Driver, PHONE, fill, shot, submit, until},
+    browser::{DESKTOP, Driver, PHONE, audit_problems, checked_shot, fill, shot, submit, until},
     buyer::Buyer,
     platform::{Platform, PlatformOptions},
 };
@@ -93,7 +96,7 @@ async fn journey(c: &Client, p: &Platform, size: &str, seats: [&str; 2]) {
     );
     assert!(text(c, ".intro").await.contains("Doors at seven"));
     assert!(text(c, "#footer-text").await.contains("Test Promotions"));
-    shot(c, &name("01-event")).await;
+    checked_shot(c, &name("01-event")).await;
 
     // The waiting room admits at once (no one ahead); the picker follows.
     click(c, "#join").await;
@@ -130,7 +133,7 @@ async fn journey(c: &Client, p: &Platform, size: &str, seats: [&str; 2]) {
         MINUTE,
     )
     .await;
-    shot(c, &name("02-pick")).await;
+    checked_shot(c, &name("02-pick")).await;
     click(c, "#buy-seats").await;
 
     // The hold, with its countdown and the way to pay.
@@ -143,7 +146,7 @@ async fn journey(c: &Client, p: &Platform, size: &str, seats: [&str; 2]) {
     .await;
     let order_text = text(c, "#order").await;
     assert!(order_text.contains("Seats"), "{order_text}");
-    shot(c, &name("03-hold")).await;
+    checked_shot(c, &name("03-hold")).await;
 
     // The sandbox's hosted checkout, and back to the order page.
     click(c, "#pay").await;
@@ -168,7 +171,7 @@ async fn journey(c: &Client, p: &Platform, size: &str, seats: [&str; 2]) {
         text(c, "#footer-text").await.contains("Test Promotions"),
         "the order page learns the event's footer from the API"
     );
-    shot(c, &name("05-tickets")).await;
+    checked_shot(c, &name("05-tickets")).await;
 
     // The printable page.
     click(c, "#order-actions a").await;
@@ -179,7 +182,7 @@ async fn journey(c: &Client, p: &Platform, size: &str, seats: [&str; 2]) {
         MINUTE,
     )
     .await;
-    shot(c, &name("06-printable")).await;
+    checked_shot(c, &name("06-printable")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,7 +258,7 @@ async fn a_queued_buyer_is_told_when_the_event_sells_out_ahead_of_them() {
         "four seats, twelve ahead with up to eight each: {}",
         text(&c, "#odds").await
     );
-    shot(&c, "buyer-phone-10-waiting-room").await;
+    checked_shot(&c, "buyer-phone-10-waiting-room").await;
 
     // The first buyer in line buys every seat through the API.
     let first = &ahead[0];
@@ -290,7 +293,7 @@ async fn a_queued_buyer_is_told_when_the_event_sells_out_ahead_of_them() {
             .await
             .contains("Back to the event")
     );
-    shot(&c, "buyer-phone-11-sold-out").await;
+    checked_shot(&c, "buyer-phone-11-sold-out").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,7 +313,7 @@ async fn the_waiting_room_keeps_its_place_through_a_reload_and_a_second_tab() {
     until(&c, "a place in line", placed, MINUTE).await;
     let position = text(&c, "#position").await;
     let first_ticket = js(&c, ticket).await;
-    shot(&c, "buyer-desktop-20-waiting-room").await;
+    checked_shot(&c, "buyer-desktop-20-waiting-room").await;
 
     c.refresh().await.unwrap();
     until(&c, "a place after the reload", placed, MINUTE).await;
@@ -324,9 +327,32 @@ async fn the_waiting_room_keeps_its_place_through_a_reload_and_a_second_tab() {
     until(&c, "a place in the second tab", placed, MINUTE).await;
     assert_eq!(text(&c, "#position").await, position, "the same place");
     assert_eq!(js(&c, ticket).await, first_ticket, "the same entry");
-    shot(&c, "buyer-desktop-21-second-tab").await;
+    checked_shot(&c, "buyer-desktop-21-second-tab").await;
     c.switch_to_window(first_tab).await.unwrap();
     assert_eq!(text(&c, "#position").await, position);
+
+    // The audit every page passes can fail: a nameless button, an image without a text
+    // alternative and a block wider than the screen are each reported.
+    js(
+        &c,
+        "const junk = document.createElement('div'); junk.id = 'junk'; junk.style.width = '5000px'; \
+         junk.innerHTML = '<button></button><img src=\"data:image/gif;base64,R0lGODlhAQABAAAAACw=\">'; \
+         document.querySelector('main').append(junk); return true;",
+    )
+    .await;
+    let problems = audit_problems(&c).await;
+    for expected in [
+        "no accessible name",
+        "image without a text alternative",
+        "wider than the screen",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{expected} not reported: {problems:?}"
+        );
+    }
+    js(&c, "document.getElementById('junk').remove(); return true;").await;
+    assert_eq!(audit_problems(&c).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,7 +385,7 @@ async fn a_standing_buyer_whose_payment_is_declined_is_told_what_to_do_next() {
     c.execute("document.querySelector('#quantity').value = '2';", vec![])
         .await
         .unwrap();
-    shot(&c, "buyer-phone-07-standing").await;
+    checked_shot(&c, "buyer-phone-07-standing").await;
     click(&c, "#quantity-form [type=submit]").await;
     until(
         &c,
@@ -392,7 +418,7 @@ async fn a_standing_buyer_whose_payment_is_declined_is_told_what_to_do_next() {
             .await
             .contains("Join the queue again")
     );
-    shot(&c, "buyer-phone-08-payment-failed").await;
+    checked_shot(&c, "buyer-phone-08-payment-failed").await;
 }
 
 const PRESALE_CODE: &str = "FRIENDS-2026";
@@ -455,7 +481,7 @@ async fn a_presale_code_unlocks_its_block_and_the_buyer_buys_from_it_in_the_brow
         MINUTE,
     )
     .await;
-    shot(&c, "buyer-phone-30-presale-unlocked").await;
+    checked_shot(&c, "buyer-phone-30-presale-unlocked").await;
 
     // Through the waiting room to a picker that offers the block only.
     click(&c, "#join").await;
@@ -468,7 +494,7 @@ async fn a_presale_code_unlocks_its_block_and_the_buyer_buys_from_it_in_the_brow
     .await;
     click(&c, ".seat[data-seat=\"A:A-1\"]").await;
     click(&c, ".seat[data-seat=\"A:A-2\"]").await;
-    shot(&c, "buyer-phone-31-presale-pick").await;
+    checked_shot(&c, "buyer-phone-31-presale-pick").await;
     click(&c, "#buy-seats").await;
     until(
         &c,
@@ -493,5 +519,5 @@ async fn a_presale_code_unlocks_its_block_and_the_buyer_buys_from_it_in_the_brow
         2 * MINUTE,
     )
     .await;
-    shot(&c, "buyer-phone-32-presale-tickets").await;
+    checked_shot(&c, "buyer-phone-32-presale-tickets").await;
 }

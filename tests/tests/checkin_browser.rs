@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use boxoffice_tests::{
     admin::owner_of,
-    browser::{DESKTOP, Driver, PHONE, fill, shot, submit, until},
+    browser::{DESKTOP, Driver, PHONE, checked_shot, fill, shot, submit, until},
     door::paid_ticket,
     platform::{Platform, PlatformOptions},
 };
@@ -113,8 +113,8 @@ async fn two_gates_scan_one_ticket_and_the_second_is_told_when_and_where_it_was_
         MINUTE,
     )
     .await;
-    shot(&phone, "checkin-phone-01-ready").await;
-    shot(&desktop, "checkin-desktop-01-ready").await;
+    checked_shot(&phone, "checkin-phone-01-ready").await;
+    checked_shot(&desktop, "checkin-desktop-01-ready").await;
 
     scan(&phone, "North 1", &ticket.scan).await;
     until(
@@ -126,7 +126,7 @@ async fn two_gates_scan_one_ticket_and_the_second_is_told_when_and_where_it_was_
     .await;
     let (_, text) = result(&phone).await;
     assert!(text.contains("ADMITTED") && text.contains("A-6"), "{text}");
-    shot(&phone, "checkin-phone-02-admitted").await;
+    checked_shot(&phone, "checkin-phone-02-admitted").await;
     // Ready for the next ticket at once: the field is empty and focused.
     let ready = phone
         .execute(
@@ -150,7 +150,7 @@ async fn two_gates_scan_one_ticket_and_the_second_is_told_when_and_where_it_was_
         text.contains("REFUSED") && text.contains("Already used") && text.contains("gate North 1"),
         "{text}"
     );
-    shot(&desktop, "checkin-desktop-02-already-used").await;
+    checked_shot(&desktop, "checkin-desktop-02-already-used").await;
     // The gate is remembered on the device.
     desktop.refresh().await.unwrap();
     until(
