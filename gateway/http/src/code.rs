@@ -104,7 +104,8 @@ codes! {
     OrderNotFound = "order_not_found",
     /// 404: no such waiting-room ticket for this buyer.
     QueueTicketNotFound = "queue_ticket_not_found",
-    /// 404: the order has no issued ticket with this code.
+    /// 404: no ticket has this code (at the door), or the order has no issued ticket with it
+    /// (a ticket's QR code).
     TicketNotFound = "ticket_not_found",
     /// 410: the admission has expired.
     AdmissionExpired = "admission_expired",

@@ -8,9 +8,10 @@
 //! in, and the callers never see a constraint name or compare a state as a string.
 //!
 //! The organizer side (`boxoffice-admin`) reads and writes through the public modules named
-//! for what they hold: [`accounts`] and [`sessions`] (sign-in; [`checkin`] at the door), [`events`] and [`inventory`]
-//! (what an organizer builds, with [`audit`] lines), [`admin_orders`], [`runs`] and
-//! [`event_stats`] (what it reads back), [`branding`] (how its buyer pages look); [`Refusal`] is why the store refused its change.
+//! for what they hold: [`accounts`] and [`sessions`] (sign-in), [`checkin`] (the door),
+//! [`events`] and [`inventory`] (what an organizer builds, with [`audit`] lines),
+//! [`branding`] (how its buyer pages look), [`admin_orders`], [`runs`] and [`event_stats`]
+//! (what it reads back); [`Refusal`] is why the store refused its change.
 
 pub mod accounts;
 pub mod admin_orders;
