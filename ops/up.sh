@@ -117,6 +117,7 @@ cat >"$DATA/urls.txt" <<URLS
   Admin UI (organizers)   http://127.0.0.1:$GATEWAY_PORT/admin/   (sign in as demo@boxoffice.local, password ${BOXOFFICE_DEMO_PASSWORD:-boxoffice-demo})
   Demo event              $EVENT   (organizer demo@boxoffice.local)
   Buyer pages             http://127.0.0.1:$GATEWAY_PORT/events/$EVENT   (events on sale: http://127.0.0.1:$GATEWAY_PORT/)
+  Door check-in           http://127.0.0.1:$GATEWAY_PORT/admin/checkin   (add door staff on the admin events page; verify offline: boxofficectl verify-ticket)
   Seat map (CLI)          BOXOFFICE_NATS_URL=nats://127.0.0.1:$NATS_PORT $BIN/boxofficectl seats --event $EVENT --section LOWER
   Buy a seat (HTTP)       G=http://127.0.0.1:$GATEWAY_PORT; T=\$(curl -s -XPOST \$G/api/v1/sessions | jq -r .token)
                           Q=\$(curl -s -XPOST -H "Authorization: Bearer \$T" \$G/api/v1/events/$EVENT/queue | jq -r .queue_ticket)
