@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    Access, HeldSeat, Hold, OrderRef, SeatError, SeatState, SeatStore, Snapshot, UnixMillis,
-    may_take, validate_hold, validate_seats,
+    Access, HeldSeat, Hold, OrderRef, SeatError, SeatState, SeatStore, Snapshot, Standing,
+    UnixMillis, may_take, validate_hold, validate_seats,
 };
 use crate::{ids::SeatId, namespace::keys};
 
@@ -182,26 +182,14 @@ impl SeatStore {
                     seat: seat.clone(),
                 });
             };
-            match &snap.state {
-                SeatState::Sold { order: o, .. } if *o == order.order => {
-                    done.push(HeldSeat {
-                        seat: seat.clone(),
-                        revision: snap.revision,
-                    });
-                }
-                SeatState::Held {
-                    order: o,
-                    expires_at,
-                    ..
-                } if *o == order.order => {
-                    if *expires_at - now > margin {
-                        plan.push((seat.clone(), key, snap));
-                    } else {
-                        lapsed.push(seat.clone());
-                    }
-                }
-                s if s.owner(now).is_some() => foreign.push(seat.clone()),
-                _ => lapsed.push(seat.clone()),
+            match snap.state.standing(order.order, now, margin) {
+                Standing::Sold => done.push(HeldSeat {
+                    seat: seat.clone(),
+                    revision: snap.revision,
+                }),
+                Standing::Held { .. } => plan.push((seat.clone(), key, snap)),
+                Standing::Foreign => foreign.push(seat.clone()),
+                Standing::Lapsed => lapsed.push(seat.clone()),
             }
         }
         if !foreign.is_empty() {

@@ -40,7 +40,7 @@ pub use read::{SeatChange, SeatView};
 pub use repair::Freed;
 pub use state::{
     Access, Availability, BlockMeta, BlockUnits, BuyerLedger, EventMeta, LedgerEntry, SeatState,
-    SectionKind, SectionMeta, UnixMillis, block_unit_label, may_take,
+    SectionKind, SectionMeta, Standing, UnixMillis, block_unit_label, may_take,
 };
 pub use validate::{MAX_PER_BUYER, MAX_SECTION_UNITS};
 use validate::{

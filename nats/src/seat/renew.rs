@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use super::{
-    HeldSeat, Hold, OrderRef, SeatError, SeatState, SeatStore, UnixMillis, claim::observed,
-    validate_hold, validate_seats,
+    HeldSeat, Hold, OrderRef, SeatError, SeatState, SeatStore, Standing, UnixMillis,
+    claim::observed, validate_hold, validate_seats,
 };
 use crate::{SeatId, namespace::keys};
 
@@ -69,25 +69,22 @@ impl SeatStore {
                     seat: seat.clone(),
                 });
             };
-            match &snap.state {
-                SeatState::Held {
-                    order: o,
-                    expires_at: until,
-                    ..
-                } if *o == order.order && *until - now > margin => {
+            match snap.state.standing(order.order, now, margin) {
+                Standing::Held { expires_at: until } => {
                     // A renewal always ends before intake's hold would have (the checkout
                     // opens within intake's allowance): a later expiry is a later delivery's
                     // hold on this seat, not a renewal.
-                    if *until < taken_until {
-                        renewed_before = Some(*until);
+                    if until < taken_until {
+                        renewed_before = Some(until);
                     }
                 }
-                s if s.owner(now).is_some_and(|o| o != order.order) => {
+                Standing::Foreign => {
                     return Err(SeatError::NotOwner {
                         seats: vec![seat.clone()],
                     });
                 }
-                _ => {
+                // A sold seat is past renewing: as for a lapse, the order gives them back.
+                Standing::Sold | Standing::Lapsed => {
                     return Err(SeatError::Lapsed {
                         seats: vec![seat.clone()],
                     });

@@ -57,6 +57,25 @@ impl SeatState {
         }
     }
 
+    /// Where the seat stands for `order` at `now`, for the steps that act on the order's own
+    /// hold (renew, confirm): both need it live with more than `margin` left, so they never
+    /// race a claimer that already sees it as lapsed.
+    pub fn standing(&self, order: OrderId, now: UnixMillis, margin: i64) -> Standing {
+        match self {
+            Self::Sold { order: o, .. } if *o == order => Standing::Sold,
+            Self::Held {
+                order: o,
+                expires_at,
+                ..
+            } if *o == order && *expires_at - now > margin => Standing::Held {
+                expires_at: *expires_at,
+            },
+            // The order's own hold (or sale) has been matched above, so an owner is another.
+            s if s.owner(now).is_some_and(|o| o != order) => Standing::Foreign,
+            _ => Standing::Lapsed,
+        }
+    }
+
     /// What a live-availability view shows: `free`, `held` or `sold` at `now`.
     pub fn availability(&self, now: UnixMillis) -> Availability {
         match self {
@@ -65,6 +84,22 @@ impl SeatState {
             _ => Availability::Held,
         }
     }
+}
+
+/// Where a seat stands for one order ([`SeatState::standing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Sold to the order.
+    Sold,
+    /// Held by the order, with more than the margin left.
+    Held {
+        /// When the hold lapses.
+        expires_at: UnixMillis,
+    },
+    /// Another order owns it.
+    Foreign,
+    /// The order's hold has lapsed or is within the margin of lapsing, or nobody owns it.
+    Lapsed,
 }
 
 /// A seat as the public sees it.
@@ -273,6 +308,55 @@ impl BuyerLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_seat_stands_for_an_order_by_owner_and_time_left() {
+        let (mine, theirs, buyer) = (OrderId::new(), OrderId::new(), BuyerId::new());
+        let held = |order, expires_at| SeatState::Held {
+            order,
+            buyer,
+            expires_at,
+        };
+        let (now, margin) = (1_000, 100);
+        assert_eq!(
+            held(mine, 1_101).standing(mine, now, margin),
+            Standing::Held { expires_at: 1_101 }
+        );
+        assert_eq!(
+            held(mine, 1_100).standing(mine, now, margin),
+            Standing::Lapsed,
+            "within the margin"
+        );
+        assert_eq!(
+            held(mine, 900).standing(mine, now, margin),
+            Standing::Lapsed
+        );
+        assert_eq!(
+            SeatState::Sold { order: mine, buyer }.standing(mine, now, margin),
+            Standing::Sold
+        );
+        assert_eq!(
+            held(theirs, 2_000).standing(mine, now, margin),
+            Standing::Foreign
+        );
+        assert_eq!(
+            SeatState::Sold {
+                order: theirs,
+                buyer
+            }
+            .standing(mine, now, margin),
+            Standing::Foreign
+        );
+        assert_eq!(
+            held(theirs, 900).standing(mine, now, margin),
+            Standing::Lapsed,
+            "another's lapsed hold owns nothing"
+        );
+        assert_eq!(
+            SeatState::Free.standing(mine, now, margin),
+            Standing::Lapsed
+        );
+    }
 
     #[test]
     fn a_lapsed_hold_is_claimable_and_owned_by_nobody() {
