@@ -26,6 +26,20 @@ pub(crate) fn durable(name: &str, description: &str, max_ack_pending: usize) -> 
     }
 }
 
+/// The durable consumer `config` names on the stream `stream`, created if it does not exist.
+pub(crate) async fn open(
+    js: &jetstream::Context,
+    stream: &str,
+    config: pull::Config,
+) -> Result<Consumer<pull::Config>, async_nats::Error> {
+    let name = config.durable_name.clone().unwrap_or_default();
+    Ok(js
+        .get_stream(stream)
+        .await?
+        .get_or_create_consumer(&name, config)
+        .await?)
+}
+
 /// Hands each message of `consumer` (pulled `batch` at a time) to `handle`, on a task of its
 /// own, with at most `slots` tasks at once when given (otherwise the consumer's ack-pending
 /// bound is the only one), until `stop` is cancelled; the tasks in hand finish first.

@@ -159,14 +159,12 @@ impl Intake {
         holds: Arc<Semaphore>,
         stop: CancellationToken,
     ) -> Result<(), async_nats::Error> {
-        let stream = self
-            .topology
-            .js
-            .get_stream(self.topology.ns.intents_stream())
-            .await?;
-        let consumer = stream
-            .get_or_create_consumer(CONSUMER, consumer_config(self.opts.max_pending))
-            .await?;
+        let consumer = crate::consume::open(
+            &self.topology.js,
+            &self.topology.ns.intents_stream(),
+            consumer_config(self.opts.max_pending),
+        )
+        .await?;
         let stages = Arc::new(Stages {
             holds,
             window: std::sync::Mutex::new(Vec::new()),

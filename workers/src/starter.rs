@@ -122,14 +122,12 @@ impl Starter {
         holds: Arc<Semaphore>,
         stop: CancellationToken,
     ) -> Result<(), async_nats::Error> {
-        let stream = self
-            .topology
-            .js
-            .get_stream(self.topology.ns.starts_stream())
-            .await?;
-        let consumer = stream
-            .get_or_create_consumer(CONSUMER, consumer_config(self.starts))
-            .await?;
+        let consumer = crate::consume::open(
+            &self.topology.js,
+            &self.topology.ns.starts_stream(),
+            consumer_config(self.starts),
+        )
+        .await?;
         let this = Arc::new(self);
         tokio::spawn(this.clone().measure(consumer.clone(), stop.clone()));
         let slots = Arc::new(Semaphore::new(this.starts.max(1)));
