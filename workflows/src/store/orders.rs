@@ -398,6 +398,16 @@ async fn insert_missing_tickets(
     mut fresh: impl FnMut(&SeatId) -> NewTicket,
 ) -> Result<Vec<TicketView>, StoreError> {
     let classify = |e| StoreError::classify(e, "tickets", order.order);
+    // The lock the tickets' foreign key takes on the order's row, taken before any ticket row
+    // exists: taken after (at the end of the insert), it could wait on reconciliation's repair,
+    // which holds the row `for update` and waits on these uncommitted tickets: a deadlock.
+    sqlx::query!(
+        "select 1 as locked from orders where order_id = $1 for key share",
+        order.order.as_uuid(),
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(classify)?;
     let existing = issued_in(&mut *tx, order.order.as_uuid()).await?;
     let have: std::collections::HashSet<&SeatId> = existing.iter().map(|t| &t.seat).collect();
     let new: Vec<NewTicket> = seats
